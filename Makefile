@@ -1,0 +1,92 @@
+# Two commands on a fresh machine:
+#   make drill   install what is missing, boot the embedded cluster if needed, run drills/, write the report
+#   make test    install what is missing, run the project's own checks and tests (unit + integration)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KUBEDRILL := $(VENV)/bin/kubedrill
+PYTEST := $(VENV)/bin/pytest
+REPORTS ?= reports
+PYTEST_ARGS ?=
+# Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd).
+APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server procps
+# Tools whose absence means the packages above are missing.
+APT_PROBES := ip unshare iptables nft haproxy prometheus sshd
+
+.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean
+
+help:
+	@echo "make drill   boot the embedded cluster (if needed), run drills/, write the Allure report under $(REPORTS)/"
+	@echo "make test    lint, type-check, unit and integration tests (boots the embedded cluster)"
+	@echo "make up|down|status   the embedded cluster"
+
+deps: deps-system deps-python deps-node
+
+deps-system:
+	@missing=""; for t in $(APT_PROBES); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "[make] installing Debian packages (missing:$$missing)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+	@# Debian's packages start nothing by themselves here, but make sure no packaged instance holds our ports.
+	@for s in prometheus haproxy ssh; do (systemctl stop $$s >/dev/null 2>&1 || service $$s stop >/dev/null 2>&1 || true); done
+
+deps-python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@echo "[make] creating $(VENV) and installing pinned Python dependencies"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip==25.3
+	@$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+deps-node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@echo "[make] installing the Allure 3 CLI (npm)"
+	@npm ci --no-audit --no-fund --silent
+	@touch $@
+
+binaries: deps-python
+	@$(KUBEDRILL) build >/dev/null
+
+lint: deps-python
+	$(VENV)/bin/ruff check src tests drills conftest.py bench
+	$(VENV)/bin/ruff format --check src tests drills conftest.py bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test-unit: deps-python
+	$(PYTEST) tests/unit -q $(PYTEST_ARGS)
+
+test-integration: deps binaries
+	$(PYTEST) tests/integration -v $(PYTEST_ARGS)
+
+test: lint deps binaries
+	$(PYTEST) tests -v -p no:cacheprovider $(PYTEST_ARGS)
+
+up: deps binaries
+	@$(KUBEDRILL) status >/dev/null 2>&1 || $(KUBEDRILL) up
+
+down: deps-python
+	@$(KUBEDRILL) down
+
+status: deps-python
+	@$(KUBEDRILL) status
+
+drill: deps binaries up
+	@mkdir -p $(REPORTS)
+	@rc=0; $(PYTEST) drills/ --alluredir=$(REPORTS)/allure-results \
+	  --junitxml=$(REPORTS)/junit.xml $(PYTEST_ARGS) || rc=$$?; \
+	$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report; \
+	exit $$rc
+
+report: deps
+	@$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report
+
+clean:
+	rm -rf $(REPORTS)/allure-results $(REPORTS)/allure-report $(REPORTS)/junit.xml

@@ -1,0 +1,131 @@
+"""etcd through etcdctl/etcdutl, with the cluster's client certificates (as kubeadm's healthcheck-client).
+
+Every call names the endpoints it used, and failures become BackendError with etcdctl's own message,
+so a drill's report says which member did not answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubedrill.backends import shell
+from kubedrill.errors import BackendError
+
+Runner = Callable[[list[str], float], shell.Result]
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One endpoint's answer to ``etcdctl endpoint status``."""
+
+    endpoint: str
+    member_id: str  # hex, as etcdctl prints it in tables
+    leader_id: str
+    revision: int
+    raft_term: int
+    raft_index: int
+    db_size: int
+    errors: tuple[str, ...] = ()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.member_id == self.leader_id and self.leader_id != "0"
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    is_learner: bool = False
+
+
+def _hex(value: int) -> str:
+    return format(value, "x")
+
+
+def _local_runner(argv: list[str], timeout_s: float) -> shell.Result:
+    return shell.run(argv, timeout_s=timeout_s, check=False)
+
+
+@dataclass(frozen=True)
+class Etcdctl:
+    """etcdctl against ``endpoints``. ``runner`` runs the argv where etcdctl lives (host, node, pod)."""
+
+    binary: str
+    endpoints: tuple[str, ...]
+    cacert: Path
+    cert: Path
+    key: Path
+    runner: Runner = _local_runner
+    command_timeout_s: float = 5.0
+
+    def _argv(self, args: Sequence[str], endpoints: Sequence[str] | None = None) -> list[str]:
+        return [
+            self.binary,
+            f"--endpoints={','.join(endpoints or self.endpoints)}",
+            f"--cacert={self.cacert}",
+            f"--cert={self.cert}",
+            f"--key={self.key}",
+            f"--command-timeout={self.command_timeout_s:g}s",
+            f"--dial-timeout={min(self.command_timeout_s, 2.0):g}s",
+            *args,
+        ]
+
+    def run(self, args: Sequence[str], endpoints: Sequence[str] | None = None, check: bool = True) -> shell.Result:
+        result = self.runner(self._argv(args, endpoints), self.command_timeout_s + 10)
+        if check and not result.ok:
+            raise BackendError(
+                f"etcdctl {' '.join(args)} against {','.join(endpoints or self.endpoints)} failed: "
+                f"{(result.stderr or result.stdout).strip()[-1000:]}"
+            )
+        return result
+
+    def endpoint_status(self, endpoints: Sequence[str] | None = None) -> list[MemberStatus]:
+        """Status of every endpoint that answered; endpoints that did not answer are left out.
+
+        etcdctl exits non-zero if any endpoint fails but still prints the others as JSON.
+        """
+        result = self.run(["endpoint", "status", "-w", "json"], endpoints, check=False)
+        try:
+            rows = json.loads(result.stdout) if result.stdout.strip() else []
+        except ValueError as e:
+            raise BackendError(f"etcdctl endpoint status printed no JSON: {result.stdout[:300]!r}") from e
+        out = []
+        for row in rows:
+            st = row["Status"]
+            hdr = st["header"]
+            out.append(
+                MemberStatus(
+                    endpoint=row["Endpoint"],
+                    member_id=_hex(hdr["member_id"]),
+                    leader_id=_hex(st.get("leader", 0)),
+                    revision=int(hdr.get("revision", 0)),
+                    raft_term=int(st.get("raftTerm", hdr.get("raft_term", 0))),
+                    raft_index=int(st.get("raftIndex", 0)),
+                    db_size=int(st.get("dbSize", 0)),
+                    errors=tuple(st.get("errors", []) or []),
+                )
+            )
+        return out
+
+    def member_list(self) -> list[Member]:
+        data = json.loads(self.run(["member", "list", "-w", "json"]).stdout)
+        return [
+            Member(
+                member_id=_hex(m["ID"]),
+                name=m.get("name", ""),
+                peer_urls=tuple(m.get("peerURLs", [])),
+                client_urls=tuple(m.get("clientURLs", [])),
+                is_learner=bool(m.get("isLearner", False)),
+            )
+            for m in data.get("members", [])
+        ]
+
+    def move_leader(self, target_member_id: str, leader_endpoint: str) -> None:
+        """``etcdctl move-leader`` must be sent to the current leader's endpoint."""
+        self.run(["move-leader", target_member_id], endpoints=[leader_endpoint])

@@ -1,0 +1,182 @@
+"""The Kubernetes API, through the official client. The only module that imports ``kubernetes``.
+
+Methods return plain values (names, dicts, dataclasses) so nothing above this layer sees client types,
+and every ApiException becomes a BackendError that names the call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from kubedrill.errors import BackendError, ClusterUnreachable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _wrap(fn: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(fn)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as e:
+            raise BackendError(f"Kubernetes API {fn.__name__}: HTTP {e.status} {e.reason}: {_body(e)}") from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise ClusterUnreachable(f"Kubernetes API {fn.__name__}: {type(e).__name__}: {e}") from e
+
+    return inner
+
+
+def _body(e: ApiException) -> str:
+    return str(e.body or "")[:300]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    ready: bool
+    unschedulable: bool
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    provider_id: str
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Which cluster a client talks to: what the context guard and the report show."""
+
+    context: str
+    server: str
+
+
+def load_target(kubeconfig: str | None, context: str | None) -> ClusterTarget:
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, FileNotFoundError, OSError) as e:
+        raise ClusterUnreachable(f"cannot read kubeconfig {kubeconfig or '~/.kube/config'}: {e}") from e
+    chosen = next((c for c in contexts if c["name"] == context), None) if context else active
+    if chosen is None:
+        names = ", ".join(c["name"] for c in contexts)
+        raise ClusterUnreachable(f"context {context!r} not in kubeconfig {kubeconfig}; contexts: {names}")
+    api = client.ApiClient(config.new_client_from_config(config_file=kubeconfig, context=chosen["name"]).configuration)
+    return ClusterTarget(context=chosen["name"], server=str(api.configuration.host))
+
+
+class Kube:
+    """A client bound to one kubeconfig/context."""
+
+    def __init__(self, kubeconfig: str | Path | None = None, context: str | None = None, timeout_s: float = 5.0):
+        try:
+            self.api_client = config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
+        except (config.ConfigException, FileNotFoundError, OSError) as e:
+            raise ClusterUnreachable(f"cannot load kubeconfig {kubeconfig or '~/.kube/config'}: {e}") from e
+        # A drill must notice an outage, not hide it behind retries.
+        self.api_client.configuration.retries = 0
+        self.timeout_s = timeout_s
+        self.core = client.CoreV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.policy = client.PolicyV1Api(self.api_client)
+        self.coordination = client.CoordinationV1Api(self.api_client)
+        self.version_api = client.VersionApi(self.api_client)
+
+    @property
+    def server(self) -> str:
+        return str(self.api_client.configuration.host)
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # ---- cluster ----
+    @_wrap
+    def server_version(self) -> str:
+        return str(self.version_api.get_code(_request_timeout=self.timeout_s).git_version)
+
+    @_wrap
+    def nodes(self) -> list[NodeInfo]:
+        out = []
+        for n in self.core.list_node(_request_timeout=self.timeout_s).items:
+            ready = any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+            out.append(
+                NodeInfo(
+                    name=n.metadata.name,
+                    ready=ready,
+                    unschedulable=bool(n.spec.unschedulable),
+                    labels=dict(n.metadata.labels or {}),
+                    annotations=dict(n.metadata.annotations or {}),
+                    provider_id=n.spec.provider_id or "",
+                )
+            )
+        return out
+
+    @_wrap
+    def create_node(
+        self,
+        name: str,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        status: dict[str, Any],
+        taints: list[dict[str, str]] | None = None,
+    ) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels, "annotations": annotations},
+            "spec": {"taints": taints or []},
+            "status": status,
+        }
+        try:
+            self.core.create_node(body, _request_timeout=self.timeout_s)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    @_wrap
+    def apply_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+        try:
+            self.core.create_namespaced_config_map(namespace, body, _request_timeout=self.timeout_s)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            self.core.replace_namespaced_config_map(name, namespace, body, _request_timeout=self.timeout_s)
+
+    @_wrap
+    def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        try:
+            cm = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self.timeout_s)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return dict(cm.data or {})
+
+    @_wrap
+    def lease_holder(self, namespace: str, name: str) -> str | None:
+        try:
+            lease = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=self.timeout_s)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        holder = lease.spec.holder_identity
+        return str(holder) if holder else None
+
+
+@contextmanager
+def kube_client(kubeconfig: str | Path | None, context: str | None = None) -> Iterator[Kube]:
+    k = Kube(kubeconfig, context)
+    try:
+        yield k
+    finally:
+        k.close()

@@ -1,0 +1,158 @@
+"""The ``kubedrill`` command: the embedded cluster's lifecycle, and the operations around drills.
+
+Every subcommand validates its input before touching anything and exits non-zero with one clear line
+on error (no traceback for errors kubedrill expects: bad input, a missing tool, an unreachable cluster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kubedrill.backends.embedded import Layout, default_state_dir
+from kubedrill.errors import DrillError
+from kubedrill.local import build, cluster
+
+
+def _progress(msg: str) -> None:
+    print(f"[kubedrill] {msg}", flush=True)
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    paths = build.ensure_binaries(_progress)
+    for name, path in sorted(paths.items()):
+        print(f"{name}\t{path}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    layout = cluster.up(args.control_planes, args.workers, _state_dir(args), _progress)
+    if args.wait_prometheus:
+        cluster.wait_prometheus_targets_up(layout)
+        _progress("every Prometheus target is up")
+    print(f"\nexport KUBECONFIG={layout.admin_kubeconfig}   # or: eval $(kubedrill env)")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    removed = cluster.down(_state_dir(args), _progress)
+    if not removed:
+        _progress("nothing to remove: no embedded cluster")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = cluster.status(_state_dir(args))
+    if args.output == "json":
+        print(json.dumps(st.to_json(), indent=2))
+        return 0 if st.healthy else 1
+    if not st.up and not st.components:
+        print(st.problems[0])
+        return 1
+    print(f"embedded cluster: {'up' if st.up else 'DOWN'}, {st.control_planes} control planes, {st.workers} workers")
+    print(f"API {st.api_url}   Prometheus {st.prometheus_url}   supervisor pid {st.supervisor_pid}")
+    print(f"\n{'COMPONENT':32} {'NODE':6} {'PID':>8} {'STATE':8} {'RESTARTS':>8}  HEALTH")
+    for c in st.components:
+        health = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
+        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {health}")
+    print(f"\n{'ETCD MEMBER':12} {'ID':18} {'LEADER':6} {'REVISION':>9} {'TERM':>5}")
+    for m in st.etcd_members:
+        print(f"{m['name']:12} {m['id']:18} {'*' if m['leader'] else '':6} {m['revision']:>9} {m['raft_term']:>5}")
+    up_count = sum(t["health"] == "up" for t in st.prometheus_targets)
+    print(f"\nPrometheus targets: {up_count}/{len(st.prometheus_targets)} up")
+    for p in st.problems:
+        print(f"problem: {p}")
+    return 0 if st.healthy else 1
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    layout = Layout.load(_state_dir(args))
+    if layout is None:
+        print("no embedded cluster: run 'kubedrill up'", file=sys.stderr)
+        return 1
+    endpoints = ",".join(layout.etcd_client_url(n) for n in layout.nodes)
+    exports = {
+        "KUBECONFIG": str(layout.admin_kubeconfig),
+        "ETCDCTL_API": "3",
+        "ETCDCTL_ENDPOINTS": endpoints,
+        "ETCDCTL_CACERT": str(layout.etcd_ca),
+        "ETCDCTL_CERT": str(layout.etcd_client_cert),
+        "ETCDCTL_KEY": str(layout.etcd_client_key),
+        "KUBEDRILL_PROMETHEUS_URL": layout.prometheus_url,
+    }
+    try:
+        bins = build.cached_binaries()
+        exports["PATH"] = ":".join(sorted({str(p.parent) for p in bins.values()})) + ":$PATH"
+    except DrillError:
+        pass
+    for key, value in exports.items():
+        quoted = value if key == "PATH" else shlex.quote(value)
+        print(f"export {key}={quoted}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubedrill", description="Chaos and disaster-recovery drills for Kubernetes.")
+    p.add_argument(
+        "--state-dir", help="embedded cluster state (default: $KUBEDRILL_STATE or ~/.local/state/kubedrill/local)"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("build", help="build (or reuse) the embedded cluster's binaries from their Go modules")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("up", help="start the embedded HA cluster")
+    s.add_argument("--control-planes", type=int, choices=(1, 3, 5), default=3, help="control-plane nodes (default 3)")
+    s.add_argument("--workers", type=_workers, default=3, help="KWOK worker nodes, 0-50 (default 3)")
+    s.add_argument(
+        "--no-wait-prometheus",
+        dest="wait_prometheus",
+        action="store_false",
+        help="return once the cluster is ready, without waiting for Prometheus' first scrapes",
+    )
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("down", help="stop the embedded cluster and remove everything it made")
+    s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("status", help="components, etcd members and Prometheus targets")
+    s.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("env", help="print the exports for KUBECONFIG, etcdctl and Prometheus")
+    s.set_defaults(func=cmd_env)
+    return p
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of worker nodes, got {value!r}") from None
+    if not 0 <= n <= 50:
+        raise argparse.ArgumentTypeError(f"expected 0 to 50 worker nodes, got {n}")
+    return n
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DrillError as e:
+        print(f"kubedrill {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"kubedrill {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

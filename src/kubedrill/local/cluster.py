@@ -1,0 +1,586 @@
+"""``kubedrill up | down | status``: the embedded, docker-free HA cluster.
+
+``up`` builds (or reuses) the binaries, creates the bridge and one network namespace per control-plane
+node, writes certificates and configuration, starts the supervisor, waits until every part is ready,
+and registers the nodes KWOK manages. ``down`` undoes every one of those steps, also after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubedrill.backends import http, netns, shell
+from kubedrill.backends.embedded import (
+    BRIDGE,
+    HOST_COMPONENTS,
+    MARKER_LABEL,
+    NETNS_PREFIX,
+    ComponentStatus,
+    Layout,
+    Ports,
+    default_state_dir,
+    read_status,
+    write_json_atomic,
+)
+from kubedrill.backends.etcd import Etcdctl
+from kubedrill.backends.kube import Kube
+from kubedrill.backends.prom import Prometheus
+from kubedrill.errors import BackendError, ConfigError, LocalClusterError
+from kubedrill.local import build, configs, pki
+from kubedrill.local.supervisor import ComponentSpec
+from kubedrill.waiting import wait_until
+
+Progress = Callable[[str], None]
+
+MARKER_NAMESPACE = "kube-public"
+MARKER_CONFIGMAP = "kubedrill-embedded-cluster"
+REQUIRED_TOOLS = ("ip", "unshare", "iptables", "haproxy", "prometheus")
+READY_TIMEOUT_S = 180.0
+
+
+# ---------------------------------------------------------------- preflight
+
+
+def validate_shape(control_planes: int, workers: int) -> None:
+    if control_planes not in (1, 3, 5):
+        raise ConfigError("--control-planes", "control-planes", "1, 3 or 5 (an odd etcd membership)", control_planes)
+    if not 0 <= workers <= 50:
+        raise ConfigError("--workers", "workers", "a number of KWOK worker nodes from 0 to 50", workers)
+
+
+def preflight(layout: Layout) -> None:
+    """Everything that can be checked before touching the machine."""
+    if os.geteuid() != 0:
+        raise LocalClusterError("the embedded cluster needs root (network namespaces, bridges); run as root")
+    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if missing:
+        raise LocalClusterError(
+            f"missing tools: {', '.join(missing)}; run 'make deps' "
+            "(Debian: iproute2 util-linux iptables haproxy prometheus)"
+        )
+    ports = layout.ports
+    taken = [
+        f"127.0.0.1:{p} ({what})"
+        for what, p in (
+            ("API via HAProxy", ports.api),
+            ("Prometheus", ports.prometheus),
+            ("KWOK", ports.kwok),
+            ("kube-state-metrics", ports.ksm),
+            ("kube-state-metrics telemetry", ports.ksm_telemetry),
+            ("HAProxy stats", ports.haproxy_stats),
+        )
+        if shell.port_in_use("127.0.0.1", p)
+    ]
+    if taken:
+        raise LocalClusterError(
+            f"ports already in use: {', '.join(taken)}; stop what listens there or pick other ports"
+        )
+    if netns.link_exists(BRIDGE) or netns.list_netns(NETNS_PREFIX):
+        raise LocalClusterError(
+            f"network leftovers ({BRIDGE} / {NETNS_PREFIX}* namespaces) from another cluster; run 'kubedrill down'"
+        )
+
+
+# ---------------------------------------------------------------- state
+
+
+def supervisor_pid(layout: Layout) -> int | None:
+    try:
+        pid = int(json.loads(layout.supervisor_pid_file.read_text()))
+    except (OSError, ValueError):
+        return None
+    return pid if shell.pid_alive(pid) else None
+
+
+def is_up(state_dir: Path | None = None) -> bool:
+    layout = Layout.load(state_dir)
+    return layout is not None and supervisor_pid(layout) is not None
+
+
+# ---------------------------------------------------------------- up
+
+
+def _write_pki(layout: Layout) -> None:
+    d = layout.pki
+    etcd_ca = pki.Authority.create(d / "etcd", "ca", "etcd-ca")
+    for node in layout.nodes:
+        ip = layout.node_ip(node)
+        names = ("localhost", node)
+        etcd_ca.issue(d / "etcd" / f"server-{node}", node, server=True, client=True, dns=names, ips=(ip, "127.0.0.1"))
+        etcd_ca.issue(d / "etcd" / f"peer-{node}", node, server=True, client=True, dns=names, ips=(ip, "127.0.0.1"))
+    etcd_ca.issue(d / "etcd" / "healthcheck-client", "kube-etcd-healthcheck-client", client=True)
+    etcd_ca.issue(d / "apiserver-etcd-client", "kube-apiserver-etcd-client", client=True)
+
+    ca = pki.Authority.create(d, "ca", "kubernetes")
+    ips = ("127.0.0.1", configs.SERVICE_IP, layout.bridge_ip, *(layout.node_ip(n) for n in layout.nodes))
+    dns = (
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        *layout.nodes,
+    )
+    ca.issue(d / "apiserver", "kube-apiserver", server=True, dns=dns, ips=ips)
+    ca.issue(d / "admin", "kubernetes-admin", org="system:masters", client=True)
+    ca.issue(d / "controller-manager", "system:kube-controller-manager", client=True)
+    ca.issue(d / "scheduler", "system:kube-scheduler", client=True)
+    ca.issue(d / "kwok", "kwok-controller", org="system:masters", client=True)
+    ca.issue(d / "kube-state-metrics", "kube-state-metrics", org="system:masters", client=True)
+    ca.issue(d / "prometheus", "prometheus", org="system:monitoring", client=True)
+    pki.service_account_keys(d)
+
+
+def _write_kubeconfigs(layout: Layout) -> None:
+    d = layout.pki
+    ca = d / "ca.crt"
+    layout.admin_kubeconfig.write_text(
+        configs.kubeconfig(layout.api_url, ca, d / "admin.crt", d / "admin.key", "kubernetes-admin")
+    )
+    layout.admin_kubeconfig.chmod(0o600)
+    for name in ("kwok", "kube-state-metrics"):
+        path = layout.state_dir / f"{name}.conf"
+        path.write_text(configs.kubeconfig(layout.api_url, ca, d / f"{name}.crt", d / f"{name}.key", name))
+    for node in layout.nodes:
+        # As kubeadm does: the node's controller-manager and scheduler talk to the node's own API server.
+        server = layout.apiserver_url(node)
+        for name in ("controller-manager", "scheduler"):
+            path = layout.node_dir(node) / f"{name}.conf"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(configs.kubeconfig(server, ca, d / f"{name}.crt", d / f"{name}.key", f"system:kube-{name}"))
+
+
+def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec]:
+    specs = []
+    for node in layout.nodes:
+        for kind, argv in (
+            ("etcd", configs.etcd_argv(layout, node, bins["etcd"])),
+            ("kube-apiserver", configs.apiserver_argv(layout, node, bins["kube-apiserver"])),
+            ("kube-controller-manager", configs.controller_manager_argv(layout, node, bins["kube-controller-manager"])),
+            ("kube-scheduler", configs.scheduler_argv(layout, node, bins["kube-scheduler"])),
+        ):
+            specs.append(ComponentSpec(layout.component(kind, node), configs.on_node(layout, node, argv)))
+    sd = layout.state_dir
+    stages = bins["kwok"].parent / "assets" / "kustomize" / "stage"
+    stage_files = [
+        stages / "node/fast/node-initialize.yaml",
+        stages / "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+        stages / "pod/fast/pod-ready.yaml",
+        stages / "pod/fast/pod-complete.yaml",
+        stages / "pod/fast/pod-delete.yaml",
+    ]
+    specs += [
+        ComponentSpec("haproxy", ["haproxy", "-db", "-f", str(sd / "haproxy.cfg")]),
+        ComponentSpec(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={sd / 'prometheus.yml'}",
+                f"--storage.tsdb.path={sd / 'prometheus'}",
+                "--storage.tsdb.retention.time=2d",
+                f"--web.listen-address=127.0.0.1:{layout.ports.prometheus}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+        ),
+        ComponentSpec(
+            "kwok",
+            [
+                str(bins["kwok"]),
+                f"--kubeconfig={sd / 'kwok.conf'}",
+                *(f"--config={f}" for f in stage_files),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{layout.ports.kwok}",
+                "--cidr=10.244.0.0/16",
+            ],
+        ),
+        ComponentSpec(
+            "kube-state-metrics",
+            [
+                str(bins["kube-state-metrics"]),
+                f"--kubeconfig={sd / 'kube-state-metrics.conf'}",
+                "--host=127.0.0.1",
+                f"--port={layout.ports.ksm}",
+                "--telemetry-host=127.0.0.1",
+                f"--telemetry-port={layout.ports.ksm_telemetry}",
+                "--resources=nodes,pods,deployments,replicasets,poddisruptionbudgets,leases,namespaces",
+            ],
+        ),
+    ]
+    return specs
+
+
+def _start_supervisor(layout: Layout) -> None:
+    argv = [sys.executable, "-m", "kubedrill.local.supervisor", str(layout.state_dir)]
+    env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    shell.spawn(argv, log_path=layout.log_file("supervisor"), env=env)
+
+
+def up(
+    control_planes: int = 3,
+    workers: int = 3,
+    state_dir: Path | None = None,
+    progress: Progress = print,
+    ports: Ports | None = None,
+) -> Layout:
+    """Start the embedded cluster and return its layout once every part is ready."""
+    validate_shape(control_planes, workers)
+    state_dir = state_dir or default_state_dir()
+    existing = Layout.load(state_dir)
+    if existing is not None:
+        if supervisor_pid(existing) is not None:
+            raise LocalClusterError(
+                f"the embedded cluster is already up ({existing.control_planes} control planes, state in "
+                f"{state_dir}); 'kubedrill status' shows it, 'kubedrill down' stops it"
+            )
+        progress(f"found a stale cluster in {state_dir} (its supervisor is gone): cleaning it up first")
+        down(state_dir, progress)
+    layout = Layout(
+        state_dir=state_dir,
+        control_planes=control_planes,
+        workers=workers,
+        ports=ports or Ports(),
+        cluster_token=f"kubedrill-{secrets.token_hex(4)}",
+    )
+    preflight(layout)
+    bins = build.ensure_binaries(lambda m: progress(f"build: {m}"))
+    start = time.monotonic()
+    try:
+        _create(layout, bins, progress)
+        wait_ready(layout, progress)
+        _register_nodes(layout)
+        wait_nodes_ready(layout)
+    except BaseException:
+        kept = state_dir.parent / f"{state_dir.name}-failed-logs"
+        shutil.rmtree(kept, ignore_errors=True)
+        if layout.logs_dir.exists():
+            shutil.copytree(layout.logs_dir, kept)
+        progress(f"start-up failed: removing everything that was created (component logs kept in {kept})")
+        down(state_dir, progress)
+        raise
+    progress(f"embedded cluster ready in {time.monotonic() - start:.1f} s")
+    return layout
+
+
+def _create(layout: Layout, bins: dict[str, Path], progress: Progress) -> None:
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    layout.save()  # first, so 'down' can clean up whatever follows
+    for node in layout.nodes:
+        layout.etcd_data_dir(node).mkdir(parents=True, exist_ok=True)
+        layout.etcd_data_dir(node).chmod(0o700)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"network: bridge {BRIDGE} {layout.bridge_ip}/24, namespaces {', '.join(map(layout.netns, layout.nodes))}")
+    netns.create_bridge(BRIDGE, f"{layout.bridge_ip}/24")
+    for node in layout.nodes:
+        netns.create_node(
+            layout.netns(node), BRIDGE, f"{layout.node_ip(node)}/24", layout.bridge_ip, f"{layout.netns(node)}-h"
+        )
+    _write_pki(layout)
+    _write_kubeconfigs(layout)
+    (layout.state_dir / "haproxy.cfg").write_text(configs.haproxy_cfg(layout))
+    rules = layout.state_dir / "rules.yml"
+    shutil.copyfile(Path(__file__).parent / "rules.yml", rules)
+    (layout.state_dir / "prometheus.yml").write_text(configs.prometheus_yml(layout, rules))
+    write_json_atomic(layout.spec_file, [asdict(s) for s in component_specs(layout, bins)])
+    progress(f"starting {len(layout.components)} components under the supervisor")
+    _start_supervisor(layout)
+
+
+def etcdctl(layout: Layout) -> Etcdctl:
+    bins = build.cached_binaries()
+    return Etcdctl(
+        binary=str(bins["etcdctl"]),
+        endpoints=tuple(layout.etcd_client_url(n) for n in layout.nodes),
+        cacert=layout.etcd_ca,
+        cert=layout.etcd_client_cert,
+        key=layout.etcd_client_key,
+    )
+
+
+def wait_ready(layout: Layout, progress: Progress, timeout_s: float = READY_TIMEOUT_S) -> None:
+    def unhealthy() -> list[str]:
+        return [c.name for c in check_components(layout) if not c.healthy]
+
+    progress("waiting for every component to be healthy")
+    wait_until(
+        "every component healthy",
+        unhealthy,
+        lambda bad: not bad,
+        timeout_s=timeout_s,
+        interval_s=0.3,
+        describe=lambda bad: f"not healthy yet: {', '.join(bad)}",
+    )
+
+
+def worker_node_body(layout: Layout, name: str, control_plane: bool) -> dict[str, Any]:
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        MARKER_LABEL: "true",
+    }
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+    addresses = [{"type": "Hostname", "address": name}]
+    if control_plane:
+        addresses.insert(0, {"type": "InternalIP", "address": layout.node_ip(name)})
+    return {
+        "labels": labels,
+        "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        "status": {
+            "addresses": addresses,
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+        },
+        "taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}] if control_plane else [],
+    }
+
+
+def _register_nodes(layout: Layout) -> None:
+    """Register control-plane and worker Nodes; KWOK plays their kubelets (heartbeats, pod status)."""
+    kube = Kube(layout.admin_kubeconfig)
+    try:
+        for name, cp in [(n, True) for n in layout.nodes] + [(w, False) for w in layout.workers_names]:
+            body = worker_node_body(layout, name, cp)
+            kube.create_node(name, body["labels"], body["annotations"], body["status"], taints=body["taints"])
+        kube.apply_configmap(
+            MARKER_NAMESPACE,
+            MARKER_CONFIGMAP,
+            {
+                "stateDir": str(layout.state_dir),
+                "controlPlanes": str(layout.control_planes),
+                "workers": str(layout.workers),
+            },
+        )
+    finally:
+        kube.close()
+
+
+def wait_nodes_ready(layout: Layout, timeout_s: float = 60.0) -> None:
+    expected = layout.control_planes + layout.workers
+    kube = Kube(layout.admin_kubeconfig)
+    try:
+        wait_until(
+            f"{expected} Ready nodes",
+            lambda: [n.name for n in kube.nodes() if n.ready],
+            lambda ready: len(ready) >= expected,
+            timeout_s=timeout_s,
+            describe=lambda ready: f"Ready: {sorted(ready)}",
+        )
+    finally:
+        kube.close()
+
+
+# ---------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    node: str  # cp-N, or "host"
+    pid: int | None
+    state: str
+    restarts: int
+    healthy: bool
+    detail: str
+
+
+def _health_check(layout: Layout, component: str) -> http.Check:
+    pki_dir = layout.pki
+    ports = layout.ports
+    if component in HOST_COMPONENTS:
+        url = {
+            "haproxy": f"http://127.0.0.1:{ports.haproxy_stats}/healthz",
+            "prometheus": f"http://127.0.0.1:{ports.prometheus}/-/ready",
+            "kwok": f"http://127.0.0.1:{ports.kwok}/healthz",
+            "kube-state-metrics": f"http://127.0.0.1:{ports.ksm}/healthz",
+        }[component]
+        if component == "haproxy":
+            # HAProxy is healthy when it serves the API: /readyz through the frontend.
+            return http.get(f"{layout.api_url}/readyz", ca=pki_dir / "ca.crt")
+        return http.get(url)
+    kind, node = layout.split_component(component)
+    ip = layout.node_ip(node)
+    if kind == "etcd":
+        return http.get(
+            f"https://{ip}:2379/health",
+            ca=layout.etcd_ca,
+            cert=(layout.etcd_client_cert, layout.etcd_client_key),
+        )
+    if kind == "kube-apiserver":
+        return http.get(f"https://{ip}:6443/readyz", ca=pki_dir / "ca.crt")
+    port = 10257 if kind == "kube-controller-manager" else 10259
+    # Their serving certificates are self-signed at start-up, as in a kubeadm cluster.
+    return http.get(f"https://{ip}:{port}/healthz", verify=False)
+
+
+def check_components(layout: Layout) -> list[ComponentHealth]:
+    names = layout.components
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        checks = list(pool.map(lambda n: _health_check(layout, n), names))
+    out = []
+    for name, check in zip(names, checks, strict=True):
+        st = read_status(layout, name) or ComponentStatus(name, None, "unknown", 0, None)
+        alive = st.pid is not None and shell.pid_alive(st.pid)
+        out.append(
+            ComponentHealth(
+                name=name,
+                node=layout.split_component(name)[1],
+                pid=st.pid if alive else None,
+                state=st.state if alive or st.state != "running" else "exited",
+                restarts=st.restarts,
+                healthy=alive and check.ok,
+                detail=check.detail,
+            )
+        )
+    return out
+
+
+@dataclass
+class ClusterStatus:
+    up: bool
+    state_dir: str
+    control_planes: int = 0
+    workers: int = 0
+    api_url: str = ""
+    prometheus_url: str = ""
+    supervisor_pid: int | None = None
+    components: list[ComponentHealth] = field(default_factory=list)
+    etcd_members: list[dict[str, Any]] = field(default_factory=list)
+    etcd_leader: str | None = None
+    prometheus_targets: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.up and not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["healthy"] = self.healthy
+        return data
+
+
+def status(state_dir: Path | None = None) -> ClusterStatus:
+    state_dir = state_dir or default_state_dir()
+    layout = Layout.load(state_dir)
+    if layout is None:
+        return ClusterStatus(up=False, state_dir=str(state_dir), problems=["no embedded cluster: run 'kubedrill up'"])
+    sup = supervisor_pid(layout)
+    st = ClusterStatus(
+        up=sup is not None,
+        state_dir=str(state_dir),
+        control_planes=layout.control_planes,
+        workers=layout.workers,
+        api_url=layout.api_url,
+        prometheus_url=layout.prometheus_url,
+        supervisor_pid=sup,
+    )
+    if sup is None:
+        st.problems.append("the supervisor is not running (stale state): run 'kubedrill down' or 'kubedrill up'")
+    st.components = check_components(layout)
+    st.problems += [f"{c.name} unhealthy: {c.detail}" for c in st.components if not c.healthy]
+    try:
+        statuses = etcdctl(layout).endpoint_status()
+        by_id = {s.member_id: s for s in statuses}
+        for s in statuses:
+            node = layout.node_of_ip(s.endpoint.split("//")[-1].split(":")[0]) or s.endpoint
+            st.etcd_members.append(
+                {
+                    "name": node,
+                    "endpoint": s.endpoint,
+                    "id": s.member_id,
+                    "leader": s.is_leader,
+                    "revision": s.revision,
+                    "raft_term": s.raft_term,
+                }
+            )
+            if s.is_leader:
+                st.etcd_leader = node
+        leaders = {s.leader_id for s in statuses}
+        if len(statuses) < layout.control_planes:
+            st.problems.append(f"etcd: {len(statuses)} of {layout.control_planes} members answered")
+        if len(leaders) != 1 or next(iter(leaders)) not in by_id:
+            st.problems.append(f"etcd: members disagree on or lack a leader: {sorted(leaders)}")
+    except (BackendError, LocalClusterError) as e:
+        st.problems.append(f"etcd: {e}")
+    prom = Prometheus(layout.prometheus_url, timeout_s=3)
+    try:
+        targets = prom.targets()
+        st.prometheus_targets = [{"job": t.job, "instance": t.instance, "health": t.health} for t in targets]
+        st.problems += [f"Prometheus target {t.job}/{t.instance} is {t.health}" for t in targets if t.health != "up"]
+    except BackendError as e:
+        st.problems.append(f"prometheus: {e}")
+    finally:
+        prom.close()
+    return st
+
+
+def wait_prometheus_targets_up(layout: Layout, timeout_s: float = 60.0) -> None:
+    prom = Prometheus(layout.prometheus_url, timeout_s=3)
+    try:
+        wait_until(
+            "every Prometheus target up",
+            prom.targets,
+            lambda ts: bool(ts) and all(t.health == "up" for t in ts),
+            timeout_s=timeout_s,
+            interval_s=0.5,
+            describe=lambda ts: ", ".join(f"{t.job}/{t.instance}={t.health}" for t in ts),
+        )
+    finally:
+        prom.close()
+
+
+# ---------------------------------------------------------------- down
+
+
+def down(state_dir: Path | None = None, progress: Progress = print) -> list[str]:
+    """Stop every process and remove every namespace, link and file the cluster made. Idempotent."""
+    state_dir = state_dir or default_state_dir()
+    layout = Layout.load(state_dir)
+    removed: list[str] = []
+    if layout is not None:
+        sup = supervisor_pid(layout)
+        if sup is not None:
+            shell.kill_pid(sup, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while shell.pid_alive(sup) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            removed.append(f"supervisor {sup}")
+    # Components outlive a SIGKILLed supervisor: find them by the state dir in their command line.
+    leftovers = shell.processes_mentioning(str(state_dir))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in leftovers:
+            shell.kill_pid(pid, sig)
+        deadline = time.monotonic() + 5
+        while any(shell.pid_alive(p) for p in leftovers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        leftovers = [p for p in leftovers if shell.pid_alive(p)]
+        if not leftovers:
+            break
+    for ns in netns.list_netns(NETNS_PREFIX):
+        netns.delete_netns(ns)
+        removed.append(f"netns {ns}")
+    for link in (BRIDGE,):
+        if netns.link_exists(link):
+            netns.delete_link(link)
+            removed.append(f"link {link}")
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+        removed.append(f"state {state_dir}")
+    if removed:
+        progress("removed: " + ", ".join(removed))
+    return removed

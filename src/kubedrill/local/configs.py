@@ -1,0 +1,221 @@
+"""Configuration files and command lines of the embedded cluster's components.
+
+Pure functions of the Layout and the binaries' paths: easy to read next to kubeadm's manifests and to
+test without starting anything. Flags follow kubeadm's static pod manifests (stacked etcd: every
+API server talks to its own node's etcd member on 127.0.0.1:2379).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from kubedrill.backends.embedded import Layout
+
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+CLUSTER_NAME = "kubedrill"
+CONTEXT_NAME = "kubedrill-local"
+
+# HAProxy health checks. Seed 004 checks TCP every 2 s (rise 2, fall 3); kubedrill checks /readyz, so an
+# API server that lost etcd (still accepting TCP) is taken out too, every 1 s with fall 2: out in ≤ 2 s.
+HAPROXY_CHECK_INTER_MS = 1000
+HAPROXY_RISE = 2
+HAPROXY_FALL = 2
+
+SCRAPE_INTERVAL_S = 1  # etcd, HAProxy, KWOK, kube-state-metrics
+APISERVER_SCRAPE_INTERVAL_S = 2  # /metrics of an API server is large; 2 s keeps the 2 cores for the cluster
+
+
+def kubeconfig(server: str, ca: Path, cert: Path, key: Path, user: str, context: str = CONTEXT_NAME) -> str:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CLUSTER_NAME, "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": context, "context": {"cluster": CLUSTER_NAME, "user": user}}],
+        "current-context": context,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def on_node(layout: Layout, node: str, argv: list[str]) -> list[str]:
+    """Run ``argv`` inside the node's network namespace with the node's own hostname (a UTS namespace),
+    so leader-election identities read ``cp-2_<uuid>`` as on a real control plane."""
+    return [
+        "ip",
+        "netns",
+        "exec",
+        layout.netns(node),
+        "unshare",
+        "--uts",
+        "--",
+        "sh",
+        "-c",
+        'hostname "$0" && exec "$@"',
+        node,
+        *argv,
+    ]
+
+
+def etcd_argv(layout: Layout, node: str, etcd: Path) -> list[str]:
+    ip = layout.node_ip(node)
+    pki = layout.pki / "etcd"
+    initial = ",".join(f"{n}={layout.etcd_peer_url(n)}" for n in layout.nodes)
+    return [
+        str(etcd),
+        f"--name={node}",
+        f"--data-dir={layout.etcd_data_dir(node)}",
+        f"--listen-client-urls=https://127.0.0.1:2379,https://{ip}:2379",
+        f"--advertise-client-urls=https://{ip}:2379",
+        f"--listen-peer-urls=https://{ip}:2380",
+        f"--initial-advertise-peer-urls=https://{ip}:2380",
+        f"--initial-cluster={initial}",
+        "--initial-cluster-state=new",
+        f"--initial-cluster-token={layout.cluster_token}",
+        f"--listen-metrics-urls=http://{ip}:2381",
+        "--client-cert-auth=true",
+        f"--trusted-ca-file={pki / 'ca.crt'}",
+        f"--cert-file={pki / f'server-{node}.crt'}",
+        f"--key-file={pki / f'server-{node}.key'}",
+        "--peer-client-cert-auth=true",
+        f"--peer-trusted-ca-file={pki / 'ca.crt'}",
+        f"--peer-cert-file={pki / f'peer-{node}.crt'}",
+        f"--peer-key-file={pki / f'peer-{node}.key'}",
+        "--snapshot-count=10000",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_argv(layout: Layout, node: str, binary: Path) -> list[str]:
+    pki = layout.pki
+    return [
+        str(binary),
+        f"--advertise-address={layout.node_ip(node)}",
+        "--secure-port=6443",
+        "--etcd-servers=https://127.0.0.1:2379",
+        f"--etcd-cafile={pki / 'etcd' / 'ca.crt'}",
+        f"--etcd-certfile={pki / 'apiserver-etcd-client.crt'}",
+        f"--etcd-keyfile={pki / 'apiserver-etcd-client.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_argv(layout: Layout, node: str, binary: Path) -> list[str]:
+    conf = layout.node_dir(node) / "controller-manager.conf"
+    pki = layout.pki
+    return [
+        str(binary),
+        f"--kubeconfig={conf}",
+        f"--authentication-kubeconfig={conf}",
+        f"--authorization-kubeconfig={conf}",
+        "--leader-elect=true",
+        "--secure-port=10257",
+        f"--cluster-name={CLUSTER_NAME}",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        f"--root-ca-file={pki / 'ca.crt'}",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        "--use-service-account-credentials=true",
+        "--controllers=*,bootstrapsigner,tokencleaner",
+        "--v=1",
+    ]
+
+
+def scheduler_argv(layout: Layout, node: str, binary: Path) -> list[str]:
+    conf = layout.node_dir(node) / "scheduler.conf"
+    return [
+        str(binary),
+        f"--kubeconfig={conf}",
+        f"--authentication-kubeconfig={conf}",
+        f"--authorization-kubeconfig={conf}",
+        "--leader-elect=true",
+        "--secure-port=10259",
+        "--v=1",
+    ]
+
+
+def haproxy_cfg(layout: Layout) -> str:
+    servers = "\n".join(f"    server {n} {layout.node_ip(n)}:6443 check check-ssl verify none" for n in layout.nodes)
+    default_server = (
+        f"default-server inter {HAPROXY_CHECK_INTER_MS} rise {HAPROXY_RISE} fall {HAPROXY_FALL}"
+        " on-marked-down shutdown-sessions"
+    )
+    return f"""# Seed 004's L4 design: TCP round-robin over every API server, health-checked.
+global
+    maxconn 4000
+    stats socket {layout.run_dir / "haproxy.sock"} mode 600 level admin
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    timeout check 1s
+    retries 2
+    option redispatch
+
+frontend kube-apiserver
+    bind 127.0.0.1:{layout.ports.api}
+    bind {layout.bridge_ip}:{layout.ports.api}
+    default_backend kube-apiserver
+
+backend kube-apiserver
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    {default_server}
+{servers}
+
+frontend stats
+    mode http
+    bind 127.0.0.1:{layout.ports.haproxy_stats}
+    monitor-uri /healthz
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+    stats uri /stats
+"""
+
+
+def prometheus_yml(layout: Layout, rules_file: Path) -> str:
+    pki = layout.pki
+    client = pki / "prometheus"
+
+    def per_node(port: int) -> list[dict[str, object]]:
+        return [{"targets": [f"{layout.node_ip(n)}:{port}"], "labels": {"node": n}} for n in layout.nodes]
+
+    doc = {
+        "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s", "evaluation_interval": f"{SCRAPE_INTERVAL_S}s"},
+        "rule_files": [str(rules_file)],
+        "scrape_configs": [
+            {"job_name": "etcd", "static_configs": per_node(2381)},
+            {
+                "job_name": "apiserver",
+                "scheme": "https",
+                "scrape_interval": f"{APISERVER_SCRAPE_INTERVAL_S}s",
+                "scrape_timeout": f"{APISERVER_SCRAPE_INTERVAL_S}s",
+                "tls_config": {
+                    "ca_file": str(pki / "ca.crt"),
+                    "cert_file": str(client.with_suffix(".crt")),
+                    "key_file": str(client.with_suffix(".key")),
+                },
+                "static_configs": per_node(6443),
+            },
+            {"job_name": "haproxy", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.haproxy_stats}"]}]},
+            {"job_name": "kwok", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.kwok}"]}]},
+            {"job_name": "kube-state-metrics", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.ksm}"]}]},
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)

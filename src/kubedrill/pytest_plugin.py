@@ -1,0 +1,1 @@
+"""kubedrill's pytest plugin (registered by the top-level conftest.py). Filled in by the drill engine."""
