@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"kubedrill {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `kubedrill status | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

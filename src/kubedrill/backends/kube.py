@@ -180,3 +180,128 @@ def kube_client(kubeconfig: str | Path | None, context: str | None = None) -> It
         yield k
     finally:
         k.close()
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    name: str
+    node: str | None
+    phase: str
+    ready: bool
+    deleting: bool
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    desired: int
+    available: int
+    ready: int
+    updated: int
+
+
+def _pod_info(p: Any) -> PodInfo:
+    ready = any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+    return PodInfo(
+        name=p.metadata.name,
+        node=p.spec.node_name,
+        phase=p.status.phase or "",
+        ready=ready,
+        deleting=p.metadata.deletion_timestamp is not None,
+    )
+
+
+class Workloads:
+    """Namespaces, Deployments and PDBs: the canary workloads drills create and watch."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.t = kube.timeout_s
+
+    @_wrap
+    def create_namespace(self, name: str, labels: dict[str, str]) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+        try:
+            self.kube.core.create_namespace(body, _request_timeout=self.t)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    @_wrap
+    def delete_namespace(self, name: str) -> None:
+        try:
+            self.kube.core.delete_namespace(name, _request_timeout=self.t)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    @_wrap
+    def namespaces(self, label_selector: str) -> list[str]:
+        items = self.kube.core.list_namespace(label_selector=label_selector, _request_timeout=self.t).items
+        return [n.metadata.name for n in items if n.status.phase != "Terminating"]
+
+    @_wrap
+    def namespace_exists(self, name: str) -> bool:
+        try:
+            self.kube.core.read_namespace(name, _request_timeout=self.t)
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    @_wrap
+    def create_deployment(
+        self, namespace: str, name: str, replicas: int, labels: dict[str, str], node_selector: dict[str, str]
+    ) -> None:
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "nodeSelector": node_selector,
+                        "containers": [{"name": "canary", "image": "registry.k8s.io/pause:3.10"}],
+                        "terminationGracePeriodSeconds": 1,
+                    },
+                },
+            },
+        }
+        self.kube.apps.create_namespaced_deployment(namespace, body, _request_timeout=self.t)
+
+    @_wrap
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.kube.apps.patch_namespaced_deployment_scale(
+            name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=self.t
+        )
+
+    @_wrap
+    def deployment(self, namespace: str, name: str) -> DeploymentState:
+        d = self.kube.apps.read_namespaced_deployment(name, namespace, _request_timeout=self.t)
+        s = d.status
+        return DeploymentState(
+            desired=int(d.spec.replicas or 0),
+            available=int(s.available_replicas or 0),
+            ready=int(s.ready_replicas or 0),
+            updated=int(s.updated_replicas or 0),
+        )
+
+    @_wrap
+    def create_pdb(self, namespace: str, name: str, min_available: int, labels: dict[str, str]) -> None:
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name},
+            "spec": {"minAvailable": min_available, "selector": {"matchLabels": labels}},
+        }
+        self.kube.policy.create_namespaced_pod_disruption_budget(namespace, body, _request_timeout=self.t)
+
+    @_wrap
+    def pods(self, namespace: str, label_selector: str = "") -> list[PodInfo]:
+        items = self.kube.core.list_namespaced_pod(
+            namespace, label_selector=label_selector, _request_timeout=self.t
+        ).items
+        return [_pod_info(p) for p in items]

@@ -1,0 +1,69 @@
+"""Integration tests run against the real embedded cluster, started here when it is not up.
+
+The cluster is shared by the whole session (starting it takes ~10 s). Tests that stop or reshape it
+(``test_lifecycle.py``) run last, and the session leaves the machine as it found it: a cluster that
+was up before the run is up after it; one the run started is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubedrill.backends.embedded import Layout
+from kubedrill.local import cluster
+
+KUBEDRILL = [sys.executable, "-m", "kubedrill.cli"]
+
+
+def kubedrill(*args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI, as a user would."""
+    proc = subprocess.run([*KUBEDRILL, *args], capture_output=True, text=True, timeout=timeout, env=os.environ)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubedrill {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Lifecycle tests stop and reshape the cluster: run them after everything that shares it."""
+    items.sort(key=lambda item: "test_lifecycle" in item.nodeid)
+
+
+def ensure_cluster(control_planes: int = 3, workers: int = 3) -> Layout:
+    layout = Layout.load()
+    if layout is not None and cluster.is_up() and (layout.control_planes, layout.workers) == (control_planes, workers):
+        return layout
+    if layout is not None:
+        kubedrill("down", check=True)
+    kubedrill("up", "--control-planes", str(control_planes), "--workers", str(workers), check=True)
+    fresh = Layout.load()
+    assert fresh is not None
+    return fresh
+
+
+@pytest.fixture(scope="session")
+def cluster_was_up() -> Iterator[bool]:
+    was_up = cluster.is_up()
+    yield was_up
+    layout = Layout.load()
+    if was_up and (layout is None or not cluster.is_up() or layout.control_planes != 3):
+        kubedrill("down")
+        kubedrill("up")
+    elif not was_up and layout is not None:
+        kubedrill("down")
+
+
+@pytest.fixture
+def embedded(cluster_was_up: bool) -> Layout:
+    """The 3-control-plane, 3-worker embedded cluster, up and healthy."""
+    return ensure_cluster()
+
+
+@pytest.fixture
+def admin_kubeconfig(embedded: Layout) -> Path:
+    return embedded.admin_kubeconfig

@@ -1,0 +1,100 @@
+"""The embedded cluster's layout, configuration and supervisor decisions: pure, no cluster."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubedrill.backends.embedded import Layout, Ports
+from kubedrill.local import configs
+from kubedrill.local.supervisor import BACKOFF_CAP_S, backoff_delay
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(state_dir=tmp_path, control_planes=3, workers=2)
+
+
+def test_nodes_get_their_own_addresses_on_the_bridge(layout: Layout) -> None:
+    assert layout.nodes == ["cp-1", "cp-2", "cp-3"]
+    assert [layout.node_ip(n) for n in layout.nodes] == ["10.251.0.11", "10.251.0.12", "10.251.0.13"]
+    assert layout.bridge_ip == "10.251.0.1"
+    assert layout.node_of_ip("10.251.0.12") == "cp-2"
+    assert layout.node_of_ip("10.251.0.99") is None
+
+
+def test_components_are_named_like_kubeadm_static_pods(layout: Layout) -> None:
+    assert "kube-apiserver-cp-2" in layout.components
+    assert layout.split_component("kube-controller-manager-cp-3") == ("kube-controller-manager", "cp-3")
+    assert layout.split_component("haproxy") == ("haproxy", "host")
+    with pytest.raises(ValueError, match="not a component"):
+        layout.split_component("kubelet-cp-1")
+    assert len(layout.components) == 3 * 4 + 4
+
+
+def test_layout_survives_a_round_trip_through_state_json(layout: Layout) -> None:
+    layout.save()
+    again = Layout.load(layout.state_dir)
+    assert again == layout
+
+
+def test_no_state_means_no_cluster(tmp_path: Path) -> None:
+    assert Layout.load(tmp_path) is None
+
+
+def test_etcd_members_know_every_peer_and_use_tls(layout: Layout) -> None:
+    argv = configs.etcd_argv(layout, "cp-2", Path("/bin/etcd"))
+    joined = " ".join(argv)
+    assert (
+        "--initial-cluster=cp-1=https://10.251.0.11:2380,cp-2=https://10.251.0.12:2380,cp-3=https://10.251.0.13:2380"
+        in argv
+    )
+    assert "--client-cert-auth=true" in argv
+    assert "--peer-client-cert-auth=true" in argv
+    assert "--advertise-client-urls=https://10.251.0.12:2379" in argv
+    assert "server-cp-2.crt" in joined
+
+
+def test_api_servers_talk_to_their_local_etcd_member_like_kubeadm(layout: Layout) -> None:
+    argv = configs.apiserver_argv(layout, "cp-1", Path("/bin/kube-apiserver"))
+    assert "--etcd-servers=https://127.0.0.1:2379" in argv
+    assert "--authorization-mode=Node,RBAC" in argv
+
+
+def test_components_run_in_their_node_namespace_with_the_node_hostname(layout: Layout) -> None:
+    argv = configs.on_node(layout, "cp-3", ["/bin/kube-scheduler", "--leader-elect=true"])
+    assert argv[:4] == ["ip", "netns", "exec", "kd-cp-3"]
+    assert argv[-3:] == ["cp-3", "/bin/kube-scheduler", "--leader-elect=true"]
+
+
+def test_haproxy_balances_every_api_server_with_readyz_checks(layout: Layout) -> None:
+    cfg = configs.haproxy_cfg(layout)
+    for n in layout.nodes:
+        assert f"server {n} {layout.node_ip(n)}:6443 check" in cfg
+    assert "option httpchk GET /readyz" in cfg
+    assert f"bind 127.0.0.1:{layout.ports.api}" in cfg
+    assert "\\\n" not in cfg  # HAProxy has no line continuation
+
+
+def test_prometheus_scrapes_every_member_every_api_server_and_the_host_services(layout: Layout) -> None:
+    doc = yaml.safe_load(configs.prometheus_yml(layout, Path("/x/rules.yml")))
+    jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
+    assert set(jobs) == {"etcd", "apiserver", "haproxy", "kwok", "kube-state-metrics"}
+    etcd_targets = [t for sc in jobs["etcd"]["static_configs"] for t in sc["targets"]]
+    assert etcd_targets == ["10.251.0.11:2381", "10.251.0.12:2381", "10.251.0.13:2381"]
+    assert doc["global"]["scrape_interval"] == "1s"
+    assert jobs["apiserver"]["scrape_interval"] in ("1s", "2s")
+
+
+def test_custom_ports_reach_the_configs(tmp_path: Path) -> None:
+    layout = Layout(state_dir=tmp_path, ports=Ports(api=16443, prometheus=19090))
+    assert layout.api_url == "https://127.0.0.1:16443"
+    assert "bind 127.0.0.1:16443" in configs.haproxy_cfg(layout)
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"),
+    [(0, 0.0), (1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (12, BACKOFF_CAP_S)],
+)
+def test_restart_backoff_doubles_up_to_the_cap(failures: int, delay: float) -> None:
+    assert backoff_delay(failures) == delay
