@@ -1,1 +1,256 @@
-"""kubedrill's pytest plugin (registered by the top-level conftest.py). Filled in by the drill engine."""
+"""kubedrill's pytest plugin, registered by the top-level ``conftest.py``.
+
+Options (each with an environment fallback):
+
+=====================  ==========================  ==========================================
+option                 environment                 meaning
+=====================  ==========================  ==========================================
+--kubeconfig           KUBECONFIG                  kubeconfig file
+--kube-context         KUBEDRILL_CONTEXT           context in it (default: current)
+--backend              KUBEDRILL_BACKEND           auto | local | kind | ssh
+--inventory            KUBEDRILL_INVENTORY         nodes, how to reach them, component runtime
+--prometheus-url       KUBEDRILL_PROMETHEUS_URL    Prometheus for PromQL SLOs
+--slo-profile          KUBEDRILL_SLO_PROFILE       SLO profile YAML (default scenarios/slo/default.yaml)
+--allow-context        KUBEDRILL_ALLOW_CONTEXT     pattern(s) of contexts destructive drills may break
+--dry-run              KUBEDRILL_DRY_RUN=1         print resolved targets and commands, touch nothing
+=====================  ==========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.kube import Workloads
+from kubedrill.chaos import runner
+from kubedrill.config import SloProfile, load_profile
+from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun, RunSettings
+from kubedrill.errors import ClusterUnreachable, ConfigError, DrillError
+from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.report import allure_report
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+DEFAULT_ALLOWED_CONTEXTS = ("kubedrill-local", "kind-*")
+DESTRUCTIVE = "destructive"
+
+_OPTIONS: list[tuple[str, str, str]] = [
+    ("--kubeconfig", "KUBECONFIG", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"),
+    ("--kube-context", "KUBEDRILL_CONTEXT", "kubeconfig context (default: the current one)"),
+    ("--backend", "KUBEDRILL_BACKEND", "how to reach nodes: auto, local, kind or ssh (default auto)"),
+    ("--inventory", "KUBEDRILL_INVENTORY", "inventory YAML: control-plane nodes, ssh access, runtime, etcd"),
+    ("--prometheus-url", "KUBEDRILL_PROMETHEUS_URL", "Prometheus base URL for PromQL SLO checks"),
+    ("--slo-profile", "KUBEDRILL_SLO_PROFILE", "SLO profile YAML (default scenarios/slo/default.yaml)"),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubedrill", "kubedrill drills")
+    for flag, env, help_text in _OPTIONS:
+        group.addoption(flag, default=None, help=f"{help_text} [env {env}]")
+    group.addoption(
+        "--allow-context",
+        action="append",
+        default=[],
+        help="context pattern destructive drills may run against, repeatable "
+        f"(default {', '.join(DEFAULT_ALLOWED_CONTEXTS)}) [env KUBEDRILL_ALLOW_CONTEXT, comma-separated]",
+    )
+    group.addoption(
+        "--dry-run",
+        action="store_true",
+        default=False,
+        help="resolve and print each drill's targets and commands, then skip it; nothing is touched "
+        "[env KUBEDRILL_DRY_RUN=1]",
+    )
+
+
+def _opt(config: pytest.Config, flag: str, env: str) -> str | None:
+    value = config.getoption(flag.lstrip("-").replace("-", "_"))
+    return value if value else (os.environ.get(env) or None)
+
+
+@pytest.fixture(scope="session")
+def kubedrill_settings(pytestconfig: pytest.Config) -> RunSettings:
+    values: dict[str, Any] = {
+        "kubeconfig": _opt(pytestconfig, "--kubeconfig", "KUBECONFIG"),
+        "context": _opt(pytestconfig, "--kube-context", "KUBEDRILL_CONTEXT"),
+        "backend": _opt(pytestconfig, "--backend", "KUBEDRILL_BACKEND") or "auto",
+        "inventory": _opt(pytestconfig, "--inventory", "KUBEDRILL_INVENTORY"),
+        "prometheus_url": _opt(pytestconfig, "--prometheus-url", "KUBEDRILL_PROMETHEUS_URL"),
+        "slo_profile": _opt(pytestconfig, "--slo-profile", "KUBEDRILL_SLO_PROFILE"),
+    }
+    if values["kubeconfig"] is None:
+        values["kubeconfig"] = _embedded_kubeconfig()
+    return RunSettings(**values)
+
+
+def _embedded_kubeconfig() -> str | None:
+    """With no kubeconfig at all, use the embedded cluster's, when it is up (the docker-free default)."""
+    if Path.home().joinpath(".kube", "config").exists():
+        return None
+    from kubedrill.backends.embedded import Layout
+
+    layout = Layout.load()
+    return str(layout.admin_kubeconfig) if layout and layout.admin_kubeconfig.exists() else None
+
+
+@pytest.fixture(scope="session")
+def slo_profile(kubedrill_settings: RunSettings) -> SloProfile:
+    return load_profile(kubedrill_settings.slo_profile)
+
+
+@pytest.fixture(scope="session")
+def cluster(kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster:
+    """The cluster under drill, detected once per session; leftovers of earlier runs are removed."""
+    try:
+        found = kubedrill_settings.connect()
+    except (ClusterUnreachable, ConfigError) as e:
+        pytest.exit(f"kubedrill: {e}", returncode=2)
+    kube = found.kube()
+    try:
+        w = Workloads(kube)
+        for ns in w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}"):
+            w.delete_namespace(ns)
+    except DrillError as e:
+        pytest.exit(f"kubedrill: the API of {found.server} does not answer: {e}", returncode=2)
+    finally:
+        kube.close()
+    return found
+
+
+def allowed_patterns(config: pytest.Config) -> list[str]:
+    patterns = list(config.getoption("allow_context") or [])
+    env = os.environ.get("KUBEDRILL_ALLOW_CONTEXT", "")
+    patterns += [p.strip() for p in env.split(",") if p.strip()]
+    return [*DEFAULT_ALLOWED_CONTEXTS, *patterns]
+
+
+def context_allowed(context: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(context, p) for p in patterns)
+
+
+@pytest.fixture
+def destructive_guard(request: pytest.FixtureRequest, cluster: Cluster) -> None:
+    """Destructive drills run only against an allowed context; the refusal touches nothing."""
+    if request.node.get_closest_marker(DESTRUCTIVE) is None:
+        return
+    patterns = allowed_patterns(request.config)
+    if not context_allowed(cluster.context, patterns):
+        pytest.fail(
+            f"refusing to run destructive drill against context {cluster.context!r} ({cluster.server}): "
+            f"allowed are {patterns}; add --allow-context '{cluster.context}' (or KUBEDRILL_ALLOW_CONTEXT) "
+            "if this cluster may be broken",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def require_control_planes(cluster: Cluster) -> Callable[[int], None]:
+    """Skip, saying why, when the cluster has too few control planes or no node access."""
+
+    def require(n: int) -> None:
+        if not cluster.node_level:
+            pytest.skip(cluster.missing or f"backend {cluster.backend} has no node access")
+        if len(cluster.control_planes) < n:
+            pytest.skip(
+                f"needs ≥ {n} control-plane nodes (etcd members), the cluster has {len(cluster.control_planes)}: "
+                "with a single member there is no follower to take over"
+            )
+
+    return require
+
+
+@pytest.fixture
+def run_scenario(
+    request: pytest.FixtureRequest, kubedrill_settings: RunSettings, cluster: Cluster, destructive_guard: None
+) -> Callable[..., DrillRun]:
+    """Run ``scenarios/<name>`` through chaoslib (or, with --dry-run, print its plan and skip)."""
+
+    def run(name: str) -> DrillRun:
+        path = SCENARIOS / name
+        experiment = runner.load(path)
+        if request.config.getoption("dry_run") or os.environ.get("KUBEDRILL_DRY_RUN") == "1":
+            from kubedrill.chaos import plans
+
+            text = plans.render(experiment, cluster)
+            print(f"\n[dry-run] {request.node.nodeid}\n{text}")
+            allure_report.attach_text("dry-run plan", text)
+            pytest.skip("dry run: plan printed, nothing touched")
+        journal_dir = Path(str(request.config.rootpath)) / "reports" / "journals"
+        return runner.run(path, kubedrill_settings, journal_dir)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def rollback_ledger() -> RollbackLedger:
+    return RollbackLedger()
+
+
+# ---------------------------------------------------------------- session hooks
+
+
+def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # SIGTERM must unwind like Ctrl-C so every revert in a finally block runs.
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    alluredir = session.config.getoption("allure_report_dir", default=None)
+    if not alluredir:
+        return
+    results = Path(alluredir)
+    allure_report.write_categories(results)
+    info: dict[str, Any] = getattr(session.config, "_kubedrill_env", {})
+    if info:
+        allure_report.write_environment(results, info)
+
+
+def describe_environment(cluster: Cluster, profile: SloProfile) -> dict[str, str]:
+    info = {
+        "backend": cluster.backend,
+        "context": cluster.context,
+        "api.server": cluster.server,
+        "control_plane.nodes": str(len(cluster.control_planes)),
+        "slo.profile": profile.source,
+    }
+    kube = cluster.kube()
+    try:
+        info["kubernetes.version"] = kube.server_version()
+        nodes = kube.nodes()
+        info["nodes.total"] = str(len(nodes))
+        info["nodes.ready"] = str(sum(n.ready for n in nodes))
+    except DrillError as e:
+        info["kubernetes.version"] = f"unknown ({e})"
+    finally:
+        kube.close()
+    if cluster.etcd is not None:
+        result = cluster.etcd.run(["version"], check=False)
+        info["etcdctl.version"] = result.stdout.splitlines()[0] if result.ok and result.stdout else "unknown"
+        info["etcd.members"] = str(len(cluster.etcd_endpoint_of))
+    if cluster.prometheus_url:
+        info["prometheus.url"] = cluster.prometheus_url
+    return info
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_environment(request: pytest.FixtureRequest) -> None:
+    if not any(item.get_closest_marker(DESTRUCTIVE) for item in request.session.items):
+        return
+    try:
+        c: Cluster = request.getfixturevalue("cluster")
+        p: SloProfile = request.getfixturevalue("slo_profile")
+    except pytest.skip.Exception:
+        return
+    request.config._kubedrill_env = describe_environment(c, p)  # type: ignore[attr-defined]

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubedrill.errors import BackendError
+
 MARKER_LABEL = "kubedrill.io/embedded-cluster"
 NETNS_PREFIX = "kd-"
 BRIDGE = "kd-br0"
@@ -151,6 +153,20 @@ class Layout:
     @property
     def etcd_client_key(self) -> Path:
         return self.pki / "etcd" / "healthcheck-client.key"
+
+    @property
+    def binaries_file(self) -> Path:
+        return self.state_dir / "binaries.json"
+
+    def binary(self, name: str) -> Path:
+        """The path of a binary this cluster runs (recorded by ``kubedrill up``)."""
+        try:
+            return Path(json.loads(self.binaries_file.read_text())[name])
+        except (OSError, ValueError, KeyError) as e:
+            raise BackendError(
+                f"{self.binaries_file} does not name {name}: the cluster was started by an older kubedrill; "
+                "restart it with 'kubedrill down && kubedrill up'"
+            ) from e
 
     @property
     def state_file(self) -> Path:

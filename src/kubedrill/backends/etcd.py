@@ -49,7 +49,8 @@ def _hex(value: int) -> str:
 
 
 def _local_runner(argv: list[str], timeout_s: float) -> shell.Result:
-    return shell.run(argv, timeout_s=timeout_s, check=False)
+    # `eval $(kubedrill env)` exports ETCDCTL_*; etcdctl refuses those next to its own flags.
+    return shell.run(argv, timeout_s=timeout_s, check=False, drop_env_prefixes=("ETCDCTL_",))
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,12 @@ class Etcdctl:
         etcdctl exits non-zero if any endpoint fails but still prints the others as JSON.
         """
         result = self.run(["endpoint", "status", "-w", "json"], endpoints, check=False)
+        if not result.stdout.strip():
+            if result.ok:
+                return []
+            raise BackendError(f"etcdctl endpoint status: no endpoint answered: {result.stderr.strip()[-500:]}")
         try:
-            rows = json.loads(result.stdout) if result.stdout.strip() else []
+            rows = json.loads(result.stdout)
         except ValueError as e:
             raise BackendError(f"etcdctl endpoint status printed no JSON: {result.stdout[:300]!r}") from e
         out = []

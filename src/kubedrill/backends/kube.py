@@ -120,6 +120,15 @@ class Kube:
         return out
 
     @_wrap
+    def internal_ips(self) -> dict[str, str]:
+        out = {}
+        for n in self.core.list_node(_request_timeout=self.timeout_s).items:
+            for a in n.status.addresses or []:
+                if a.type == "InternalIP":
+                    out[n.metadata.name] = a.address
+        return out
+
+    @_wrap
     def create_node(
         self,
         name: str,
@@ -305,3 +314,78 @@ class Workloads:
             namespace, label_selector=label_selector, _request_timeout=self.t
         ).items
         return [_pod_info(p) for p in items]
+
+
+class ProbeApi:
+    """The prober's view of the API: create a ConfigMap per write, GET an anchor ConfigMap per read.
+
+    Reads go to etcd with quorum (a plain GET is a linearizable read), so they fail when etcd cannot serve.
+    """
+
+    LABEL = "kubedrill.io/probe"
+    ANCHOR = "probe-anchor"
+
+    def __init__(self, kubeconfig: str | Path | None, context: str | None, namespace: str, timeout_s: float = 1.0):
+        self.kube = Kube(kubeconfig, context, timeout_s=timeout_s)
+        self.namespace = namespace
+        self.timeout_s = timeout_s
+
+    def ensure_anchor(self) -> None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": self.ANCHOR}, "data": {}}
+        try:
+            self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=5)
+        except ApiException as e:
+            if e.status != 409:
+                raise BackendError(f"creating the prober's anchor ConfigMap: HTTP {e.status} {e.reason}") from e
+
+    def write(self, key: str) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": key, "labels": {self.LABEL: "write"}},
+            "data": {"key": key},
+        }
+        self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=self.timeout_s)
+
+    def read(self) -> None:
+        self.kube.core.read_namespaced_config_map(self.ANCHOR, self.namespace, _request_timeout=self.timeout_s)
+
+    def classify(self, error: BaseException) -> str:
+        if isinstance(error, ApiException):
+            return f"http-{error.status}"
+        text = f"{type(error).__name__} {error}"
+        for marker, name in (
+            ("timed out", "timeout"),
+            ("Timeout", "timeout"),
+            ("Connection refused", "refused"),
+            ("reset", "reset"),
+            ("RemoteDisconnected", "disconnected"),
+            ("EOF", "eof"),
+            ("SSL", "tls"),
+        ):
+            if marker in text:
+                return name
+        return type(error).__name__
+
+    def written_keys(self) -> list[str]:
+        """Every probe write that is readable now (paged list, so thousands of writes are fine)."""
+        keys: list[str] = []
+        token = None
+        while True:
+            try:
+                page = self.kube.core.list_namespaced_config_map(
+                    self.namespace,
+                    label_selector=f"{self.LABEL}=write",
+                    limit=500,
+                    _continue=token,
+                    _request_timeout=10,
+                )
+            except ApiException as e:
+                raise BackendError(f"listing the prober's writes: HTTP {e.status} {e.reason}") from e
+            keys += [c.metadata.name for c in page.items]
+            token = page.metadata._continue
+            if not token:
+                return keys
+
+    def close(self) -> None:
+        self.kube.close()

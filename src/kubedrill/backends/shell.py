@@ -37,11 +37,11 @@ class Result:
         return self.returncode == 0
 
 
-def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
-    if env is None:
+def _env(env: Mapping[str, str] | None, drop_prefixes: Sequence[str] = ()) -> dict[str, str] | None:
+    if env is None and not drop_prefixes:
         return None
-    merged = dict(os.environ)
-    merged.update(env)
+    merged = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop_prefixes))}
+    merged.update(env or {})
     return merged
 
 
@@ -53,10 +53,12 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     input_text: str | None = None,
+    drop_env_prefixes: Sequence[str] = (),
 ) -> Result:
     """Run ``argv`` to completion and capture its output.
 
     Raises :class:`BackendError` when the command is missing, times out, or (with ``check``) exits non-zero.
+    ``drop_env_prefixes`` removes inherited variables (etcdctl refuses ETCDCTL_* that shadow its flags).
     """
     cmd = shlex.join(argv)
     log.debug("run: %s", cmd)
@@ -66,7 +68,7 @@ def run(
             capture_output=True,
             text=True,
             timeout=timeout_s,
-            env=_env(env),
+            env=_env(env, drop_env_prefixes),
             cwd=cwd,
             input=input_text,
             check=False,

@@ -293,15 +293,15 @@ def _create(layout: Layout, bins: dict[str, Path], progress: Progress) -> None:
     rules = layout.state_dir / "rules.yml"
     shutil.copyfile(Path(__file__).parent / "rules.yml", rules)
     (layout.state_dir / "prometheus.yml").write_text(configs.prometheus_yml(layout, rules))
+    write_json_atomic(layout.binaries_file, {name: str(path) for name, path in bins.items()})
     write_json_atomic(layout.spec_file, [asdict(s) for s in component_specs(layout, bins)])
     progress(f"starting {len(layout.components)} components under the supervisor")
     _start_supervisor(layout)
 
 
 def etcdctl(layout: Layout) -> Etcdctl:
-    bins = build.cached_binaries()
     return Etcdctl(
-        binary=str(bins["etcdctl"]),
+        binary=str(layout.binary("etcdctl")),
         endpoints=tuple(layout.etcd_client_url(n) for n in layout.nodes),
         cacert=layout.etcd_ca,
         cert=layout.etcd_client_cert,

@@ -1,0 +1,119 @@
+"""Run a Chaos Toolkit experiment from a pytest drill: through chaoslib, with kubedrill's guarantees.
+
+- rollback strategy ``always``: chaoslib's default skips rollbacks on interrupt;
+- the main thread only: chaoslib installs signal handlers;
+- the journal is redacted (it copies configuration and secrets in plain text) before it is attached;
+- afterwards the drill's own Rollbacks run again (idempotent), so nothing is left even if chaoslib's
+  rollbacks were skipped; then the outcome becomes kubedrill's: SloViolation, FaultInjectionError,
+  RollbackFailed or KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
+from chaoslib.types import Strategy
+
+from kubedrill.chaos import activities
+from kubedrill.drill import DrillRun, RunSettings
+from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RollbackFailed, SloViolation
+from kubedrill.redact import redact
+from kubedrill.report import allure_report
+
+CHAOS_SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        experiment = yaml.safe_load(p.read_text())
+    except OSError as e:
+        raise ConfigError(str(p), "(file)", "a readable Chaos Toolkit experiment", e.strerror) from e
+    except yaml.YAMLError as e:
+        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
+    if not isinstance(experiment, dict):
+        raise ConfigError(str(p), "(top level)", "an experiment mapping", type(experiment).__name__)
+    try:
+        ensure_experiment_is_valid(experiment)
+    except Exception as e:  # chaoslib raises InvalidExperiment (and friends) with the reason
+        raise ConfigError(str(p), "(experiment)", "a valid Chaos Toolkit experiment", str(e)) from e
+    return experiment
+
+
+def configuration_for(settings: RunSettings, run_id: str) -> dict[str, Any]:
+    values = {
+        "kubedrill_run_id": run_id,
+        "kubeconfig": settings.kubeconfig,
+        "kube_context": settings.context,
+        "kubedrill_backend": settings.backend,
+        "kubedrill_inventory": settings.inventory,
+        "prometheus_url": settings.prometheus_url,
+        "slo_profile": settings.slo_profile,
+        "kubedrill_ledger": settings.ledger,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _failed_actions(journal: dict[str, Any]) -> list[str]:
+    return [
+        f"{r['activity']['name']}: {r.get('exception') and ''.join(r['exception'])[-600:]}"
+        for r in journal.get("run", [])
+        if r.get("status") == "failed"
+    ]
+
+
+def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None) -> DrillRun:
+    """Run the experiment at ``path``; return the drill run (measurements, verdict) or raise its failure."""
+    if threading.current_thread() is not threading.main_thread():
+        raise PreconditionFailed("chaoslib's run_experiment must run in the main thread")
+    experiment = load(path)
+    run_id = f"pytest-{uuid.uuid4().hex[:8]}"
+    experiment.setdefault("configuration", {}).update(configuration_for(settings, run_id))
+    journal: dict[str, Any] = {}
+    drill: DrillRun | None = None
+    try:
+        journal = run_experiment(experiment, settings=CHAOS_SETTINGS, strategy=Strategy.DEFAULT)
+    finally:
+        drill = activities.pop(run_id)
+        rollback_error: RollbackFailed | None = None
+        if drill is not None:
+            try:
+                drill.rollbacks.close()  # a no-op when chaoslib's rollbacks already reverted everything
+            except RollbackFailed as e:
+                rollback_error = e
+            finally:
+                drill.teardown()
+                drill.report()
+        if journal:
+            safe = redact(journal)
+            allure_report.attach_json("chaos toolkit journal (redacted)", safe)
+            if journal_dir is not None:
+                journal_dir.mkdir(parents=True, exist_ok=True)
+                (journal_dir / f"journal-{run_id}.json").write_text(json.dumps(safe, indent=2, default=str))
+    status = journal.get("status")
+    if status == "interrupted":
+        raise KeyboardInterrupt(f"experiment {path} interrupted; rollbacks were played")
+    if rollback_error is not None:
+        raise rollback_error
+    rollback_failures = [r for r in journal.get("rollbacks", []) if r.get("status") == "failed"]
+    if rollback_failures:
+        raise RollbackFailed(
+            [(r["activity"]["name"], RuntimeError(str(r.get("exception", ""))[-300:])) for r in rollback_failures]
+        )
+    if drill is None:
+        raise FaultInjectionError(f"experiment {path} never started a drill: {_failed_actions(journal)}")
+    failed = _failed_actions(journal)
+    if failed and not drill.verdict.checks:
+        raise FaultInjectionError(f"experiment {path}: {'; '.join(failed)}")
+    drill.assert_slos()
+    if failed:
+        raise FaultInjectionError(f"experiment {path}: activities failed: {'; '.join(failed)}")
+    if journal.get("deviated"):
+        raise SloViolation(f"experiment {path}: the steady-state hypothesis deviated after the method")
+    return drill

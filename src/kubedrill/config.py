@@ -1,0 +1,156 @@
+"""SLO profiles: what a drill must keep true, with units in every name. Loaded from YAML, validated strictly.
+
+A profile file::
+
+    api:                       # the API prober, through the endpoint users use
+      availability_min: 0.99   # fraction of successful probes inside the fault window
+      longest_outage_max_s: 3
+      latency_p99_max_s: 1.0
+      recovery_max_s: 10       # from the fault's end to a stable API
+    etcd:
+      leader_election_max_s: 5
+      member_catch_up_max_s: 30
+    drills:                    # per-drill overrides, by drill id (see each drill's docstring)
+      etcd-leader-move:
+        etcd: {leader_election_max_s: 2}
+
+Every value is checked: an unknown key, a string where a number belongs or a fraction above 1 is a
+ConfigError naming the file, the field and what was expected, raised before any cluster is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from kubedrill.errors import ConfigError
+
+DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "scenarios" / "slo" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class ApiSlo:
+    availability_min: float = 0.99  # a 100 ms prober: 0.99 allows ~1 failed probe in 10 s of fault window
+    longest_outage_max_s: float = 3.0  # HAProxy needs ≤ 2 s (fall 2 × inter 1 s) to drop a dead backend
+    latency_p99_max_s: float = 1.0  # seed 004's p99 < 800 ms for API servers, plus leeway for 2 cores
+    recovery_max_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class EtcdSlo:
+    leader_election_max_s: float = 5.0  # etcd's default election timeout is 1 s; 5 elections' worth
+    member_catch_up_max_s: float = 30.0  # a restarted member's revision equals the others'
+
+
+@dataclass(frozen=True)
+class ControlPlaneSlo:
+    lease_handover_max_s: float = 20.0  # leaseDuration 15 s + retryPeriod 2 s (kube defaults), + scheduling
+    component_restart_max_s: float = 30.0  # a killed component back and healthy
+
+
+@dataclass(frozen=True)
+class NodesSlo:
+    pods_rescheduled_max_s: float = 30.0  # evicted pods recreated and Ready elsewhere
+
+
+@dataclass(frozen=True)
+class RestoreSlo:
+    rto_max_s: float = 120.0  # disaster → first acknowledged write after the restore
+
+
+@dataclass(frozen=True)
+class SloProfile:
+    source: str = "built-in defaults"
+    api: ApiSlo = field(default_factory=ApiSlo)
+    etcd: EtcdSlo = field(default_factory=EtcdSlo)
+    control_plane: ControlPlaneSlo = field(default_factory=ControlPlaneSlo)
+    nodes: NodesSlo = field(default_factory=NodesSlo)
+    restore: RestoreSlo = field(default_factory=RestoreSlo)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def for_drill(self, drill_id: str) -> SloProfile:
+        """This profile with the drill's overrides applied (the overrides were validated on load)."""
+        override = self.overrides.get(drill_id)
+        if not override:
+            return self
+        return _merge(self, override, f"{self.source}: drills.{drill_id}")
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "api": ApiSlo,
+    "etcd": EtcdSlo,
+    "control_plane": ControlPlaneSlo,
+    "nodes": NodesSlo,
+    "restore": RestoreSlo,
+}
+_FRACTIONS = {"availability_min"}
+
+S = TypeVar("S")
+
+
+def _section(cls: type[S], data: object, where: str, base: S | None = None) -> S:
+    if not isinstance(data, dict):
+        raise ConfigError(where.split(":")[0], where.split(": ", 1)[-1], "a mapping", data)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, float] = {}
+    for key, value in data.items():
+        path = f"{where}.{key}"
+        if key not in known:
+            raise ConfigError(path.split(":")[0], path.split(": ", 1)[-1], f"one of {sorted(known)}", key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(path.split(":")[0], path.split(": ", 1)[-1], "a number", value)
+        if value < 0 or value != value:  # negative or NaN
+            raise ConfigError(path.split(":")[0], path.split(": ", 1)[-1], "a number ≥ 0", value)
+        if key in _FRACTIONS and value > 1:
+            raise ConfigError(path.split(":")[0], path.split(": ", 1)[-1], "a fraction from 0 to 1", value)
+        values[key] = float(value)
+    return dataclasses.replace(base or cls(), **values)  # type: ignore[type-var]
+
+
+def _merge(profile: SloProfile, data: dict[str, Any], where: str) -> SloProfile:
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SECTIONS:
+            file, _, fld = where.partition(": ")
+            raise ConfigError(file, f"{fld}.{key}".lstrip("."), f"one of {sorted(_SECTIONS)}", key)
+        changes[key] = _section(_SECTIONS[key], value, f"{where}.{key}".replace(": .", ": "), getattr(profile, key))
+    return dataclasses.replace(profile, **changes)
+
+
+def parse_profile(data: object, source: str) -> SloProfile:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(top level)", "a mapping of sections (api, etcd, …, drills)", type(data).__name__)
+    drills = data.get("drills", {}) or {}
+    top = {k: v for k, v in data.items() if k != "drills"}
+    profile = _merge(SloProfile(source=source), top, f"{source}: ")
+    if not isinstance(drills, dict):
+        raise ConfigError(source, "drills", "a mapping of drill id → overrides", drills)
+    for drill_id, override in drills.items():
+        if not isinstance(override, dict):
+            raise ConfigError(source, f"drills.{drill_id}", "a mapping of sections", override)
+        _merge(profile, override, f"{source}: drills.{drill_id}")  # validate now, apply per drill
+    return dataclasses.replace(profile, overrides={str(k): v for k, v in drills.items()})
+
+
+def load_profile(path: str | Path | None) -> SloProfile:
+    """The profile at ``path``, or the project's default profile, or built-in defaults."""
+    if path is None:
+        if not DEFAULT_PROFILE.exists():
+            return SloProfile()
+        path = DEFAULT_PROFILE
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(str(p), "(file)", "a readable SLO profile", e.strerror) from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
+    return parse_profile(data, str(p))

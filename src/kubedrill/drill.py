@@ -1,0 +1,308 @@
+"""The drill engine: one ``DrillRun`` per drill, shared by the pytest drills and the Chaos Toolkit activities.
+
+A run follows the runbook: steady state → inject → the fault took effect → recover → SLO verdict →
+rollback. ``phase()`` records each step (an Allure step and a timestamp on the drill's clock); the API
+prober runs through all of them; ``Rollbacks`` guarantees every injected fault is reverted; the
+verdict collects ``Check``s and ``assert_slos`` raises SloViolation naming expected and observed values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubedrill import slo
+from kubedrill.backends.cluster import Cluster, detect
+from kubedrill.backends.kube import ProbeApi, Workloads
+from kubedrill.backends.prom import Prometheus
+from kubedrill.config import SloProfile, load_profile
+from kubedrill.errors import PreconditionFailed, RecoveryTimeout, SloViolation
+from kubedrill.faults.base import Fault, Rollbacks, cluster_record
+from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.model import Check, Sample, Verdict, Window
+from kubedrill.probes import prometheus as promchecks
+from kubedrill.probes.api import ApiProber, ProberSettings
+from kubedrill.report import allure_report, plots
+from kubedrill.waiting import wait_until
+
+SUITE_LABEL = "app.kubernetes.io/created-by"
+SUITE_VALUE = "kubedrill"
+DRILL_LABEL = "kubedrill.io/drill"
+RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to reach the cluster and judge it: from pytest options, env vars, or an experiment's configuration."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    backend: str = "auto"
+    inventory: str | None = None
+    prometheus_url: str | None = None
+    slo_profile: str | None = None
+    ledger: str | None = None
+
+    @classmethod
+    def from_env(cls, overrides: dict[str, Any] | None = None) -> RunSettings:
+        env = os.environ
+        values: dict[str, Any] = {
+            "kubeconfig": env.get("KUBECONFIG") or None,
+            "context": env.get("KUBEDRILL_CONTEXT") or None,
+            "backend": env.get("KUBEDRILL_BACKEND") or "auto",
+            "inventory": env.get("KUBEDRILL_INVENTORY") or None,
+            "prometheus_url": env.get("KUBEDRILL_PROMETHEUS_URL") or None,
+            "slo_profile": env.get("KUBEDRILL_SLO_PROFILE") or None,
+            "ledger": env.get("KUBEDRILL_LEDGER") or None,
+        }
+        values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "") and k in values})
+        return cls(**values)
+
+    def connect(self) -> Cluster:
+        return detect(self.kubeconfig, self.context, self.backend, self.inventory, self.prometheus_url)
+
+
+@dataclass
+class PhaseRecord:
+    name: str
+    start: float
+    end: float | None = None
+    wall: float = 0.0
+    outcome: str = "ok"
+
+
+@dataclass
+class DrillRun:
+    drill_id: str
+    title: str
+    cluster: Cluster
+    profile: SloProfile
+    ledger: RollbackLedger
+    inventory: str | None = None
+    log: Callable[[str], None] = print
+    namespace: str = ""
+    prober: ApiProber | None = None
+    phases: list[PhaseRecord] = field(default_factory=list)
+    fault_window: Window | None = None
+    verdict: Verdict = field(init=False)
+    evidence: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    prom_results: list[dict[str, Any]] = field(default_factory=list)
+    attachments: dict[str, Any] = field(default_factory=dict)
+    rollbacks: Rollbacks = field(init=False)
+    _probe_api: ProbeApi | None = None
+    _t0: float = field(default_factory=time.monotonic)
+    _wall0: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.verdict = Verdict(self.drill_id)
+        self.rollbacks = Rollbacks(self.ledger, self.drill_id, cluster_record(self.cluster, self.inventory), self.log)
+        if not self.namespace:
+            self.namespace = f"kubedrill-{self.drill_id[:30]}-{secrets.token_hex(3)}".lower()
+
+    # ---- construction ----
+    @classmethod
+    def start(cls, drill_id: str, title: str, settings: RunSettings, log: Callable[[str], None] = print) -> DrillRun:
+        profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
+        cluster = settings.connect()
+        ledger = RollbackLedger(None if settings.ledger is None else Path(settings.ledger))
+        return cls(drill_id, title, cluster, profile, ledger, inventory=settings.inventory, log=log)
+
+    # ---- the drill's clock ----
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall_of(self, t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._wall0 + (t - self._t0), dt.UTC)
+
+    # ---- phases ----
+    @contextmanager
+    def phase(self, name: str) -> Iterator[PhaseRecord]:
+        rec = PhaseRecord(name, self.now(), wall=time.time())
+        self.phases.append(rec)
+        self.log(f"[{self.drill_id}] {name}")
+        with allure_report.step(name):
+            try:
+                yield rec
+            except BaseException as e:
+                rec.outcome = type(e).__name__
+                raise
+            finally:
+                rec.end = self.now()
+
+    # ---- workload and prober ----
+    def setup_namespace(self) -> None:
+        kube = self.cluster.kube()
+        try:
+            Workloads(kube).create_namespace(self.namespace, {SUITE_LABEL: SUITE_VALUE, DRILL_LABEL: self.drill_id})
+        finally:
+            kube.close()
+
+    def start_prober(self, settings: ProberSettings | None = None) -> ApiProber:
+        self._probe_api = ProbeApi(self.cluster.kubeconfig, self.cluster.context, self.namespace)
+        self._probe_api.ensure_anchor()
+        cluster = self.cluster
+        ns = self.namespace
+        self.prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, ns), settings or ProberSettings())
+        return self.prober.start()
+
+    def await_recovery(self, op: str = "write") -> float | None:
+        """Keep probing past the fault until the API is steady (time to recover) or the SLO runs out."""
+        if self.prober is None or self.fault_window is None:
+            raise PreconditionFailed("await_recovery() needs a running prober and a fault window")
+        prober, end = self.prober, self.fault_window.end
+        deadline = end + self.profile.api.recovery_max_s + RECOVERY_STABLE_S
+        try:
+            return wait_until(
+                "the API steady after the fault",
+                lambda: slo.time_to_recover_s([s for s in prober.snapshot() if s.op == op], end, RECOVERY_STABLE_S),
+                lambda ttr: ttr is not None,
+                timeout_s=max(0.0, deadline - self.now()) + 0.5,
+                interval_s=0.1,
+            )
+        except RecoveryTimeout:
+            return None
+
+    def stop_prober(self) -> list[Sample]:
+        if self.prober is None:
+            return []
+        self.prober.stop()
+        return self.prober.snapshot()
+
+    def teardown(self) -> None:
+        """Stop the prober and delete the drill's namespace. Safe to call twice."""
+        if self.prober is not None and self.prober.running:
+            self.prober.stop()
+        if self._probe_api is not None:
+            self._probe_api.close()
+            self._probe_api = None
+        kube = self.cluster.kube()
+        try:
+            Workloads(kube).delete_namespace(self.namespace)
+        finally:
+            kube.close()
+
+    # ---- faults ----
+    def inject(self, fault: Fault) -> str:
+        evidence = self.rollbacks.inject(fault)
+        self.evidence[f"{fault.kind} injected"] = evidence
+        return evidence
+
+    def begin_fault(self) -> float:
+        t = self.now()
+        self.fault_window = Window(t, t)
+        return t
+
+    def end_fault(self) -> Window:
+        if self.fault_window is None:
+            raise PreconditionFailed("end_fault() without begin_fault()")
+        self.fault_window = Window(self.fault_window.start, self.now())
+        return self.fault_window
+
+    # ---- SLO checks ----
+    def add(self, check: Check) -> Check:
+        self.verdict.checks.append(check)
+        self.log(f"[{self.drill_id}] {check.line()}")
+        return check
+
+    def api_checks(self, samples: list[Sample], op: str = "write") -> None:
+        """Availability, longest outage and p99 latency inside the fault window; the ledger after it."""
+        if self.fault_window is None:
+            raise PreconditionFailed("no fault window recorded")
+        api = self.profile.api
+        w = self.fault_window
+        inside = slo.in_window(samples, w, op)
+        self.metrics["availability"] = slo.availability(inside)
+        self.metrics["longest_outage_s"] = slo.longest_outage_s(inside, w.end)
+        self.metrics["latency_p99_s"] = slo.latency_percentile_s(inside, 99)
+        self.metrics["fault_window_s"] = w.duration_s
+        self.add(slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min))
+        self.add(slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end))
+        self.add(slo.check_latency(f"API {op} latency during the fault", inside, 99, api.latency_p99_max_s))
+        ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S)
+        self.metrics["time_to_recover_s"] = ttr
+        self.add(slo.check_max("API recovered after the fault", ttr, api.recovery_max_s))
+
+    def ledger_check(self, allowed_lost: tuple[str, ...] = ()) -> slo.LedgerResult:
+        if self.prober is None or self._probe_api is None:
+            raise PreconditionFailed("the ledger needs the API prober: start_prober() first")
+        result = slo.check_ledger(self.prober.acknowledged_writes(), self._probe_api.written_keys(), allowed_lost)
+        self.metrics["acknowledged_writes"] = result.acknowledged
+        self.add(slo.check_ledger_result(result))
+        return result
+
+    def prometheus_checks(
+        self, checks: list[promchecks.PromCheck], alerts: list[promchecks.AlertRule] | None = None
+    ) -> None:
+        if self.fault_window is None:
+            raise PreconditionFailed("no fault window recorded")
+        if not self.cluster.prometheus_url:
+            self.add(
+                Check(
+                    "Prometheus checks",
+                    "a Prometheus to query",
+                    "none configured",
+                    False,
+                    hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
+                )
+            )
+            return
+        prom = Prometheus(self.cluster.prometheus_url)
+        start, end = self.wall_of(self.fault_window.start), self.wall_of(self.fault_window.end)
+        try:
+            promchecks.wait_for_scrape(prom, end + dt.timedelta(seconds=1))
+            results = [promchecks.evaluate(prom, c, start, end) for c in checks]
+            results += [promchecks.evaluate_alert(prom, a, start, end) for a in alerts or []]
+        finally:
+            prom.close()
+        for r in results:
+            self.add(r.check)
+            self.prom_results.append({"check": r.check.name, "query": r.query, "result": r.values, "ok": r.check.ok})
+
+    # ---- verdict and report ----
+    def report(self) -> None:
+        """Attach the timeline (CSV and PNG), evidence, PromQL results and the phase timeline to Allure."""
+        samples = self.prober.snapshot() if self.prober else []
+        t0 = min((s.t for s in samples), default=self._t0)
+        if samples:
+            allure_report.attach_csv("prober timeline.csv", allure_report.timeline_csv(samples, t0))
+            png = plots.timeline_png(
+                samples,
+                self.fault_window,
+                f"{self.title}: API availability and latency",
+                [(p.name.split(":")[0][:24], p.start) for p in self.phases],
+            )
+            allure_report.attach_png("availability and latency.png", png)
+        phases = [
+            {
+                "phase": p.name,
+                "start_s": round(p.start - t0, 3),
+                "end_s": None if p.end is None else round(p.end - t0, 3),
+                "started_at": dt.datetime.fromtimestamp(p.wall, dt.UTC).isoformat(),
+                "outcome": p.outcome,
+            }
+            for p in self.phases
+        ]
+        allure_report.attach_json("phase timeline", phases)
+        allure_report.attach_json("evidence", self.evidence)
+        allure_report.attach_json("measurements", self.metrics)
+        if self.prom_results:
+            allure_report.attach_json("PromQL results", self.prom_results)
+        for name, data in self.attachments.items():
+            allure_report.attach_json(name, data)
+        allure_report.attach_text("SLO verdict", self.verdict.summary() or "no checks were made")
+
+    def assert_slos(self) -> None:
+        if not self.verdict.checks:
+            raise SloViolation(f"{self.drill_id}: no SLO was checked: a drill that asserts nothing cannot pass")
+        if not self.verdict.ok:
+            lines = "\n".join(c.line() for c in self.verdict.failed)
+            raise SloViolation(f"SloViolation in {self.drill_id} ({len(self.verdict.failed)} of "
+                               f"{len(self.verdict.checks)} checks failed):\n{lines}")  # fmt: skip

@@ -1,0 +1,83 @@
+"""The rollback ledger: every fault is appended here *before* it is injected, and marked when reverted.
+
+One JSON object per line, flushed and fsynced, so a runner killed with SIGKILL mid-fault leaves a record
+that ``kubedrill recover`` replays: it rebuilds each pending fault from its record and reverts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_ledger_path() -> Path:
+    if env := os.environ.get("KUBEDRILL_LEDGER"):
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kubedrill" / "rollback-ledger.jsonl"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    kind: str
+    params: dict[str, Any]
+    cluster: dict[str, Any]  # how to reach the cluster again: kubeconfig, context, backend, inventory
+    drill: str
+    at: float
+    description: str
+
+
+class RollbackLedger:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_ledger_path()
+
+    def _append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, sort_keys=True) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def begin(self, kind: str, params: dict[str, Any], cluster: dict[str, Any], drill: str, description: str) -> Entry:
+        entry = Entry(uuid.uuid4().hex, kind, params, cluster, drill, time.time(), description)
+        self._append({"event": "injecting", **entry.__dict__})
+        return entry
+
+    def reverted(self, entry_id: str, how: str = "") -> None:
+        self._append({"event": "reverted", "id": entry_id, "at": time.time(), "how": how})
+
+    def revert_failed(self, entry_id: str, error: str) -> None:
+        self._append({"event": "revert-failed", "id": entry_id, "at": time.time(), "error": error})
+
+    def events(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a kill mid-write: the entry before it is still intact
+        return out
+
+    def pending(self) -> list[Entry]:
+        """Faults injected (or being injected) and not reverted, oldest first."""
+        entries: dict[str, Entry] = {}
+        for ev in self.events():
+            if ev.get("event") == "injecting":
+                fields = {k: ev[k] for k in Entry.__dataclass_fields__}
+                entries[ev["id"]] = Entry(**fields)
+            elif ev.get("event") == "reverted":
+                entries.pop(ev["id"], None)
+        return list(entries.values())

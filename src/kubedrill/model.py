@@ -1,0 +1,75 @@
+"""Plain data shared by every layer: prober samples, fault windows, SLO verdicts. No I/O, no clocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request the API prober made.
+
+    ``t`` is seconds on the monotonic clock the whole drill shares; ``wall`` is the matching Unix time,
+    used only to line samples up with Prometheus and the report.
+    """
+
+    t: float
+    wall: float
+    op: str  # "read" | "write"
+    ok: bool
+    latency_s: float
+    error: str = ""  # error class when not ok: timeout, refused, http-503, …
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span on the drill's monotonic clock, e.g. from injection to the end of recovery."""
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def contains(self, t: float) -> bool:
+        return self.start <= t <= self.end
+
+
+@dataclass(frozen=True)
+class Check:
+    """One SLO, judged: what was expected, what was observed, and whether that is within the objective."""
+
+    name: str
+    expected: str
+    observed: str
+    ok: bool
+    hint: str = ""  # where to look when it fails
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        text = f"[{mark}] {self.name}: expected {self.expected}, observed {self.observed}"
+        return text if self.ok or not self.hint else f"{text}; {self.hint}"
+
+
+@dataclass
+class Verdict:
+    """Every check of one drill. A drill passes only when every check does."""
+
+    drill: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def summary(self) -> str:
+        return "\n".join(c.line() for c in self.checks)

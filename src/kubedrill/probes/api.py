@@ -1,0 +1,130 @@
+"""The API prober: reads and writes through the endpoint users use, 10 times a second, on a shared clock.
+
+Two threads, one reading and one writing, each on a fixed 100 ms grid (a slow request makes it skip
+ticks, never bunch them), so an outage shows up with 100 ms resolution however the API misbehaves.
+Every acknowledged write is kept in the ledger: afterwards each must still be readable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kubedrill.model import Sample
+
+
+class ProbeTarget(Protocol):
+    """What the prober needs from a backend. Each call raises on failure; ``classify`` names the failure."""
+
+    def write(self, key: str) -> None: ...
+
+    def read(self) -> None: ...
+
+    def classify(self, error: BaseException) -> str: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProberSettings:
+    interval_s: float = 0.1  # 10 Hz: the resolution outages are measured with
+    key_prefix: str = "probe"
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+@dataclass
+class ApiProber:
+    """Start it before the steady-state check, stop it after recovery; read ``samples`` and ``acknowledged``."""
+
+    make_target: Callable[[], ProbeTarget]  # one target (client) per thread
+    settings: ProberSettings = field(default_factory=ProberSettings)
+    clock: Clock = time.monotonic
+    samples: list[Sample] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._seq = 0
+
+    # ---- lifecycle ----
+    def start(self) -> ApiProber:
+        for op in ("read", "write"):
+            t = threading.Thread(target=self._loop, args=(op,), name=f"kubedrill-prober-{op}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+
+    def __enter__(self) -> ApiProber:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    # ---- views ----
+    def snapshot(self) -> list[Sample]:
+        with self._lock:
+            return list(self.samples)
+
+    def acknowledged_writes(self) -> list[str]:
+        with self._lock:
+            return list(self.acknowledged)
+
+    def last_ok(self, op: str = "write") -> float | None:
+        with self._lock:
+            return next((s.t for s in reversed(self.samples) if s.op == op and s.ok), None)
+
+    # ---- the loop ----
+    def _next_key(self) -> str:
+        with self._lock:
+            self._seq += 1
+            return f"{self.settings.key_prefix}-{self._seq:06d}"
+
+    def _loop(self, op: str) -> None:
+        target = self.make_target()
+        interval = self.settings.interval_s
+        next_tick = self.clock()
+        try:
+            while not self._stop.is_set():
+                key = self._next_key() if op == "write" else ""
+                t0 = self.clock()
+                wall = time.time()
+                error = ""
+                try:
+                    if op == "write":
+                        target.write(key)
+                    else:
+                        target.read()
+                    ok = True
+                except Exception as e:  # every failure is data here, never a crash of the prober
+                    ok = False
+                    error = target.classify(e)
+                latency = self.clock() - t0
+                with self._lock:
+                    self.samples.append(Sample(t=t0, wall=wall, op=op, ok=ok, latency_s=latency, error=error))
+                    if ok and op == "write":
+                        self.acknowledged.append(key)
+                next_tick += interval
+                now = self.clock()
+                if next_tick < now:  # a slow request: skip the ticks it overran, stay on the grid
+                    next_tick += interval * int((now - next_tick) / interval + 1)
+                self._stop.wait(max(0.0, next_tick - now))
+        finally:
+            target.close()

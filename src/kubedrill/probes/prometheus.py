@@ -1,0 +1,141 @@
+"""SLO checks in PromQL, evaluated over a drill's fault window.
+
+- ``PromCheck``: an expression (``{window}`` becomes the window as a PromQL duration, e.g. ``37s``),
+  aggregated over its series (max/min/sum) and compared with a threshold;
+- ``AlertRule``: an alert-style rule (expr + ``for``, as in seed 002): evaluated over the window with a
+  range query; it "fires" when the expression returns a series for at least ``for_s`` without a gap.
+
+Before evaluating, ``wait_for_scrape`` makes sure Prometheus has scraped past the window's end, so a
+fault at the very end of the window is not missed for want of a sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kubedrill.backends.prom import Prometheus, Series
+from kubedrill.errors import ConfigError
+from kubedrill.model import Check
+from kubedrill.waiting import wait_until
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_AGG: dict[str, Callable[[Sequence[float]], float]] = {"max": max, "min": min, "sum": sum}
+
+
+@dataclass(frozen=True)
+class PromCheck:
+    name: str
+    expr: str
+    op: str
+    threshold: float
+    aggregate: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ConfigError("prometheus check", f"{self.name}.op", f"one of {sorted(_OPS)}", self.op)
+        if self.aggregate not in _AGG:
+            raise ConfigError("prometheus check", f"{self.name}.aggregate", f"one of {sorted(_AGG)}", self.aggregate)
+
+    def render(self, window_s: float) -> str:
+        return self.expr.replace("{window}", f"{max(1, math.ceil(window_s))}s")
+
+    def judge(self, values: Sequence[float], window_s: float) -> Check:
+        expr = self.render(window_s)
+        if not values:
+            return Check(self.name, f"{self.aggregate}({expr}) {self.op} {self.threshold:g}", "no series", False,
+                         hint="the metric is missing: check the Prometheus target is up")  # fmt: skip
+        value = _AGG[self.aggregate](values)
+        return Check(
+            self.name,
+            expected=f"{self.aggregate}({expr}) {self.op} {self.threshold:g}",
+            observed=f"{value:g} over {len(values)} series",
+            ok=_OPS[self.op](value, self.threshold),
+        )
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    expr: str
+    for_s: float
+    expect_firing: bool = False
+
+
+def longest_firing_s(series: Sequence[Series], step_s: float) -> float:
+    """Longest run of consecutive points (no gap larger than one step) in any series returned by an alert
+    expression: how long its condition held without a break."""
+    best = 0.0
+    for s in series:
+        times = sorted(t for t, _ in s.points)
+        if not times:
+            continue
+        run_start = prev = times[0]
+        for t in times[1:]:
+            if t - prev > step_s * 1.5:
+                best = max(best, prev - run_start)
+                run_start = t
+            prev = t
+        best = max(best, prev - run_start)
+    return best
+
+
+def judge_alert(rule: AlertRule, series: Sequence[Series], step_s: float) -> Check:
+    held = longest_firing_s(series, step_s)
+    fires = bool(series) and held >= rule.for_s
+    want = "fires" if rule.expect_firing else "does not fire"
+    return Check(
+        name=f"alert {rule.name} {want}",
+        expected=f"{rule.expr} held for {'≥' if rule.expect_firing else '<'} {rule.for_s:g} s",
+        observed=f"held for {held:.1f} s" if series else "never true",
+        ok=fires == rule.expect_firing,
+    )
+
+
+def wait_for_scrape(prom: Prometheus, after: dt.datetime, timeout_s: float = 30.0) -> None:
+    """Wait until every target has been scraped after ``after`` (so the window's end is covered)."""
+    cutoff = after.timestamp()
+
+    def oldest_scrape() -> float:
+        samples = prom.query("min(timestamp(up))")
+        return samples[0].value if samples else 0.0
+
+    wait_until(
+        f"a Prometheus scrape after {after.isoformat()}",
+        oldest_scrape,
+        lambda t: t >= cutoff,
+        timeout_s=timeout_s,
+        interval_s=0.25,
+        describe=lambda t: f"oldest last scrape at {dt.datetime.fromtimestamp(t, dt.UTC).isoformat()}",
+    )
+
+
+@dataclass(frozen=True)
+class PromResult:
+    check: Check
+    query: str
+    values: list[tuple[dict[str, str], float]]
+
+
+def evaluate(prom: Prometheus, check: PromCheck, start: dt.datetime, end: dt.datetime) -> PromResult:
+    window_s = (end - start).total_seconds()
+    query = check.render(window_s)
+    samples = prom.query(query, at=end)
+    values = [s.value for s in samples if not math.isnan(s.value)]
+    return PromResult(check.judge(values, window_s), query, [(s.labels, s.value) for s in samples])
+
+
+def evaluate_alert(
+    prom: Prometheus, rule: AlertRule, start: dt.datetime, end: dt.datetime, step_s: float = 1.0
+) -> PromResult:
+    series = prom.query_range(rule.expr, start, end, step_s)
+    return PromResult(judge_alert(rule, series, step_s), rule.expr, [(s.labels, len(s.points)) for s in series])

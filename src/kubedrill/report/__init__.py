@@ -1,0 +1,1 @@
+"""Allure steps and attachments, plots, environment and categories."""

@@ -1,0 +1,201 @@
+"""SLO maths over the prober's timeline and the write ledger. Pure: values in, numbers and Checks out.
+
+Definitions (all over samples of one operation inside a window):
+
+- availability: successful samples / all samples;
+- outage: a maximal run of consecutive failed samples; its length runs from the first failed sample to
+  the first successful one after it (or the window's end), so a single failed 100 ms probe between two
+  successes counts as 100 ms, not 0;
+- time to recover: from the fault's end to the first success after which no sample fails for
+  ``stable_s``;
+- latency percentiles over successful samples, nearest-rank.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kubedrill.model import Check, Sample, Window
+
+
+def in_window(samples: Iterable[Sample], window: Window, op: str | None = None) -> list[Sample]:
+    return sorted(
+        (s for s in samples if window.contains(s.t) and (op is None or s.op == op)),
+        key=lambda s: s.t,
+    )
+
+
+def availability(samples: Sequence[Sample]) -> float | None:
+    """Fraction of successful samples; None when there are none (no evidence is not 100 %)."""
+    if not samples:
+        return None
+    return sum(s.ok for s in samples) / len(samples)
+
+
+@dataclass(frozen=True)
+class Outage:
+    start: float
+    end: float
+    failed_samples: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+def outages(samples: Sequence[Sample], window_end: float | None = None) -> list[Outage]:
+    """Every run of consecutive failures, in time order. ``samples`` must be one op, sorted by time."""
+    found = []
+    start: float | None = None
+    count = 0
+    for s in samples:
+        if not s.ok:
+            if start is None:
+                start = s.t
+            count += 1
+        elif start is not None:
+            found.append(Outage(start, s.t, count))
+            start, count = None, 0
+    if start is not None:
+        end = window_end if window_end is not None else samples[-1].t
+        found.append(Outage(start, max(end, start), count))
+    return found
+
+
+def longest_outage_s(samples: Sequence[Sample], window_end: float | None = None) -> float:
+    return max((o.duration_s for o in outages(samples, window_end)), default=0.0)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_percentile_s(samples: Sequence[Sample], q: float) -> float | None:
+    return percentile([s.latency_s for s in samples if s.ok], q)
+
+
+def time_to_recover_s(samples: Sequence[Sample], fault_end: float, stable_s: float = 1.0) -> float | None:
+    """Seconds from ``fault_end`` until the API is good again for at least ``stable_s``; None if never.
+
+    Zero when the samples around the fault's end were already succeeding.
+    """
+    ordered = sorted((s for s in samples if s.t >= fault_end), key=lambda s: s.t)
+    candidate: float | None = None
+    for s in ordered:
+        if not s.ok:
+            candidate = None
+            continue
+        if candidate is None:
+            candidate = s.t
+        if s.t - candidate >= stable_s:
+            return max(0.0, candidate - fault_end)
+    return None
+
+
+# ---------------------------------------------------------------- write ledger
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    acknowledged: int
+    readable: int
+    lost: tuple[str, ...]  # acknowledged but not readable afterwards
+    expected_lost: tuple[str, ...]  # lost, and allowed to be (written after a restored snapshot)
+
+    @property
+    def unexpected_lost(self) -> tuple[str, ...]:
+        return tuple(k for k in self.lost if k not in set(self.expected_lost))
+
+
+def check_ledger(
+    acknowledged: Sequence[str], readable: Iterable[str], allowed_lost: Iterable[str] = ()
+) -> LedgerResult:
+    """Which acknowledged writes are missing afterwards. ``allowed_lost`` is the RPO set of a restore."""
+    present = set(readable)
+    allowed = set(allowed_lost)
+    lost = tuple(k for k in acknowledged if k not in present)
+    return LedgerResult(
+        acknowledged=len(acknowledged),
+        readable=len(acknowledged) - len(lost),
+        lost=lost,
+        expected_lost=tuple(k for k in lost if k in allowed),
+    )
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _fmt_pct(x: float | None) -> str:
+    return "no samples" if x is None else f"{x * 100:.2f} %"
+
+
+def check_availability(name: str, samples: Sequence[Sample], minimum: float) -> Check:
+    value = availability(samples)
+    failed = sum(not s.ok for s in samples)
+    return Check(
+        name=name,
+        expected=f"≥ {minimum * 100:.2f} %",
+        observed=f"{_fmt_pct(value)} ({failed} of {len(samples)} probes failed)",
+        ok=value is not None and value >= minimum,
+        hint="see the prober timeline (CSV/PNG) for when the requests failed and with which errors",
+    )
+
+
+def check_longest_outage(name: str, samples: Sequence[Sample], maximum_s: float, window_end: float) -> Check:
+    runs = outages(samples, window_end)
+    longest = max(runs, key=lambda o: o.duration_s, default=None)
+    observed = (
+        "no outage"
+        if longest is None
+        else f"{longest.duration_s:.2f} s ({longest.failed_samples} failed probes in a row, {len(runs)} outage(s))"
+    )
+    return Check(
+        name=name,
+        expected=f"≤ {maximum_s:.2f} s",
+        observed=observed,
+        ok=(longest.duration_s if longest else 0.0) <= maximum_s and bool(samples),
+        hint="the load balancer may have kept a dead API server in rotation; check its health checks",
+    )
+
+
+def check_latency(name: str, samples: Sequence[Sample], q: float, maximum_s: float) -> Check:
+    value = latency_percentile_s(samples, q)
+    return Check(
+        name=name,
+        expected=f"p{q:g} ≤ {maximum_s * 1000:.0f} ms",
+        observed="no successful probes" if value is None else f"p{q:g} {value * 1000:.0f} ms",
+        ok=value is not None and value <= maximum_s,
+    )
+
+
+def check_max(name: str, observed: float | None, maximum: float, unit: str = "s", hint: str = "") -> Check:
+    return Check(
+        name=name,
+        expected=f"≤ {maximum:g} {unit}",
+        observed="never" if observed is None else f"{observed:.3f} {unit}",
+        ok=observed is not None and observed <= maximum,
+        hint=hint,
+    )
+
+
+def check_ledger_result(result: LedgerResult) -> Check:
+    unexpected = result.unexpected_lost
+    observed = f"{result.readable} of {result.acknowledged} acknowledged writes readable"
+    if unexpected:
+        observed += f"; lost: {', '.join(unexpected[:10])}{' …' if len(unexpected) > 10 else ''}"
+    return Check(
+        name="no acknowledged write lost",
+        expected="every acknowledged write readable afterwards",
+        observed=observed,
+        ok=not unexpected and result.acknowledged > 0,
+        hint="an acknowledged write that vanished means etcd lost committed data",
+    )
