@@ -99,6 +99,52 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from kubedrill.backends import allure_cli
+    from kubedrill.report.allure_report import write_categories
+
+    results = Path(args.results)
+    write_categories(results)
+    index = allure_cli.generate(results, Path(args.output), Path(args.config))
+    print(f"report: {index.resolve()}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Revert every fault the ledger holds as injected and not reverted (after a killed run). Idempotent."""
+    from kubedrill.drill import RunSettings
+    from kubedrill.faults import etcd  # noqa: F401 - registers the fault kinds the ledger may name
+    from kubedrill.faults.base import rebuild
+    from kubedrill.faults.ledger import RollbackLedger
+
+    ledger = RollbackLedger(Path(args.ledger) if args.ledger else None)
+    pending = ledger.pending()
+    if not pending:
+        print(f"nothing to recover: no pending fault in {ledger.path}")
+        return 0
+    failed = 0
+    for entry in pending:
+        c = entry.cluster
+        settings = RunSettings(
+            kubeconfig=c.get("kubeconfig"),
+            context=c.get("context"),
+            backend=c.get("backend") if c.get("backend") != "api" else "auto",
+            inventory=c.get("inventory"),
+            prometheus_url=c.get("prometheus_url"),
+        )
+        try:
+            fault = rebuild(entry, settings.connect())
+            how = fault.revert()
+        except DrillError as e:
+            failed += 1
+            ledger.revert_failed(entry.id, str(e))
+            print(f"FAILED to revert {entry.description} (drill {entry.drill}): {e}", file=sys.stderr)
+            continue
+        ledger.reverted(entry.id, f"kubedrill recover: {how}")
+        print(f"reverted {entry.description} (drill {entry.drill}): {how}")
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubedrill", description="Chaos and disaster-recovery drills for Kubernetes.")
     p.add_argument(
@@ -129,6 +175,16 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("env", help="print the exports for KUBECONFIG, etcdctl and Prometheus")
     s.set_defaults(func=cmd_env)
+
+    s = sub.add_parser("recover", help="revert every fault a killed run left behind (from the rollback ledger)")
+    s.add_argument("--ledger", help="rollback ledger (default: $KUBEDRILL_LEDGER or ~/.local/state/kubedrill/…)")
+    s.set_defaults(func=cmd_recover)
+
+    s = sub.add_parser("report", help="render the Allure HTML report from the results")
+    s.add_argument("--results", default="reports/allure-results")
+    s.add_argument("--output", default="reports/allure-report")
+    s.add_argument("--config", default="allurerc.mjs")
+    s.set_defaults(func=cmd_report)
     return p
 
 

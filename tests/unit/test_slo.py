@@ -1,0 +1,102 @@
+"""SLO maths: one line per case, values in, numbers out."""
+
+import pytest
+
+from kubedrill import slo
+from kubedrill.model import Sample, Window
+
+
+def timeline(pattern: str, op: str = "write", step: float = 0.1, latency: float = 0.01) -> list[Sample]:
+    """'..xx.' → samples every 100 ms: '.' ok, 'x' failed."""
+    return [
+        Sample(t=i * step, wall=1000 + i * step, op=op, ok=c == ".", latency_s=latency) for i, c in enumerate(pattern)
+    ]
+
+
+def test_availability_is_the_share_of_successful_probes() -> None:
+    assert slo.availability(timeline("..x.")) == 0.75
+    assert slo.availability([]) is None
+
+
+def test_a_single_failed_probe_is_an_outage_of_one_interval() -> None:
+    assert slo.longest_outage_s(timeline("..x..")) == pytest.approx(0.1)
+
+
+def test_longest_outage_runs_from_first_failure_to_first_success() -> None:
+    assert slo.longest_outage_s(timeline(".xx..xxxx.")) == pytest.approx(0.4)  # 4 failed probes
+    assert [o.failed_samples for o in slo.outages(timeline(".xx..xxxx."))] == [2, 4]
+
+
+def test_an_outage_still_open_at_the_end_runs_to_the_window_end() -> None:
+    assert slo.longest_outage_s(timeline("..xxx"), window_end=1.0) == pytest.approx(0.8)
+
+
+def test_no_failures_no_outage() -> None:
+    assert slo.longest_outage_s(timeline(".....")) == 0.0
+
+
+def test_nearest_rank_percentiles() -> None:
+    assert slo.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99) == 10
+    assert slo.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50) == 5
+    assert slo.percentile([], 99) is None
+    with pytest.raises(ValueError):
+        slo.percentile([1], 101)
+
+
+def test_latency_percentile_ignores_failed_probes() -> None:
+    samples = [*timeline("...", latency=0.02), Sample(0.5, 0, "write", False, 5.0, "timeout")]
+    assert slo.latency_percentile_s(samples, 99) == 0.02
+
+
+def test_time_to_recover_counts_from_the_fault_end_to_a_stable_api() -> None:
+    # fault ends at t=0.2; failures until 0.5; ok from 0.6 on, stable for ≥ 1 s
+    samples = timeline("..xxxx" + "." * 15)
+    assert slo.time_to_recover_s(samples, fault_end=0.2, stable_s=1.0) == pytest.approx(0.4)
+
+
+def test_time_to_recover_is_zero_when_the_api_never_failed_and_none_when_it_never_settles() -> None:
+    assert slo.time_to_recover_s(timeline("." * 20), fault_end=0.0, stable_s=1.0) == 0.0
+    assert slo.time_to_recover_s(timeline(".x" * 20), fault_end=0.0, stable_s=1.0) is None
+
+
+def test_in_window_selects_one_op_inside_the_window_sorted() -> None:
+    samples = timeline("....", op="read") + timeline(".x..", op="write")
+    got = slo.in_window(samples, Window(0.1, 0.2), "write")
+    assert [(s.t, s.ok) for s in got] == [(0.1, False), (pytest.approx(0.2), True)]
+
+
+def test_a_window_cannot_end_before_it_starts() -> None:
+    with pytest.raises(ValueError, match="ends"):
+        Window(2.0, 1.0)
+
+
+def test_ledger_finds_lost_writes_and_separates_the_allowed_rpo_set() -> None:
+    r = slo.check_ledger(["w1", "w2", "w3", "w4"], ["w1", "w3"], allowed_lost=["w4"])
+    assert r.lost == ("w2", "w4")
+    assert r.expected_lost == ("w4",)
+    assert r.unexpected_lost == ("w2",)
+
+
+def test_ledger_check_names_the_lost_writes() -> None:
+    check = slo.check_ledger_result(slo.check_ledger(["w1", "w2"], ["w1"]))
+    assert not check.ok
+    assert "1 of 2 acknowledged writes readable; lost: w2" in check.observed
+
+
+def test_a_ledger_with_no_acknowledged_write_proves_nothing() -> None:
+    assert not slo.check_ledger_result(slo.check_ledger([], [])).ok
+
+
+def test_outage_check_message_names_expected_and_observed() -> None:
+    check = slo.check_longest_outage("longest API write outage", timeline(".xxx."), 0.2, window_end=0.5)
+    assert not check.ok
+    assert check.line().startswith("[FAIL] longest API write outage: expected ≤ 0.20 s, observed 0.30 s (3 failed")
+
+
+def test_availability_check_without_samples_fails() -> None:
+    assert not slo.check_availability("API", [], 0.9).ok
+
+
+def test_check_max_treats_never_as_a_failure() -> None:
+    assert not slo.check_max("recovered", None, 10).ok
+    assert slo.check_max("recovered", 3.2, 10).ok
