@@ -128,7 +128,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         settings = RunSettings(
             kubeconfig=c.get("kubeconfig"),
             context=c.get("context"),
-            backend=c.get("backend") if c.get("backend") != "api" else "auto",
+            backend=str(c.get("backend")) if c.get("backend") not in (None, "api") else "auto",
             inventory=c.get("inventory"),
             prometheus_url=c.get("prometheus_url"),
         )
