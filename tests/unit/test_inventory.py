@@ -45,3 +45,13 @@ def test_ssh_never_prompts_and_quotes_the_remote_command() -> None:
     argv = access.argv("cp-1", ["sh", "-c", "echo 'a b'"])
     assert "BatchMode=yes" in argv
     assert argv[-3:] == ["root@10.0.0.1", "--", "sh -c 'echo '\"'\"'a b'\"'\"''"]
+
+
+def test_the_example_inventory_in_ci_parses() -> None:
+    from pathlib import Path
+
+    from kubedrill.backends.cluster import load_inventory
+
+    inv = load_inventory(Path(__file__).resolve().parents[2] / "ci" / "inventory.example.yaml")
+    assert sorted(inv.hosts) == ["master-1", "master-2", "master-3"]
+    assert inv.runtime == "systemd"

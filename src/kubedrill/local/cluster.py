@@ -133,6 +133,10 @@ def _write_pki(layout: Layout) -> None:
         *layout.nodes,
     )
     ca.issue(d / "apiserver", "kube-apiserver", server=True, dns=dns, ips=ips)
+    # Serving certificates for controller-manager and scheduler, so their /healthz is checked with the CA
+    # instead of without verification (kubeadm lets them self-sign; nothing else changes).
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        ca.issue(d / f"{name}-server", name, server=True, dns=("localhost", *layout.nodes), ips=ips)
     ca.issue(d / "admin", "kubernetes-admin", org="system:masters", client=True)
     ca.issue(d / "controller-manager", "system:kube-controller-manager", client=True)
     ca.issue(d / "scheduler", "system:kube-scheduler", client=True)
@@ -423,8 +427,7 @@ def _health_check(layout: Layout, component: str) -> http.Check:
     if kind == "kube-apiserver":
         return http.get(f"https://{ip}:6443/readyz", ca=pki_dir / "ca.crt")
     port = 10257 if kind == "kube-controller-manager" else 10259
-    # Their serving certificates are self-signed at start-up, as in a kubeadm cluster.
-    return http.get(f"https://{ip}:{port}/healthz", verify=False)
+    return http.get(f"https://{ip}:{port}/healthz", ca=pki_dir / "ca.crt")
 
 
 def check_components(layout: Layout) -> list[ComponentHealth]:

@@ -123,6 +123,8 @@ def controller_manager_argv(layout: Layout, node: str, binary: Path) -> list[str
         f"--authorization-kubeconfig={conf}",
         "--leader-elect=true",
         "--secure-port=10257",
+        f"--tls-cert-file={pki / 'kube-controller-manager-server.crt'}",
+        f"--tls-private-key-file={pki / 'kube-controller-manager-server.key'}",
         f"--cluster-name={CLUSTER_NAME}",
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",
         f"--cluster-signing-key-file={pki / 'ca.key'}",
@@ -143,6 +145,8 @@ def scheduler_argv(layout: Layout, node: str, binary: Path) -> list[str]:
         f"--authorization-kubeconfig={conf}",
         "--leader-elect=true",
         "--secure-port=10259",
+        f"--tls-cert-file={layout.pki / 'kube-scheduler-server.crt'}",
+        f"--tls-private-key-file={layout.pki / 'kube-scheduler-server.key'}",
         "--v=1",
     ]
 
