@@ -23,7 +23,7 @@ from kubedrill.backends.cluster import Cluster, detect
 from kubedrill.backends.kube import ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.errors import PreconditionFailed, RecoveryTimeout, SloViolation
+from kubedrill.errors import DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.model import Check, Sample, Verdict, Window
@@ -67,6 +67,33 @@ class RunSettings:
 
     def connect(self) -> Cluster:
         return detect(self.kubeconfig, self.context, self.backend, self.inventory, self.prometheus_url)
+
+
+@dataclass
+class Canary:
+    """A canary workload: Deployment ``canary`` (3 replicas on worker nodes) guarded by a PDB (minAvailable 2)."""
+
+    workloads: Workloads
+    namespace: str
+    name: str = "canary"
+    replicas: int = 3
+    min_available: int = 2
+    labels: dict[str, str] = field(default_factory=lambda: {"app": "kubedrill-canary"})
+
+    def create(self, timeout_s: float = 60.0) -> None:
+        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {})
+        if self.min_available:
+            self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
+        self.wait_available(self.replicas, timeout_s)
+
+    def wait_available(self, replicas: int, timeout_s: float) -> None:
+        wait_until(
+            f"canary {self.namespace}/{self.name} with {replicas} available replicas",
+            lambda: self.workloads.deployment(self.namespace, self.name),
+            lambda d: d.available >= replicas,
+            timeout_s=timeout_s,
+            describe=lambda d: f"{d.available}/{d.desired} available",
+        )
 
 
 @dataclass
@@ -175,6 +202,18 @@ class DrillRun:
             return []
         self.prober.stop()
         return self.prober.snapshot()
+
+    def collect_events(self) -> None:
+        """Events from kube-system and the drill's namespace since the drill began (for the report)."""
+        kube = self.cluster.kube()
+        try:
+            for ns in ("kube-system", self.namespace):
+                try:
+                    self.attachments[f"events in {ns}"] = kube.events(ns, self._wall0 - 5)
+                except DrillError as e:
+                    self.attachments[f"events in {ns}"] = [{"error": str(e)}]
+        finally:
+            kube.close()
 
     def teardown(self) -> None:
         """Stop the prober and delete the drill's namespace. Safe to call twice."""

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import secrets
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,12 +30,14 @@ from typing import Any
 import pytest
 
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import Workloads
+from kubedrill.backends.kube import ProbeApi, Workloads
+from kubedrill.backends.prom import Prometheus
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun, RunSettings
+from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings
 from kubedrill.errors import ClusterUnreachable, ConfigError, DrillError
 from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -69,6 +72,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="resolve and print each drill's targets and commands, then skip it; nothing is touched "
         "[env KUBEDRILL_DRY_RUN=1]",
     )
+
+
+MARKERS = {
+    "etcd": "drills that act on etcd members (leader moves, member kills, restores)",
+    "control_plane": "drills that kill kube-apiserver, controller-manager, scheduler or etcd instances",
+    "network": "drills that partition or degrade the network between control-plane nodes",
+    "nodes": "drills that cordon, drain and evict workloads from worker nodes",
+    "dr": "disaster-recovery drills (etcd snapshot and restore)",
+    "destructive": "injects a real fault into the cluster; needs an allowed context",
+    "quorum_loss": "takes down a majority of etcd members; runs only when selected explicitly (-m quorum_loss)",
+    "gameday": "part of a human-run game-day plan (asks for confirmation before injecting)",
+    "slow": "takes more than a minute",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here too, so the plugin works with --strict-markers outside this repository's pyproject.
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
 
 
 def _opt(config: pytest.Config, flag: str, env: str) -> str | None:
@@ -122,7 +144,65 @@ def cluster(kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster
         pytest.exit(f"kubedrill: the API of {found.server} does not answer: {e}", returncode=2)
     finally:
         kube.close()
+    if found.prometheus_url:
+        prom = Prometheus(found.prometheus_url, timeout_s=3)
+        try:
+            if not prom.ready():
+                pytest.exit(
+                    f"kubedrill: Prometheus at {found.prometheus_url} is not reachable or not ready; "
+                    "check --prometheus-url / KUBEDRILL_PROMETHEUS_URL (nothing was touched)",
+                    returncode=2,
+                )
+        finally:
+            prom.close()
     return found
+
+
+@pytest.fixture
+def prometheus(cluster: Cluster) -> Iterator[Prometheus]:
+    """A Prometheus client for the cluster's Prometheus; skips when none is configured."""
+    if not cluster.prometheus_url:
+        pytest.skip("no Prometheus: give --prometheus-url or KUBEDRILL_PROMETHEUS_URL")
+    prom = Prometheus(cluster.prometheus_url)
+    yield prom
+    prom.close()
+
+
+@pytest.fixture
+def drill_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
+    """A namespace for this drill, labelled as the suite's, deleted afterwards."""
+    name = f"kubedrill-{request.node.name[5:35].replace('_', '-')}-{secrets.token_hex(3)}".lower().strip("-")
+    kube = cluster.kube()
+    w = Workloads(kube)
+    try:
+        w.create_namespace(name, {SUITE_LABEL: SUITE_VALUE, DRILL_LABEL: request.node.name[:63]})
+        yield name
+    finally:
+        w.delete_namespace(name)
+        kube.close()
+
+
+@pytest.fixture
+def api_prober(cluster: Cluster, drill_namespace: str) -> Iterator[ApiProber]:
+    """The 10 Hz API prober, running for the whole drill in its namespace."""
+    anchor = ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)
+    anchor.ensure_anchor()
+    anchor.close()
+    prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)).start()
+    yield prober
+    prober.stop()
+
+
+@pytest.fixture
+def canary(cluster: Cluster, drill_namespace: str) -> Iterator[Canary]:
+    """A 3-replica canary Deployment on worker nodes with a PDB (minAvailable 2), Available before the drill."""
+    kube = cluster.kube()
+    try:
+        c = Canary(Workloads(kube), drill_namespace)
+        c.create()
+        yield c
+    finally:
+        kube.close()
 
 
 def allowed_patterns(config: pytest.Config) -> list[str]:

@@ -171,6 +171,27 @@ class Kube:
         return dict(cm.data or {})
 
     @_wrap
+    def events(self, namespace: str, since_unix: float) -> list[dict[str, str]]:
+        """Events in ``namespace`` last seen after ``since_unix``, oldest first."""
+        out = []
+        for e in self.core.list_namespaced_event(namespace, _request_timeout=self.timeout_s).items:
+            seen = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+            if seen is None or seen.timestamp() < since_unix:
+                continue
+            obj = e.involved_object
+            out.append(
+                {
+                    "time": seen.isoformat(),
+                    "type": e.type or "",
+                    "reason": e.reason or "",
+                    "object": f"{obj.kind}/{obj.name}",
+                    "message": (e.message or "")[:300],
+                    "count": str(e.count or 1),
+                }
+            )
+        return sorted(out, key=lambda x: x["time"])
+
+    @_wrap
     def lease_holder(self, namespace: str, name: str) -> str | None:
         try:
             lease = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=self.timeout_s)

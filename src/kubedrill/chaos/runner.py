@@ -88,6 +88,7 @@ def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None
             except RollbackFailed as e:
                 rollback_error = e
             finally:
+                drill.collect_events()
                 drill.teardown()
                 drill.report()
         if journal:

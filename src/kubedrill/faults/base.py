@@ -61,7 +61,7 @@ class Fault(ABC):
 
     @abstractmethod
     def plan(self) -> Plan:
-        """Resolve targets and commands; changes nothing."""
+        """Resolve targets and commands (fixing them in ``params()``); changes nothing in the cluster."""
 
     @abstractmethod
     def inject(self) -> str:
@@ -110,8 +110,12 @@ class Rollbacks:
     failures: list[tuple[str, BaseException]] = field(default_factory=list)
 
     def inject(self, fault: Fault) -> str:
-        """Record, inject, and remember to revert ``fault``. Raises FaultInjectionError if injection fails
-        (the revert still runs at close: a half-injected fault is undone too)."""
+        """Resolve, record, inject, and remember to revert ``fault``. Raises FaultInjectionError if injection
+        fails (the revert still runs at close: a half-injected fault is undone too).
+
+        Targets are resolved *before* the ledger entry is written, so the entry names exactly what is about
+        to be broken and ``kubedrill recover`` can undo it from the entry alone."""
+        fault.plan()
         entry = self.ledger.begin(fault.kind, fault.params(), self.cluster_info, self.drill, fault.describe())
         self._stack.append((fault, entry))
         try:
