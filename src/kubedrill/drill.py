@@ -35,6 +35,7 @@ from kubedrill.waiting import wait_until
 SUITE_LABEL = "app.kubernetes.io/created-by"
 SUITE_VALUE = "kubedrill"
 DRILL_LABEL = "kubedrill.io/drill"
+PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 
 
@@ -118,6 +119,7 @@ class DrillRun:
     prober: ApiProber | None = None
     phases: list[PhaseRecord] = field(default_factory=list)
     fault_window: Window | None = None
+    fault_open: bool = False  # begun and not ended: the fault action did not complete
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -145,6 +147,11 @@ class DrillRun:
     # ---- the drill's clock ----
     def now(self) -> float:
         return time.monotonic()
+
+    def hold(self, seconds: float) -> None:
+        """Let the cluster run (the prober keeps measuring) for ``seconds``."""
+        if seconds > 0:
+            time.sleep(seconds)
 
     def wall_of(self, t: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._wall0 + (t - self._t0), dt.UTC)
@@ -237,12 +244,14 @@ class DrillRun:
     def begin_fault(self) -> float:
         t = self.now()
         self.fault_window = Window(t, t)
+        self.fault_open = True
         return t
 
     def end_fault(self) -> Window:
         if self.fault_window is None:
             raise PreconditionFailed("end_fault() without begin_fault()")
         self.fault_window = Window(self.fault_window.start, self.now())
+        self.fault_open = False
         return self.fault_window
 
     # ---- SLO checks ----
@@ -251,8 +260,11 @@ class DrillRun:
         self.log(f"[{self.drill_id}] {check.line()}")
         return check
 
-    def api_checks(self, samples: list[Sample], op: str = "write") -> None:
-        """Availability, longest outage and p99 latency inside the fault window; the ledger after it."""
+    def api_checks(self, samples: list[Sample], op: str = "write", expect_outage: bool = False) -> None:
+        """Availability, longest outage and p99 latency inside the fault window, and time to recover after it.
+
+        With ``expect_outage`` (quorum loss) the outage is the point: it is measured and reported, and only
+        the recovery after the fault is held to the SLO."""
         if self.fault_window is None:
             raise PreconditionFailed("no fault window recorded")
         api = self.profile.api
@@ -262,9 +274,10 @@ class DrillRun:
         self.metrics["longest_outage_s"] = slo.longest_outage_s(inside, w.end)
         self.metrics["latency_p99_s"] = slo.latency_percentile_s(inside, 99)
         self.metrics["fault_window_s"] = w.duration_s
-        self.add(slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min))
-        self.add(slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end))
-        self.add(slo.check_latency(f"API {op} latency during the fault", inside, 99, api.latency_p99_max_s))
+        if not expect_outage:
+            self.add(slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min))
+            self.add(slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end))
+            self.add(slo.check_latency(f"API {op} latency during the fault", inside, 99, api.latency_p99_max_s))
         ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S)
         self.metrics["time_to_recover_s"] = ttr
         self.add(slo.check_max("API recovered after the fault", ttr, api.recovery_max_s))
@@ -294,9 +307,12 @@ class DrillRun:
             )
             return
         prom = Prometheus(self.cluster.prometheus_url)
-        start, end = self.wall_of(self.fault_window.start), self.wall_of(self.fault_window.end)
+        # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
+        # before it) to now, past recovery (a member that restarted is only scraped after it came back).
+        start = self.wall_of(self.fault_window.start) - dt.timedelta(seconds=PROMETHEUS_LOOKBEHIND_S)
+        end = self.wall_of(self.now())
         try:
-            promchecks.wait_for_scrape(prom, end + dt.timedelta(seconds=1))
+            promchecks.wait_for_scrape(prom, end)
             results = [promchecks.evaluate(prom, c, start, end) for c in checks]
             results += [promchecks.evaluate_alert(prom, a, start, end) for a in alerts or []]
         finally:

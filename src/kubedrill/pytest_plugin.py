@@ -93,6 +93,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Quorum guard: drills that take down a majority of etcd members run only when ``-m`` names them."""
+    if "quorum_loss" in (config.getoption("markexpr", default="") or ""):
+        return
+    skip = pytest.mark.skip(reason="quorum-loss drills run only when selected explicitly: -m quorum_loss")
+    for item in items:
+        if item.get_closest_marker("quorum_loss") is not None:
+            item.add_marker(skip)
+
+
 def _opt(config: pytest.Config, flag: str, env: str) -> str | None:
     value = config.getoption(flag.lstrip("-").replace("-", "_"))
     return value if value else (os.environ.get(env) or None)

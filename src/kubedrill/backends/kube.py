@@ -84,6 +84,9 @@ class Kube:
         # A drill must notice an outage, not hide it behind retries.
         self.api_client.configuration.retries = 0
         self.timeout_s = timeout_s
+        # (connect, read): the client applies a lone number only when it is an int, and silently drops a
+        # float, which would let a request hang for as long as the server likes.
+        self.timeouts = (timeout_s, timeout_s)
         self.core = client.CoreV1Api(self.api_client)
         self.apps = client.AppsV1Api(self.api_client)
         self.policy = client.PolicyV1Api(self.api_client)
@@ -100,12 +103,12 @@ class Kube:
     # ---- cluster ----
     @_wrap
     def server_version(self) -> str:
-        return str(self.version_api.get_code(_request_timeout=self.timeout_s).git_version)
+        return str(self.version_api.get_code(_request_timeout=self.timeouts).git_version)
 
     @_wrap
     def nodes(self) -> list[NodeInfo]:
         out = []
-        for n in self.core.list_node(_request_timeout=self.timeout_s).items:
+        for n in self.core.list_node(_request_timeout=self.timeouts).items:
             ready = any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
             out.append(
                 NodeInfo(
@@ -122,7 +125,7 @@ class Kube:
     @_wrap
     def internal_ips(self) -> dict[str, str]:
         out = {}
-        for n in self.core.list_node(_request_timeout=self.timeout_s).items:
+        for n in self.core.list_node(_request_timeout=self.timeouts).items:
             for a in n.status.addresses or []:
                 if a.type == "InternalIP":
                     out[n.metadata.name] = a.address
@@ -145,7 +148,7 @@ class Kube:
             "status": status,
         }
         try:
-            self.core.create_node(body, _request_timeout=self.timeout_s)
+            self.core.create_node(body, _request_timeout=self.timeouts)
         except ApiException as e:
             if e.status != 409:
                 raise
@@ -154,16 +157,16 @@ class Kube:
     def apply_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
         try:
-            self.core.create_namespaced_config_map(namespace, body, _request_timeout=self.timeout_s)
+            self.core.create_namespaced_config_map(namespace, body, _request_timeout=self.timeouts)
         except ApiException as e:
             if e.status != 409:
                 raise
-            self.core.replace_namespaced_config_map(name, namespace, body, _request_timeout=self.timeout_s)
+            self.core.replace_namespaced_config_map(name, namespace, body, _request_timeout=self.timeouts)
 
     @_wrap
     def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         try:
-            cm = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self.timeout_s)
+            cm = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self.timeouts)
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -174,7 +177,7 @@ class Kube:
     def events(self, namespace: str, since_unix: float) -> list[dict[str, str]]:
         """Events in ``namespace`` last seen after ``since_unix``, oldest first."""
         out = []
-        for e in self.core.list_namespaced_event(namespace, _request_timeout=self.timeout_s).items:
+        for e in self.core.list_namespaced_event(namespace, _request_timeout=self.timeouts).items:
             seen = e.last_timestamp or e.event_time or e.metadata.creation_timestamp
             if seen is None or seen.timestamp() < since_unix:
                 continue
@@ -194,7 +197,7 @@ class Kube:
     @_wrap
     def lease_holder(self, namespace: str, name: str) -> str | None:
         try:
-            lease = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=self.timeout_s)
+            lease = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=self.timeouts)
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -245,13 +248,12 @@ class Workloads:
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
-        self.t = kube.timeout_s
 
     @_wrap
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         try:
-            self.kube.core.create_namespace(body, _request_timeout=self.t)
+            self.kube.core.create_namespace(body, _request_timeout=self.kube.timeouts)
         except ApiException as e:
             if e.status != 409:
                 raise
@@ -259,20 +261,20 @@ class Workloads:
     @_wrap
     def delete_namespace(self, name: str) -> None:
         try:
-            self.kube.core.delete_namespace(name, _request_timeout=self.t)
+            self.kube.core.delete_namespace(name, _request_timeout=self.kube.timeouts)
         except ApiException as e:
             if e.status != 404:
                 raise
 
     @_wrap
     def namespaces(self, label_selector: str) -> list[str]:
-        items = self.kube.core.list_namespace(label_selector=label_selector, _request_timeout=self.t).items
+        items = self.kube.core.list_namespace(label_selector=label_selector, _request_timeout=self.kube.timeouts).items
         return [n.metadata.name for n in items if n.status.phase != "Terminating"]
 
     @_wrap
     def namespace_exists(self, name: str) -> bool:
         try:
-            self.kube.core.read_namespace(name, _request_timeout=self.t)
+            self.kube.core.read_namespace(name, _request_timeout=self.kube.timeouts)
         except ApiException as e:
             if e.status == 404:
                 return False
@@ -300,17 +302,17 @@ class Workloads:
                 },
             },
         }
-        self.kube.apps.create_namespaced_deployment(namespace, body, _request_timeout=self.t)
+        self.kube.apps.create_namespaced_deployment(namespace, body, _request_timeout=self.kube.timeouts)
 
     @_wrap
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         self.kube.apps.patch_namespaced_deployment_scale(
-            name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=self.t
+            name, namespace, {"spec": {"replicas": replicas}}, _request_timeout=self.kube.timeouts
         )
 
     @_wrap
     def deployment(self, namespace: str, name: str) -> DeploymentState:
-        d = self.kube.apps.read_namespaced_deployment(name, namespace, _request_timeout=self.t)
+        d = self.kube.apps.read_namespaced_deployment(name, namespace, _request_timeout=self.kube.timeouts)
         s = d.status
         return DeploymentState(
             desired=int(d.spec.replicas or 0),
@@ -327,12 +329,12 @@ class Workloads:
             "metadata": {"name": name},
             "spec": {"minAvailable": min_available, "selector": {"matchLabels": labels}},
         }
-        self.kube.policy.create_namespaced_pod_disruption_budget(namespace, body, _request_timeout=self.t)
+        self.kube.policy.create_namespaced_pod_disruption_budget(namespace, body, _request_timeout=self.kube.timeouts)
 
     @_wrap
     def pods(self, namespace: str, label_selector: str = "") -> list[PodInfo]:
         items = self.kube.core.list_namespaced_pod(
-            namespace, label_selector=label_selector, _request_timeout=self.t
+            namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
         ).items
         return [_pod_info(p) for p in items]
 
@@ -354,7 +356,7 @@ class ProbeApi:
     def ensure_anchor(self) -> None:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": self.ANCHOR}, "data": {}}
         try:
-            self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=5)
+            self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=(5.0, 5.0))
         except ApiException as e:
             if e.status != 409:
                 raise BackendError(f"creating the prober's anchor ConfigMap: HTTP {e.status} {e.reason}") from e
@@ -366,10 +368,10 @@ class ProbeApi:
             "metadata": {"name": key, "labels": {self.LABEL: "write"}},
             "data": {"key": key},
         }
-        self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=self.timeout_s)
+        self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=self.kube.timeouts)
 
     def read(self) -> None:
-        self.kube.core.read_namespaced_config_map(self.ANCHOR, self.namespace, _request_timeout=self.timeout_s)
+        self.kube.core.read_namespaced_config_map(self.ANCHOR, self.namespace, _request_timeout=self.kube.timeouts)
 
     def classify(self, error: BaseException) -> str:
         if isinstance(error, ApiException):
@@ -399,7 +401,7 @@ class ProbeApi:
                     label_selector=f"{self.LABEL}=write",
                     limit=500,
                     _continue=token,
-                    _request_timeout=10,
+                    _request_timeout=(10.0, 10.0),
                 )
             except ApiException as e:
                 raise BackendError(f"listing the prober's writes: HTTP {e.status} {e.reason}") from e

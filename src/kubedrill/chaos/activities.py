@@ -12,12 +12,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.drill import DrillRun, RunSettings
-from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Plan
-from kubedrill.model import Check
+from kubedrill.faults.components import KillComponent, StopComponent
+from kubedrill.model import Check, Window
 from kubedrill.probes.prometheus import AlertRule, PromCheck
 from kubedrill.waiting import wait_until
 
@@ -116,71 +118,237 @@ def move_etcd_leader(to: str | None = None, configuration: dict[str, Any] | None
         run.inject(fault)
     with run.phase("fault took effect: a new leader is elected"):
         try:
-            leader = wait_until(
-                f"a leader other than {fault.original_leader}",
-                lambda: etcd_faults.leader_of(etcd_faults.observe(run.cluster)),
-                lambda m: m is not None and m.node != fault.original_leader,
-                timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
-                interval_s=0.05,
-                describe=lambda m: f"leader {m.node if m else 'none'}",
-            )
+            elected_s = _await_new_leader(run, str(fault.original_leader), start)
         except RecoveryTimeout as e:
             raise FaultInjectionError(f"leadership never moved away from {fault.original_leader}: {e}") from e
-        elected_s = run.now() - start
-        assert leader is not None
-        run.evidence["leader change"] = f"{fault.original_leader} → {leader.node} in {elected_s:.3f} s"
         run.evidence["confirm"] = fault.confirm()
-        run.metrics["leader_election_s"] = elected_s
-        run.add(
-            Check(
-                "a new, different etcd leader",
-                f"a leader other than {fault.original_leader}",
-                f"{leader.node} (term {leader.raft_term})",
-                leader.node != fault.original_leader,
-            )
-        )
-        run.add(
-            Check(
-                "etcd leader elected within the SLO",
-                f"≤ {run.profile.etcd.leader_election_max_s:g} s",
-                f"{elected_s:.3f} s",
-                elected_s <= run.profile.etcd.leader_election_max_s,
-                hint="check 'etcdctl endpoint status -w table' and the etcd members' logs",
-            )
-        )
     with run.phase("recover: the API settles after the election"):
-        wait_until("settle", run.now, lambda t: t - start >= elected_s + SETTLE_S, timeout_s=SETTLE_S + 60)
-        run.end_fault()
         run.attachments["etcd members after"] = [m.__dict__ for m in etcd_faults.observe(run.cluster)]
-    return {"from": fault.original_leader, "to": leader.node, "elected_s": round(elected_s, 3)}
+        _settle(run)
+    return {"from": fault.original_leader, "to": fault.to, "elected_s": round(elected_s, 3)}
 
 
-def assert_leader_move_slos(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Probe: judge the fault window: API availability and outage, no write lost, Prometheus saw it."""
+def _prom_checks(
+    specs: list[dict[str, Any]] | None, alerts: list[dict[str, Any]] | None
+) -> tuple[list[PromCheck], list[AlertRule]]:
+    try:
+        checks = [PromCheck(**spec) for spec in specs or []]
+        rules = [AlertRule(**spec) for spec in alerts or []]
+    except TypeError as e:
+        raise ConfigError(
+            "experiment", "prometheus/alerts", "entries with name, expr, op, threshold (for_s)", str(e)
+        ) from e
+    return checks, rules
+
+
+def judge_fault_window(
+    prometheus: list[dict[str, Any]] | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+    expect_outage: bool = False,
+    configuration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Probe: the SLO verdict over the fault window: API writes (availability, longest outage, p99 unless
+    the outage is the point), recovery after the fault, no acknowledged write lost, and the experiment's
+    PromQL checks and alert rules (``{window}`` in an expression becomes the window's length)."""
     run = current(configuration)
+    checks, rules = _prom_checks(prometheus, alerts)
+    if run.fault_open:
+        raise FaultInjectionError(f"{run.drill_id}: the fault action did not complete, so there is no window to judge")
     with run.phase("SLO verdict"):
         run.await_recovery()
         samples = run.stop_prober()
-        run.api_checks(samples, "write")
+        run.api_checks(samples, "write", expect_outage=expect_outage)
         run.ledger_check()
-        run.prometheus_checks(
-            [
-                PromCheck(
-                    "Prometheus saw the leader change",
-                    'increase(etcd_server_leader_changes_seen_total{job="etcd"}[{window}])',
-                    ">=",
-                    1,
-                )
-            ],
-            [
-                AlertRule(
-                    "etcdNoLeader",
-                    'etcd_server_has_leader{job="etcd"} == 0',
-                    for_s=max(1.0, run.profile.etcd.leader_election_max_s),
-                )
-            ],
-        )
+        if checks or rules:
+            run.prometheus_checks(checks, rules)
     return {"ok": run.verdict.ok, "checks": [c.line() for c in run.verdict.checks], "metrics": run.metrics}
+
+
+def assert_leader_move_slos(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Probe: judge_fault_window with the leader-move drill's PromQL checks."""
+    run = current(configuration)
+    return judge_fault_window(
+        prometheus=[LEADER_CHANGE_SEEN],
+        alerts=[{**NO_LEADER_ALERT, "for_s": max(1.0, run.profile.etcd.leader_election_max_s)}],
+        configuration=configuration,
+    )
+
+
+LEADER_CHANGE_SEEN = {
+    "name": "Prometheus saw the leader change",
+    "expr": 'increase(etcd_server_leader_changes_seen_total{job="etcd"}[{window}])',
+    "op": ">=",
+    "threshold": 1,
+}
+NO_LEADER_ALERT = {"name": "etcdNoLeader", "expr": 'etcd_server_has_leader{job="etcd"} == 0', "for_s": 5.0}
+
+
+def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | None = None) -> float:
+    """Wait for a new leader: another node, or (``old_term`` given) any node elected in a later term, since a
+    killed leader that restarts at once can win the next election. Record and judge the election time."""
+
+    def elected(m: etcd_faults.MemberView | None) -> bool:
+        if m is None:
+            return False
+        return m.node != old if old_term is None else m.raft_term > old_term
+
+    what = f"a leader other than {old}" if old_term is None else f"a leader elected after term {old_term}"
+    leader = wait_until(
+        what,
+        lambda: etcd_faults.leader_of(etcd_faults.observe(run.cluster)),
+        elected,
+        timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
+        interval_s=0.05,
+        describe=lambda m: f"leader {m.node if m else 'none'}",
+    )
+    elected_s = run.now() - start
+    assert leader is not None
+    run.evidence["leader change"] = f"{old} → {leader.node} in {elected_s:.3f} s (term {leader.raft_term})"
+    run.metrics["leader_election_s"] = elected_s
+    if old_term is None:
+        run.add(Check("a new, different etcd leader", what, leader.node, leader.node != old))
+    else:
+        run.add(Check("a new etcd leader elected", what, f"{leader.node} in term {leader.raft_term}", True))
+    run.add(
+        Check(
+            "etcd leader elected within the SLO",
+            f"≤ {run.profile.etcd.leader_election_max_s:g} s",
+            f"{elected_s:.3f} s",
+            elected_s <= run.profile.etcd.leader_election_max_s,
+            hint="check 'etcdctl endpoint status -w table' and the etcd members' logs",
+        )
+    )
+    return elected_s
+
+
+def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Action: SIGKILL the etcd leader (or a follower); prove the kill (a new PID), measure the election
+    (leader) or assert leadership did not change (follower), and wait for the member to catch up."""
+    if role not in ("leader", "follower"):
+        raise ConfigError("experiment", "kill_etcd_member.role", "leader or follower", role)
+    run = current(configuration)
+    members = etcd_faults.observe(run.cluster)
+    leader = etcd_faults.leader_of(members)
+    if leader is None:
+        raise PreconditionFailed(f"etcd has no single leader before the drill: {[m.node for m in members]}")
+    node = leader.node if role == "leader" else etcd_faults.choose_follower(members).node
+    fault = KillComponent(run.cluster, "etcd", node)
+    with run.phase(f"inject: SIGKILL the etcd {role} on {node}"):
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        run.inject(fault)
+    with run.phase("fault took effect: the member's process is gone"):
+        run.evidence["kill proven"] = fault.confirm()
+        if role == "leader":
+            _await_new_leader(run, node, start, old_term=leader.raft_term)
+    with run.phase("recover: the member restarts and catches up"):
+        inst = fault.await_restart(run.profile.control_plane.component_restart_max_s)
+        back_s = run.now() - start
+        run.evidence["restart"] = f"etcd on {node}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
+        run.add(
+            Check(
+                f"etcd on {node} restarted (new PID)",
+                f"an id other than {fault.killed_id} within {run.profile.control_plane.component_restart_max_s:g} s",
+                f"{inst.id} after {back_s:.2f} s",
+                inst.id != fault.killed_id and back_s <= run.profile.control_plane.component_restart_max_s,
+            )
+        )
+        _await_caught_up(run, node, start)
+        after = etcd_faults.observe(run.cluster)
+        run.attachments["etcd members after"] = [m.__dict__ for m in after]
+        if role == "follower":
+            now_leader = etcd_faults.leader_of(after)
+            run.add(
+                Check(
+                    "etcd leadership did not change",
+                    f"{leader.node} leads in term {leader.raft_term}",
+                    f"{now_leader.node} leads in term {now_leader.raft_term}" if now_leader else "no leader",
+                    now_leader is not None
+                    and now_leader.node == leader.node
+                    and now_leader.raft_term == leader.raft_term,
+                )
+            )
+        _settle(run)
+    return {"killed": node, "role": role, "metrics": run.metrics}
+
+
+def _await_caught_up(run: DrillRun, node: str, start: float) -> None:
+    limit = run.profile.etcd.member_catch_up_max_s
+    try:
+        wait_until(
+            f"etcd on {node} caught up",
+            lambda: etcd_faults.observe(run.cluster),
+            lambda ms: etcd_faults.caught_up(ms, node),
+            timeout_s=limit,
+            interval_s=0.1,
+            describe=lambda ms: ", ".join(f"{m.node}@{m.revision}" for m in ms),
+        )
+        caught_s: float | None = run.now() - start
+    except RecoveryTimeout as e:
+        caught_s = None
+        run.evidence["catch-up"] = str(e)
+    run.metrics["member_caught_up_s"] = caught_s
+    run.add(
+        slo.check_max(
+            f"etcd on {node} caught up (revision ≥ the others')",
+            caught_s,
+            limit,
+            hint="compare revisions with 'etcdctl endpoint status -w table'",
+        )
+    )
+
+
+def _settle(run: DrillRun) -> None:
+    """Keep the fault window open a little past recovery, to catch what follows the fault."""
+    run.hold(SETTLE_S)
+    run.end_fault()
+
+
+def lose_etcd_quorum(hold_s: float = 5.0, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Action: stop a majority of etcd members (followers first) and hold them down for ``hold_s``;
+    assert the API refused every write meanwhile (the outage is proven, not assumed), then start them."""
+    run = current(configuration)
+    members = etcd_faults.observe(run.cluster)
+    victims = etcd_faults.choose_quorum_loss(members)
+    faults = [StopComponent(run.cluster, "etcd", m.node) for m in victims]
+    with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        for f in faults:
+            run.inject(f)
+    prober = run.prober
+    if prober is None:
+        raise PreconditionFailed("lose_etcd_quorum needs the prober: start_drill first")
+    with run.phase("fault took effect: API writes fail without quorum"):
+        for f in faults:
+            run.evidence[f"stopped {f.node}"] = f.confirm()
+        first_failure = wait_until(
+            "the first refused write",
+            lambda: next((s.t for s in prober.snapshot() if s.op == "write" and not s.ok and s.t >= start), None),
+            lambda t: t is not None,
+            timeout_s=30,
+            interval_s=0.1,
+        )
+        assert first_failure is not None
+        hold_end = first_failure + hold_s
+        run.hold(hold_end - run.now())
+        held = slo.in_window(prober.snapshot(), Window(first_failure, hold_end), "write")
+        accepted = [s for s in held if s.ok]
+        run.metrics["writes_during_quorum_loss"] = len(held)
+        run.add(
+            Check(
+                "API refused writes while quorum was lost",
+                "0 acknowledged writes while a majority of etcd members is down",
+                f"{len(accepted)} of {len(held)} writes acknowledged over {hold_s:g} s",
+                bool(held) and not accepted,
+                hint="an acknowledged write without quorum would be a split-brain bug",
+            )
+        )
+    with run.phase("recover: start the members, quorum returns"):
+        for f in faults:
+            run.evidence[f"restarted {f.node}"] = run.rollbacks.revert_one(f)
+        run.end_fault()
+    return {"stopped": [m.node for m in victims], "hold_s": hold_s}
 
 
 # ---------------------------------------------------------------- dry-run plans

@@ -52,6 +52,31 @@ def leader_of(members: Sequence[MemberView]) -> MemberView | None:
     return next((m for m in members if m.member_id == lid), None)
 
 
+def caught_up(members: Sequence[MemberView], node: str) -> bool:
+    """``node`` answers and its revision is no lower than the slowest of the other members that answer.
+
+    Writes keep flowing during a drill, so members are compared within one observation, not with a
+    revision remembered from before."""
+    mine = next((m for m in members if m.node == node), None)
+    others = [m.revision for m in members if m.node != node]
+    return mine is not None and bool(others) and mine.revision >= min(others)
+
+
+def quorum_of(members: int) -> int:
+    """Votes etcd needs to commit: a strict majority."""
+    return members // 2 + 1
+
+
+def choose_quorum_loss(members: Sequence[MemberView]) -> list[MemberView]:
+    """The fewest members whose loss breaks quorum, followers first (the leader stays, without a majority)."""
+    leader = leader_of(members)
+    lose = len(members) - quorum_of(len(members)) + 1
+    if len(members) < 2:
+        raise PreconditionFailed(f"quorum loss needs ≥ 2 members, etcd has {len(members)}")
+    ordered = sorted(members, key=lambda m: (leader is not None and m.member_id == leader.member_id, m.node))
+    return ordered[:lose]
+
+
 def choose_follower(members: Sequence[MemberView], prefer: str | None = None) -> MemberView:
     """The member that should take leadership: ``prefer`` if it is a follower, else the most caught-up
     follower (highest revision, then name, so the choice is repeatable)."""
