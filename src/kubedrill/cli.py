@@ -113,7 +113,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     """Revert every fault the ledger holds as injected and not reverted (after a killed run). Idempotent."""
     from kubedrill.drill import RunSettings
-    from kubedrill.faults import etcd  # noqa: F401 - registers the fault kinds the ledger may name
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger
 

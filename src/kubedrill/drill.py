@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.local import build
 from kubedrill.model import Check, Sample, Verdict, Window
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
@@ -37,6 +40,7 @@ SUITE_VALUE = "kubedrill"
 DRILL_LABEL = "kubedrill.io/drill"
 PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
+TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,15 @@ class RunSettings:
         return cls(**values)
 
     def connect(self) -> Cluster:
-        return detect(self.kubeconfig, self.context, self.backend, self.inventory, self.prometheus_url)
+        return detect(self.kubeconfig, self.context, self.backend, self.inventory, self.prometheus_url, local_etcdutl())
+
+
+def local_etcdutl() -> str | None:
+    """etcdutl on this machine (kubedrill's own build), to verify snapshots and to upload to kind nodes."""
+    try:
+        return str(build.cached_binaries()["etcdutl"])
+    except DrillError:
+        return shutil.which("etcdutl")
 
 
 @dataclass
@@ -120,6 +132,9 @@ class DrillRun:
     phases: list[PhaseRecord] = field(default_factory=list)
     fault_window: Window | None = None
     fault_open: bool = False  # begun and not ended: the fault action did not complete
+    allowed_lost: tuple[str, ...] = ()  # acknowledged writes a restore is expected to lose (its RPO set)
+    etcdutl_local: str | None = None  # etcdutl on this machine (verifies snapshots)
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kubedrill")
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -142,7 +157,16 @@ class DrillRun:
         profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
         cluster = settings.connect()
         ledger = RollbackLedger(None if settings.ledger is None else Path(settings.ledger))
-        return cls(drill_id, title, cluster, profile, ledger, inventory=settings.inventory, log=log)
+        return cls(
+            drill_id,
+            title,
+            cluster,
+            profile,
+            ledger,
+            inventory=settings.inventory,
+            log=log,
+            etcdutl_local=local_etcdutl(),
+        )
 
     # ---- the drill's clock ----
     def now(self) -> float:
@@ -231,7 +255,14 @@ class DrillRun:
             self._probe_api = None
         kube = self.cluster.kube()
         try:
-            Workloads(kube).delete_namespace(self.namespace)
+            # After a disaster drill the API may still be coming back: wait for it rather than leak the namespace.
+            wait_until(
+                f"namespace {self.namespace} deleted",
+                lambda: Workloads(kube).delete_namespace(self.namespace),
+                lambda _: True,
+                timeout_s=TEARDOWN_TIMEOUT_S,
+                interval_s=0.5,
+            )
         finally:
             kube.close()
 
@@ -285,7 +316,9 @@ class DrillRun:
     def ledger_check(self, allowed_lost: tuple[str, ...] = ()) -> slo.LedgerResult:
         if self.prober is None or self._probe_api is None:
             raise PreconditionFailed("the ledger needs the API prober: start_prober() first")
-        result = slo.check_ledger(self.prober.acknowledged_writes(), self._probe_api.written_keys(), allowed_lost)
+        allowed = allowed_lost or self.allowed_lost
+        result = slo.check_ledger(self.prober.acknowledged_writes(), self._probe_api.written_keys(), allowed)
+        self.metrics["writes_lost_as_expected"] = len(result.expected_lost)
         self.metrics["acknowledged_writes"] = result.acknowledged
         self.add(slo.check_ledger_result(result))
         return result

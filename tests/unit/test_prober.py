@@ -9,9 +9,13 @@ class FlakyTarget:
     def __init__(self, failing: threading.Event) -> None:
         self.failing = failing
 
-    def write(self, key: str) -> None:
+    revision = 0
+
+    def write(self, key: str) -> int:
         if self.failing.is_set():
             raise ConnectionRefusedError("Connection refused")
+        FlakyTarget.revision += 1
+        return FlakyTarget.revision
 
     def read(self) -> None:
         if self.failing.is_set():
@@ -41,3 +45,5 @@ def test_failures_are_recorded_with_their_class_and_only_acknowledged_writes_ent
     assert len(prober.acknowledged_writes()) == sum(s.ok for s in writes)
     assert prober.acknowledged_writes() == sorted(prober.acknowledged_writes())
     assert not prober.running
+    acked = prober.acknowledged_writes()
+    assert prober.written_after(prober.revisions[acked[len(acked) // 2]]) == acked[len(acked) // 2 + 1 :]

@@ -31,6 +31,14 @@ class NodeAccess(Protocol):
         """The command as it would be run (for --dry-run and the report)."""
         ...
 
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        """Copy a file from this machine to ``remote`` on the node (a snapshot, a binary)."""
+        ...
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        """Copy ``remote`` on the node to ``local`` on this machine."""
+        ...
+
 
 @dataclass(frozen=True)
 class Instance:

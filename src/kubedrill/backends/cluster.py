@@ -23,6 +23,7 @@ from kubedrill.backends.embedded import Layout
 from kubedrill.backends.etcd import Etcdctl
 from kubedrill.backends.kube import Kube, load_target
 from kubedrill.backends.nodes import (
+    HOST,
     DockerExecAccess,
     NetnsAccess,
     SshAccess,
@@ -57,6 +58,16 @@ class Cluster:
     prometheus_url: str | None = None
     layout: Layout | None = None
     missing: str = ""
+    # for restores: each member's data dir, etcdutl on the nodes, who owns the data (systemd installs)
+    etcd_data_dir_of: dict[str, str] = field(default_factory=dict)
+    etcdutl: str = "etcdutl"
+    etcdutl_upload: str | None = None  # a local etcdutl to copy to nodes that have none (kind)
+    etcd_owner: str | None = None
+    snapshot_dir: str = "/var/tmp"  # where snapshots are written on the node that takes them
+    # What plays the kubelets, restarted after a restore (Kubernetes' restore guide: restart kube-scheduler,
+    # kube-controller-manager and kubelets so none keeps acting on state newer than the snapshot).
+    kubelets: list[tuple[str, str]] = field(default_factory=list)  # (runtime kind, node) to kill
+    kubelet_restart_argv: list[str] = field(default_factory=list)  # else: run this on every control-plane node
 
     def kube(self, timeout_s: float = 5.0) -> Kube:
         return Kube(self.kubeconfig, self.context, timeout_s=timeout_s)
@@ -81,6 +92,9 @@ class Inventory:
     etcd_cert: str
     etcd_key: str
     etcdctl: str = "etcdctl"
+    etcdutl: str = "etcdutl"
+    etcd_data_dir: str = "/var/lib/etcd"
+    etcd_owner: str | None = None  # chown the restored data dir to this user (seed 000: etcd:etcd)
     supervisor_run_dir: str | None = None
     known_hosts: str | None = None
     units: dict[str, str] = field(default_factory=dict)
@@ -152,6 +166,9 @@ def parse_inventory(data: object, source: str) -> Inventory:
         etcd_cert=_req(etcd, "cert", source, "etcd.", str, "a path on the nodes"),
         etcd_key=_req(etcd, "key", source, "etcd.", str, "a path on the nodes"),
         etcdctl=str(etcd.get("etcdctl", "etcdctl")),
+        etcdutl=str(etcd.get("etcdutl", "etcdutl")),
+        etcd_data_dir=str(etcd.get("data_dir", "/var/lib/etcd")),
+        etcd_owner=str(etcd["owner"]) if etcd.get("owner") else None,
         supervisor_run_dir=run_dir,
         known_hosts=known_hosts,
         units={str(k): str(v) for k, v in units.items()},
@@ -216,6 +233,7 @@ def detect(
     backend: str = "auto",
     inventory: str | None = None,
     prometheus_url: str | None = None,
+    etcdutl_local: str | None = None,
 ) -> Cluster:
     if backend not in BACKENDS:
         raise ConfigError("--backend", "backend", f"one of {', '.join(BACKENDS)}", backend)
@@ -255,6 +273,10 @@ def detect(
             etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
             prometheus_url=prometheus_url or layout.prometheus_url,
             layout=layout,
+            etcd_data_dir_of={n: str(layout.etcd_data_dir(n)) for n in layout.nodes},
+            kubelets=[("kwok", HOST)],
+            etcdutl=str(layout.binary("etcdutl")),
+            snapshot_dir=str(layout.state_dir / "snapshots"),
             **base,
         )
     if chosen == "kind":
@@ -281,6 +303,11 @@ def detect(
             ),
             etcd_endpoint_of=endpoints,
             prometheus_url=prometheus_url,
+            etcd_data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
+            etcdutl="/usr/local/bin/kubedrill-etcdutl",
+            etcdutl_upload=etcdutl_local,
+            snapshot_dir="/var/lib/etcd-snapshots",  # outside /var/lib/etcd, which a restore moves aside
+            kubelet_restart_argv=["systemctl", "restart", "kubelet"],
             **base,
         )
     if chosen == "ssh":
@@ -310,6 +337,10 @@ def detect(
             ),
             etcd_endpoint_of=dict(inv.etcd_endpoints),
             prometheus_url=prometheus_url,
+            etcd_data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
+            etcdutl=inv.etcdutl,
+            etcd_owner=inv.etcd_owner,
+            kubelet_restart_argv=["systemctl", "restart", "kubelet"] if inv.runtime != "supervisor" else [],
             **base,
         )
     return Cluster(

@@ -332,6 +332,23 @@ class Workloads:
         self.kube.policy.create_namespaced_pod_disruption_budget(namespace, body, _request_timeout=self.kube.timeouts)
 
     @_wrap
+    def create_configmaps(self, namespace: str, names: list[str], labels: dict[str, str]) -> dict[str, int]:
+        """Create one ConfigMap per name; return name → etcd revision (resourceVersion)."""
+        out = {}
+        for name in names:
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
+            created = self.kube.core.create_namespaced_config_map(namespace, body, _request_timeout=self.kube.timeouts)
+            out[name] = int(created.metadata.resource_version)
+        return out
+
+    @_wrap
+    def configmap_names(self, namespace: str, label_selector: str) -> list[str]:
+        items = self.kube.core.list_namespaced_config_map(
+            namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
+        ).items
+        return sorted(c.metadata.name for c in items)
+
+    @_wrap
     def pods(self, namespace: str, label_selector: str = "") -> list[PodInfo]:
         items = self.kube.core.list_namespaced_pod(
             namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
@@ -361,14 +378,16 @@ class ProbeApi:
             if e.status != 409:
                 raise BackendError(f"creating the prober's anchor ConfigMap: HTTP {e.status} {e.reason}") from e
 
-    def write(self, key: str) -> None:
+    def write(self, key: str) -> int | None:
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": key, "labels": {self.LABEL: "write"}},
             "data": {"key": key},
         }
-        self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=self.kube.timeouts)
+        created = self.kube.core.create_namespaced_config_map(self.namespace, body, _request_timeout=self.kube.timeouts)
+        rv = created.metadata.resource_version
+        return int(rv) if rv and rv.isdigit() else None
 
     def read(self) -> None:
         self.kube.core.read_namespaced_config_map(self.ANCHOR, self.namespace, _request_timeout=self.kube.timeouts)

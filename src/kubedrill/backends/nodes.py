@@ -13,6 +13,8 @@ from kubedrill.backends import shell
 from kubedrill.backends.base import Instance, NodeAccess
 from kubedrill.errors import BackendError, FaultInjectionError
 
+HOST = "host"  # the embedded cluster's host-side components (HAProxy, KWOK, …) run in no node namespace
+
 # ---------------------------------------------------------------- transports
 
 
@@ -24,6 +26,8 @@ class NetnsAccess:
     name: str = "netns"
 
     def argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        if node == HOST:  # HAProxy, Prometheus, KWOK run on this machine itself
+            return list(argv)
         try:
             ns = self.netns_of[node]
         except KeyError:
@@ -35,6 +39,14 @@ class NetnsAccess:
 
     def describe(self, node: str, argv: list[str]) -> str:
         return shlex.join(self.argv(node, argv))
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        # A namespace shares this machine's filesystem.
+        if Path(local).resolve() != Path(remote).resolve():
+            shell.run(["cp", "--", local, remote])
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        self.copy_to(node, remote, local)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,12 @@ class DockerExecAccess:
 
     def describe(self, node: str, argv: list[str]) -> str:
         return shlex.join(self.argv(node, argv))
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        shell.run([self.docker, "cp", local, f"{node}:{remote}"], timeout_s=120)
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        shell.run([self.docker, "cp", f"{node}:{remote}", local], timeout_s=120)
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,23 @@ class SshAccess:
     def describe(self, node: str, argv: list[str]) -> str:
         return shlex.join(self.argv(node, argv))
 
+    def _scp_opts(self, node: str) -> tuple[SshHost, list[str]]:
+        h = self.hosts[node]
+        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout_s}", "-P", str(h.port), "-q"]
+        if self.known_hosts:
+            opts += ["-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=accept-new"]
+        if h.identity_file:
+            opts += ["-i", h.identity_file, "-o", "IdentitiesOnly=yes"]
+        return h, opts
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        h, opts = self._scp_opts(node)
+        shell.run(["scp", *opts, local, f"{h.user}@{h.address}:{remote}"], timeout_s=300)
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        h, opts = self._scp_opts(node)
+        shell.run(["scp", *opts, f"{h.user}@{h.address}:{remote}", local], timeout_s=300)
+
 
 # ---------------------------------------------------------------- runtimes
 
@@ -119,7 +154,7 @@ class SupervisorRuntime:
     name: str = "supervisor"
 
     def _component(self, kind: str, node: str) -> str:
-        return f"{kind}-{node}"
+        return kind if node == HOST else f"{kind}-{node}"
 
     def instance(self, kind: str, node: str) -> Instance | None:
         status = self.run_dir / f"{self._component(kind, node)}.json"

@@ -10,13 +10,17 @@ killed mid-fault can be undone with ``kubedrill recover``.
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
-from kubedrill.drill import DrillRun, RunSettings
+from kubedrill.backends.kube import Workloads
+from kubedrill.drill import Canary, DrillRun, RunSettings
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
+from kubedrill.faults import restore as restore_faults
 from kubedrill.faults.base import Plan
 from kubedrill.faults.components import KillComponent, StopComponent
 from kubedrill.model import Check, Window
@@ -351,11 +355,168 @@ def lose_etcd_quorum(hold_s: float = 5.0, configuration: dict[str, Any] | None =
     return {"stopped": [m.node for m in victims], "hold_s": hold_s}
 
 
+def restore_etcd_from_snapshot(
+    markers: int = 5, post_snapshot: int = 5, configuration: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Action: the DR drill. Seed markers and a canary → snapshot (verified) → post-snapshot objects →
+    disaster (every API server and etcd member stopped, data aside) → restore every member → assert the
+    markers are back, the post-snapshot objects are gone (the exact RPO set), one leader, members in step,
+    revisions moved forward, controllers reconcile; RTO from disaster to the first acknowledged write."""
+    for name, value in (("markers", markers), ("post_snapshot", post_snapshot)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1000:
+            raise ConfigError("experiment", f"restore_etcd_from_snapshot.{name}", "a whole number 1-1000", value)
+    run = current(configuration)
+    cluster = run.cluster
+    prober = run.prober
+    if prober is None:
+        raise PreconditionFailed("restore_etcd_from_snapshot needs the prober: start_drill first")
+    etcdutl_local = run.etcdutl_local or cluster.etcdutl
+    kube = cluster.kube()
+    w = Workloads(kube)
+    ns = run.namespace
+    label = "kubedrill.io/restore"
+    try:
+        with run.phase("steady state: seed marker objects and a canary Deployment"):
+            canary = Canary(w, ns, min_available=0)
+            try:
+                canary.create()
+            except RecoveryTimeout as e:
+                raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+            marker_names = [f"marker-{i:03d}" for i in range(markers)]
+            w.create_configmaps(ns, marker_names, {label: "marker"})
+        with run.phase("snapshot: etcdctl snapshot save, verified with etcdutl"):
+            info = restore_faults.take_snapshot(cluster, run.work_dir / "snapshots", etcdutl_local)
+            run.attachments["snapshot"] = info.__dict__
+            run.evidence["snapshot"] = (
+                f"{Path(info.path).name}: revision {info.revision}, {info.total_keys} keys, hash {info.hash}"
+            )
+        with run.phase("write post-snapshot objects: what the restore must lose"):
+            post_names = [f"post-snapshot-{i:03d}" for i in range(post_snapshot)]
+            w.create_configmaps(ns, post_names, {label: "post-snapshot"})
+        fault = restore_faults.EtcdRestore(cluster, info.path)
+        with run.phase("disaster: stop every API server and etcd member, move the data aside"):
+            disaster_t = run.begin_fault()
+            disaster_wall = time.time()
+            run.inject(fault)
+            run.evidence["disaster"] = fault.confirm()
+        with run.phase("restore: etcdutl snapshot restore on every member; etcd, then API servers"):
+            run.evidence["restore"] = fault.restore()
+            leader = wait_until(
+                "restored etcd members agree on a leader",
+                lambda: etcd_faults.observe(cluster),
+                lambda ms: len(ms) == len(fault.members) and etcd_faults.leader_of(ms) is not None,
+                timeout_s=120,
+                interval_s=0.2,
+                describe=lambda ms: ", ".join(f"{m.node}→{m.leader_id}" for m in ms) or "no member answers",
+            )
+            run.attachments["etcd members after restore"] = [m.__dict__ for m in leader]
+            api_start = run.now()
+            fault.start_api_servers()
+            run.evidence["dependents"] = fault.restart_dependents()
+            first_write = wait_until(
+                "the first acknowledged write after the restore",
+                lambda: prober.first_ok_after(api_start),
+                lambda t: t is not None,
+                timeout_s=max(120.0, run.profile.restore.rto_max_s * 2),
+                interval_s=0.1,
+            )
+            assert first_write is not None
+            rto = first_write - disaster_t
+            run.metrics["rto_s"] = rto
+            run.add(
+                slo.check_max(
+                    "RTO: disaster → first acknowledged write",
+                    rto,
+                    run.profile.restore.rto_max_s,
+                    hint="see the phase timeline for which step took longest",
+                )
+            )
+        with run.phase("verify: markers back, post-snapshot objects gone, members in step, controllers reconcile"):
+            present = set(w.configmap_names(ns, label))
+            missing_markers = [m for m in marker_names if m not in present]
+            run.add(
+                Check(
+                    "marker objects restored",
+                    f"all {len(marker_names)} markers written before the snapshot",
+                    f"{len(marker_names) - len(missing_markers)} present"
+                    + (f"; missing {missing_markers}" if missing_markers else ""),
+                    not missing_markers,
+                )
+            )
+            survivors = [p for p in post_names if p in present]
+            run.add(
+                Check(
+                    "post-snapshot objects absent (the RPO set)",
+                    f"none of the {len(post_names)} objects written after revision {info.revision}",
+                    f"{len(post_names) - len(survivors)} gone" + (f"; still present {survivors}" if survivors else ""),
+                    not survivors,
+                    hint="objects written after the snapshot must not survive a restore from it",
+                )
+            )
+            run.allowed_lost = tuple(prober.written_after(info.revision))
+            members = etcd_faults.observe(cluster)
+            min_rev = min(m.revision for m in members)
+            run.add(
+                Check(
+                    "revisions moved forward past the snapshot (no time travel for watchers)",
+                    f"every member's revision > {info.revision} + {restore_faults.REVISION_BUMP}",
+                    f"lowest revision {min_rev}",
+                    min_rev > info.revision + restore_faults.REVISION_BUMP,
+                )
+            )
+            for m in members:
+                _await_caught_up(run, m.node, disaster_t)
+            canary.workloads.scale_deployment(ns, canary.name, canary.replicas + 1)
+            # The restarted controller-manager and scheduler first wait out the Leases restored from the
+            # snapshot (leaseDuration), then create, schedule and (KWOK) start the pod.
+            reconcile_s = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
+            try:
+                canary.wait_available(canary.replicas + 1, timeout_s=reconcile_s)
+                reconciled = True
+            except RecoveryTimeout as e:
+                reconciled = False
+                run.evidence["canary"] = str(e)
+            run.add(
+                Check(
+                    "controllers reconcile after the restore",
+                    f"canary scaled to {canary.replicas + 1} becomes Available within {reconcile_s:g} s",
+                    "Available" if reconciled else "not Available",
+                    reconciled,
+                    hint="check the controller-manager and scheduler Leases and logs",
+                )
+            )
+            run.evidence["proven"] = fault.prove()
+            run.end_fault()
+        rpo_objects = sorted(post_names) + sorted(run.allowed_lost)
+        run.metrics["rpo_objects"] = len(rpo_objects)
+        run.metrics["rpo_s"] = disaster_wall - info.taken_at
+        run.attachments["RTO and RPO"] = {
+            "rto_s": round(rto, 3),
+            "rpo_s (snapshot → disaster)": round(disaster_wall - info.taken_at, 3),
+            "snapshot revision": info.revision,
+            "lost objects (exact RPO set)": rpo_objects,
+        }
+    finally:
+        kube.close()
+    return {"rto_s": round(rto, 3), "rpo_objects": len(rpo_objects), "snapshot_revision": info.revision}
+
+
 # ---------------------------------------------------------------- dry-run plans
 
 
 def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
     return etcd_faults.MoveLeader(cluster, to).plan()
+
+
+def plan_kill_etcd_member(cluster: Cluster, role: str = "leader") -> Plan:
+    members = etcd_faults.observe(cluster)
+    leader = etcd_faults.leader_of(members)
+    node = leader.node if role == "leader" and leader else etcd_faults.choose_follower(members).node
+    return KillComponent(cluster, "etcd", node).plan()
+
+
+def plan_restore_etcd_from_snapshot(cluster: Cluster, **_: Any) -> Plan:
+    return restore_faults.EtcdRestore(cluster, f"{cluster.snapshot_dir}/<snapshot taken by the drill>.db").plan()
 
 
 # ---------------------------------------------------------------- rollbacks

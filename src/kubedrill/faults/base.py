@@ -8,6 +8,7 @@ RollbackFailed at the end, after every other revert ran.
 
 from __future__ import annotations
 
+import importlib
 import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -155,7 +156,12 @@ class Rollbacks:
             raise RollbackFailed(failures)
 
 
+FAULT_MODULES = ("kubedrill.faults.etcd", "kubedrill.faults.components", "kubedrill.faults.restore")
+
+
 def rebuild(entry: Entry, cluster: Cluster) -> Fault:
+    for module in FAULT_MODULES:  # every fault kind registers itself when its module is imported
+        importlib.import_module(module)
     try:
         cls = Fault.registry[entry.kind]
     except KeyError:

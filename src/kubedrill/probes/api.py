@@ -19,7 +19,9 @@ from kubedrill.model import Sample
 class ProbeTarget(Protocol):
     """What the prober needs from a backend. Each call raises on failure; ``classify`` names the failure."""
 
-    def write(self, key: str) -> None: ...
+    def write(self, key: str) -> int | None:
+        """Write ``key``; return the etcd revision it was stored at (its resourceVersion), if known."""
+        ...
 
     def read(self) -> None: ...
 
@@ -47,6 +49,7 @@ class ApiProber:
     clock: Clock = time.monotonic
     samples: list[Sample] = field(default_factory=list)
     acknowledged: list[str] = field(default_factory=list)
+    revisions: dict[str, int] = field(default_factory=dict)  # acknowledged key → etcd revision
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -87,6 +90,15 @@ class ApiProber:
         with self._lock:
             return list(self.acknowledged)
 
+    def written_after(self, revision: int) -> list[str]:
+        """Acknowledged writes stored after etcd ``revision`` (what a snapshot at that revision lacks)."""
+        with self._lock:
+            return [k for k in self.acknowledged if self.revisions.get(k, revision + 1) > revision]
+
+    def first_ok_after(self, t: float, op: str = "write") -> float | None:
+        with self._lock:
+            return next((s.t for s in self.samples if s.op == op and s.ok and s.t >= t), None)
+
     def last_ok(self, op: str = "write") -> float | None:
         with self._lock:
             return next((s.t for s in reversed(self.samples) if s.op == op and s.ok), None)
@@ -107,9 +119,10 @@ class ApiProber:
                 t0 = self.clock()
                 wall = time.time()
                 error = ""
+                revision: int | None = None
                 try:
                     if op == "write":
-                        target.write(key)
+                        revision = target.write(key)
                     else:
                         target.read()
                     ok = True
@@ -121,6 +134,8 @@ class ApiProber:
                     self.samples.append(Sample(t=t0, wall=wall, op=op, ok=ok, latency_s=latency, error=error))
                     if ok and op == "write":
                         self.acknowledged.append(key)
+                        if revision is not None:
+                            self.revisions[key] = revision
                 next_tick += interval
                 now = self.clock()
                 if next_tick < now:  # a slow request: skip the ticks it overran, stay on the grid

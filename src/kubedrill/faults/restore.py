@@ -1,0 +1,322 @@
+"""Disaster and restore of etcd from a snapshot, as seeds 000/003 do it by hand, for every runtime.
+
+1. ``take_snapshot``: ``etcdctl snapshot save``, fetched to this machine and verified (``etcdutl snapshot
+   status``, then a trial ``etcdutl snapshot restore`` into a scratch dir, which checks the hash): a
+   corrupted or truncated snapshot is refused before anything is stopped.
+2. ``EtcdRestore.inject`` (the disaster): stop every API server, then every etcd member (supervisor
+   holds, static-pod manifests moved out, systemd units stopped); move each data dir aside (never deleted
+   until the restore is proven).
+3. ``EtcdRestore.restore``: copy the snapshot to every member, ``etcdutl snapshot restore`` with the
+   member's name and peer URL, a new cluster token, ``--bump-revision`` and ``--mark-compacted`` (watchers
+   must not see revisions go backwards); start etcd, then the API servers.
+4. ``EtcdRestore.prove``: once the restored cluster is verified, delete the aside data dirs.
+
+``revert`` decides from the nodes themselves: where an aside dir still exists the restore was not proven,
+so the restored dir is removed and the old one put back; then everything is started. ``kubedrill recover``
+can therefore undo a restore interrupted at any step.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kubedrill.backends.base import Instance
+from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.shell import run as run_local
+from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.faults.base import Fault, Plan
+from kubedrill.faults.components import runtime_of
+from kubedrill.waiting import wait_until
+
+ASIDE_SUFFIX = ".kubedrill-aside"
+STOP_TIMEOUT_S = 60.0  # kubelets take a while to stop a static pod whose manifest moved
+REVISION_BUMP = 1_000_000_000  # etcd's own recommendation: more than the writes a snapshot can be behind
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    path: str  # on this machine
+    hash: int
+    revision: int
+    total_keys: int
+    total_size: int
+    taken_at: float  # unix seconds
+
+
+@dataclass(frozen=True)
+class RestoreMember:
+    node: str
+    name: str
+    peer_url: str
+    data_dir: str
+
+
+def verify_snapshot(etcdutl_local: str, path: str, scratch: Path) -> SnapshotInfo:
+    """Refuse a snapshot that ``etcdutl`` cannot read or whose integrity hash does not match."""
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        raise PreconditionFailed(f"snapshot {path} is missing or empty: refusing to restore from it")
+    status = run_local([etcdutl_local, "snapshot", "status", path, "-w", "json"], check=False, timeout_s=120)
+    if not status.ok:
+        raise PreconditionFailed(
+            f"snapshot {path} is unreadable (etcdutl snapshot status: {status.stderr.strip()[-300:]}): "
+            "refusing to stop anything"
+        )
+    data = json.loads(status.stdout)
+    trial = scratch / f"trial-{secrets.token_hex(4)}"
+    restored = run_local(
+        [etcdutl_local, "snapshot", "restore", path, f"--data-dir={trial}", "--name=trial",
+         "--initial-cluster=trial=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380"],
+        check=False,
+        timeout_s=300,
+    )  # fmt: skip
+    run_local(["rm", "-rf", str(trial)], check=False)
+    if not restored.ok:
+        raise PreconditionFailed(
+            f"snapshot {path} failed a trial restore ({restored.stderr.strip()[-300:]}): refusing to stop anything"
+        )
+    return SnapshotInfo(
+        path=path,
+        hash=int(data.get("hash", 0)),
+        revision=int(data.get("revision", 0)),
+        total_keys=int(data.get("totalKey", 0)),
+        total_size=int(data.get("totalSize", 0)),
+        taken_at=time.time(),
+    )
+
+
+def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> SnapshotInfo:
+    """``etcdctl snapshot save`` (from a healthy member), fetched here and verified."""
+    if cluster.etcd is None or cluster.access is None:
+        raise PreconditionFailed(cluster.missing or "a restore needs etcd and node access")
+    name = f"kubedrill-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.db"
+    remote = f"{cluster.snapshot_dir}/{name}"
+    first = cluster.control_planes[0]
+    cluster.access.run(first, ["mkdir", "-p", cluster.snapshot_dir])
+    local_dir.mkdir(parents=True, exist_ok=True)
+    # etcdctl takes a snapshot from exactly one member: the leader, which has every committed write.
+    statuses = cluster.etcd.endpoint_status()
+    leader = next((s for s in statuses if s.is_leader), None)
+    if leader is None:
+        raise PreconditionFailed(f"no etcd leader to take a snapshot from: {[s.endpoint for s in statuses]}")
+    cluster.etcd.run(["snapshot", "save", remote], endpoints=[leader.endpoint])
+    local = str(local_dir / name)
+    cluster.access.copy_from(first, remote, local)
+    return verify_snapshot(etcdutl_local, local, local_dir)
+
+
+def restore_members(cluster: Cluster) -> list[RestoreMember]:
+    """Each member's etcd name and peer URL (from ``member list``) and data dir, by node."""
+    if cluster.etcd is None:
+        raise PreconditionFailed(cluster.missing or "no etcd access")
+    members = cluster.etcd.member_list()
+    out = []
+    for m in members:
+        node = next(
+            (n for n, url in cluster.etcd_endpoint_of.items() if url in m.client_urls or m.name == n),
+            None,
+        )
+        if node is None or node not in cluster.etcd_data_dir_of:
+            raise PreconditionFailed(
+                f"etcd member {m.name} ({m.client_urls}) is not one of {sorted(cluster.etcd_data_dir_of)}"
+            )
+        if not m.peer_urls:
+            raise PreconditionFailed(f"etcd member {m.name} has no peer URL")
+        out.append(RestoreMember(node, m.name, m.peer_urls[0], cluster.etcd_data_dir_of[node]))
+    return sorted(out, key=lambda r: r.node)
+
+
+def restore_argv(
+    etcdutl: str, snapshot: str, member: RestoreMember, members: list[RestoreMember], token: str
+) -> list[str]:
+    """The ``etcdutl snapshot restore`` command for one member (pure; shown by --dry-run)."""
+    initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
+    return [
+        etcdutl, "snapshot", "restore", snapshot,
+        f"--name={member.name}",
+        f"--initial-cluster={initial}",
+        f"--initial-cluster-token={token}",
+        f"--initial-advertise-peer-urls={member.peer_url}",
+        f"--data-dir={member.data_dir}",
+        f"--bump-revision={REVISION_BUMP}",
+        "--mark-compacted",
+    ]  # fmt: skip
+
+
+class EtcdRestore(Fault):
+    """The disaster (everything stopped, data moved aside) and the restore; revert puts the old data back
+    unless the restore was proven."""
+
+    kind = "etcd.restore"
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        snapshot: str,
+        members: list[RestoreMember] | None = None,
+        token: str | None = None,
+    ) -> None:
+        super().__init__(cluster)
+        self.snapshot = snapshot
+        self.members = members or []
+        self.token = token or f"kubedrill-restore-{secrets.token_hex(4)}"
+
+    def params(self) -> dict[str, Any]:
+        return {"snapshot": self.snapshot, "members": [asdict(m) for m in self.members], "token": self.token}
+
+    @classmethod
+    def from_params(cls, cluster: Cluster, params: dict[str, Any]) -> EtcdRestore:
+        return cls(cluster, params["snapshot"], [RestoreMember(**m) for m in params["members"]], params["token"])
+
+    def describe(self) -> str:
+        return f"etcd restore of {len(self.members)} members from {Path(self.snapshot).name}"
+
+    def _remote_snapshot(self) -> str:
+        return f"{self.cluster.snapshot_dir}/{Path(self.snapshot).name}"
+
+    def plan(self) -> Plan:
+        if not self.members:
+            self.members = restore_members(self.cluster)
+        rt = runtime_of(self.cluster)
+        actions = [rt.describe("stop", "kube-apiserver", n) for n in self.cluster.control_planes]
+        actions += [rt.describe("stop", "etcd", m.node) for m in self.members]
+        actions += [f"on {m.node}: mv {m.data_dir} {m.data_dir}{ASIDE_SUFFIX}" for m in self.members]
+        remote = self._remote_snapshot()
+        for m in self.members:
+            argv = restore_argv(self.cluster.etcdutl, remote, m, self.members, self.token)
+            actions.append(f"on {m.node}: {shlex.join(argv)}")
+        actions += ["start etcd on every member, then every API server"]
+        return Plan(
+            fault=self.kind,
+            targets={m.node: f"member {m.name}, data {m.data_dir}" for m in self.members},
+            actions=actions,
+            revert=[f"if {m.data_dir}{ASIDE_SUFFIX} exists on {m.node}: put it back" for m in self.members]
+            + ["start etcd on every member, then every API server"],
+        )
+
+    def _node_run(self, node: str, argv: list[str], timeout_s: float = 60.0) -> str:
+        access = self.cluster.access
+        if access is None:
+            raise PreconditionFailed(self.cluster.missing or "no node access")
+        return access.run(node, argv, timeout_s=timeout_s).stdout
+
+    def _exists(self, node: str, path: str) -> bool:
+        access = self.cluster.access
+        assert access is not None
+        return access.run(node, ["test", "-e", path], check=False).ok
+
+    def inject(self) -> str:
+        """The disaster: API servers, then etcd members, stopped; data dirs moved aside."""
+        rt = runtime_of(self.cluster)
+        for node in self.cluster.control_planes:
+            rt.stop("kube-apiserver", node)
+        for m in self.members:
+            rt.stop("etcd", m.node)
+        for m in self.members:
+            # A stop takes effect asynchronously (a kubelet notices a moved manifest; a killed process is
+            # reaped): wait, and never move the data of a member that still runs.
+            def etcd_on(node: str = m.node) -> Instance | None:
+                return rt.instance("etcd", node)
+
+            try:
+                wait_until(
+                    f"etcd on {m.node} stopped",
+                    etcd_on,
+                    lambda inst: inst is None,
+                    timeout_s=STOP_TIMEOUT_S,
+                    interval_s=0.1,
+                )
+            except RecoveryTimeout as e:
+                raise FaultInjectionError(f"etcd on {m.node} still runs after stop: not moving its data ({e})") from e
+            if not self._exists(m.node, m.data_dir + ASIDE_SUFFIX):
+                self._node_run(m.node, ["mv", m.data_dir, m.data_dir + ASIDE_SUFFIX])
+        apis, members = len(self.cluster.control_planes), len(self.members)
+        return f"stopped {apis} API servers and {members} etcd members; data moved aside"
+
+    def confirm(self) -> str:
+        rt = runtime_of(self.cluster)
+        running = [f"{k} on {n}" for n in self.cluster.control_planes for k in ("kube-apiserver", "etcd")
+                   if rt.instance(k, n) is not None]  # fmt: skip
+        if running:
+            raise FaultInjectionError(f"still running after the disaster: {', '.join(running)}")
+        return "no API server and no etcd member running"
+
+    def restore(self) -> str:
+        """Restore every member from the snapshot with a new token and bumped revisions, then start etcd."""
+        access = self.cluster.access
+        if access is None:
+            raise PreconditionFailed("no node access")
+        remote = self._remote_snapshot()
+        rt = runtime_of(self.cluster)
+        for m in self.members:
+            self._node_run(m.node, ["mkdir", "-p", self.cluster.snapshot_dir])
+            access.copy_to(m.node, self.snapshot, remote)
+            if self.cluster.etcdutl_upload:
+                access.copy_to(m.node, self.cluster.etcdutl_upload, self.cluster.etcdutl)
+            self._node_run(m.node, ["rm", "-rf", m.data_dir])
+            self._node_run(m.node, restore_argv(self.cluster.etcdutl, remote, m, self.members, self.token), 300)
+            if self.cluster.etcd_owner:
+                self._node_run(
+                    m.node, ["chown", "-R", f"{self.cluster.etcd_owner}:{self.cluster.etcd_owner}", m.data_dir]
+                )
+        for m in self.members:
+            rt.start("etcd", m.node)
+        return f"restored {len(self.members)} members with token {self.token}; etcd started"
+
+    def start_api_servers(self) -> None:
+        rt = runtime_of(self.cluster)
+        for node in self.cluster.control_planes:
+            rt.start("kube-apiserver", node)
+
+    def restart_dependents(self) -> str:
+        """Restart controller-managers, schedulers and kubelets, as Kubernetes' restore guide says: their
+        caches hold objects newer than the restored data, and some (KWOK's lease controller, seen here)
+        never recover from the update conflicts that follow."""
+        rt = runtime_of(self.cluster)
+        done = []
+        for node in self.cluster.control_planes:
+            for kind in ("kube-controller-manager", "kube-scheduler"):
+                if rt.instance(kind, node) is not None:
+                    rt.kill(kind, node)
+                    done.append(f"{kind}-{node}")
+        for kind, node in self.cluster.kubelets:
+            if rt.instance(kind, node) is not None:
+                rt.kill(kind, node)
+                done.append(kind if node == "host" else f"{kind}-{node}")
+        if self.cluster.kubelet_restart_argv and self.cluster.access is not None:
+            for node in self.cluster.control_planes:
+                self.cluster.access.run(node, self.cluster.kubelet_restart_argv, check=False)
+                done.append(f"kubelet on {node}")
+        return "restarted " + ", ".join(done)
+
+    def prove(self) -> str:
+        """The restore is verified: the old data dirs are no longer needed."""
+        for m in self.members:
+            self._node_run(m.node, ["rm", "-rf", m.data_dir + ASIDE_SUFFIX])
+        return "old data dirs removed"
+
+    def revert(self) -> str:
+        rt = runtime_of(self.cluster)
+        put_back = [m for m in self.members if self._exists(m.node, m.data_dir + ASIDE_SUFFIX)]
+        if put_back:
+            # API servers first: their watch caches may hold the restored (bumped) revisions, and must not
+            # outlive the swap back to older data, or they serve stale objects and watches never resume.
+            for node in self.cluster.control_planes:
+                rt.stop("kube-apiserver", node)
+            for m in self.members:
+                rt.stop("etcd", m.node)
+            for m in put_back:
+                self._node_run(m.node, ["rm", "-rf", m.data_dir])
+                self._node_run(m.node, ["mv", m.data_dir + ASIDE_SUFFIX, m.data_dir])
+        for m in self.members:
+            rt.start("etcd", m.node)
+        self.start_api_servers()
+        if put_back:
+            self.restart_dependents()  # they saw the restored data, which is gone again
+            return f"restore not proven: old data put back on {', '.join(m.node for m in put_back)}; all started"
+        return "every etcd member and API server started"
