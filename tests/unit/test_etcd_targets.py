@@ -50,3 +50,41 @@ def test_members_that_disagree_have_no_leader() -> None:
 
 def test_a_leader_outside_the_answering_members_is_no_leader() -> None:
     assert leader_of([member("cp-2", "b", leader="a"), member("cp-3", "c", leader="a")]) is None
+
+
+def test_a_member_is_caught_up_when_no_other_member_is_ahead_of_it() -> None:
+    from kubedrill.faults.etcd import caught_up
+
+    assert caught_up([member("cp-1", "a", revision=10), member("cp-2", "b", revision=10)], "cp-2")
+    assert caught_up(
+        [member("cp-1", "a", revision=12), member("cp-2", "b", revision=11), member("cp-3", "c", revision=11)], "cp-3"
+    )
+    assert not caught_up([member("cp-1", "a", revision=12), member("cp-2", "b", revision=9)], "cp-2")
+    assert not caught_up([member("cp-1", "a", revision=12)], "cp-2")  # not answering
+
+
+@pytest.mark.parametrize(("n", "lost"), [(3, 2), (5, 3), (2, 1)])
+def test_quorum_loss_takes_the_fewest_members_followers_first(n: int, lost: int) -> None:
+    from kubedrill.faults.etcd import choose_quorum_loss
+
+    members = [member(f"cp-{i}", chr(ord("a") + i - 1)) for i in range(1, n + 1)]
+    chosen = choose_quorum_loss(members)
+    assert len(chosen) == lost
+    assert chosen[0].node != "cp-1"  # cp-1 ("a") leads: followers go first
+
+
+def test_restore_commands_give_every_member_its_name_peer_url_a_new_token_and_bumped_revisions() -> None:
+    from kubedrill.faults.restore import REVISION_BUMP, RestoreMember, restore_argv
+
+    members = [
+        RestoreMember("cp-1", "cp-1", "https://10.0.0.1:2380", "/var/lib/etcd"),
+        RestoreMember("cp-2", "cp-2", "https://10.0.0.2:2380", "/var/lib/etcd"),
+    ]
+    argv = restore_argv("etcdutl", "/tmp/s.db", members[1], members, "tok-1")
+    assert argv[:4] == ["etcdutl", "snapshot", "restore", "/tmp/s.db"]
+    assert "--name=cp-2" in argv
+    assert "--initial-cluster=cp-1=https://10.0.0.1:2380,cp-2=https://10.0.0.2:2380" in argv
+    assert "--initial-advertise-peer-urls=https://10.0.0.2:2380" in argv
+    assert "--initial-cluster-token=tok-1" in argv
+    assert f"--bump-revision={REVISION_BUMP}" in argv
+    assert "--mark-compacted" in argv

@@ -1,0 +1,101 @@
+"""The etcd drills against the embedded cluster: they pass, report RTO/RPO, and fail when they should."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubedrill.backends.cluster import detect
+from kubedrill.backends.embedded import Layout
+from kubedrill.drill import local_etcdutl
+from kubedrill.errors import PreconditionFailed
+from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.faults.restore import take_snapshot, verify_snapshot
+from kubedrill.local import cluster
+
+from .conftest import kubedrill
+from .test_tracer_drill import allure_results, attachments_of
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def drills(tmp_path: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBEDRILL_LEDGER": str(tmp_path / "ledger.jsonl")}
+    env.pop("KUBECONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-rs", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def healthy(layout: Layout) -> list[str]:
+    cluster.wait_prometheus_targets_up(layout, timeout_s=60)
+    return cluster.status(layout.state_dir).problems
+
+
+def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tmp_path: Path) -> None:
+    proc = drills(tmp_path, "-m", "etcd and not dr")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "3 passed" in proc.stdout
+    assert "quorum-loss drills run only when selected explicitly: -m quorum_loss" in proc.stdout
+    assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []
+    assert healthy(embedded) == []
+
+
+def test_quorum_loss_runs_when_selected_and_proves_the_outage(embedded: Layout, tmp_path: Path) -> None:
+    proc = drills(tmp_path, "-m", "quorum_loss", "-s")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "[ok  ] API refused writes while quorum was lost: expected 0 acknowledged writes" in proc.stdout
+    assert healthy(embedded) == []
+
+
+def test_the_restore_drill_reports_rto_and_the_exact_rpo_set(embedded: Layout, tmp_path: Path) -> None:
+    results = tmp_path / "allure"
+    proc = drills(tmp_path, "-m", "dr", f"--alluredir={results}")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    (result,) = [r for r in allure_results(results) if "restores_from_a_snapshot" in r["name"]]
+    table = next(a for a in attachments_of(result) if a["name"] == "RTO and RPO")
+    data = json.loads((results / table["source"]).read_text())
+    assert 0 < data["rto_s"] < 120
+    lost = data["lost objects (exact RPO set)"]
+    assert [x for x in lost if x.startswith("post-snapshot-")] == [f"post-snapshot-{i:03d}" for i in range(5)]
+    assert all(x.startswith(("post-snapshot-", "probe-")) for x in lost)
+    assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []
+    assert healthy(embedded) == []
+
+
+def test_a_restore_slo_of_one_second_fails_naming_expected_and_observed(embedded: Layout, tmp_path: Path) -> None:
+    proc = drills(tmp_path, "-m", "dr", "--slo-profile", "scenarios/slo/impossible.yaml")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "SloViolation in etcd-restore" in proc.stdout
+    assert "RTO: disaster → first acknowledged write: expected ≤ 1 s, observed" in proc.stdout
+    assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []
+    assert healthy(embedded) == []
+
+
+def test_a_truncated_or_corrupted_snapshot_is_refused_before_anything_stops(embedded: Layout, tmp_path: Path) -> None:
+    c = detect(str(embedded.admin_kubeconfig), None)
+    etcdutl = local_etcdutl()
+    assert etcdutl is not None
+    good = take_snapshot(c, tmp_path, etcdutl)
+    assert good.revision > 0
+    assert good.total_keys > 0
+    data = Path(good.path).read_bytes()
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(data[: len(data) // 2])
+    corrupted = tmp_path / "corrupted.db"
+    middle = len(data) // 2
+    corrupted.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :])
+    for bad in (truncated, corrupted, tmp_path / "missing.db"):
+        with pytest.raises(PreconditionFailed, match="refusing"):
+            verify_snapshot(etcdutl, str(bad), tmp_path)
+    pids = {c.name: c.pid for c in cluster.check_components(embedded)}
+    assert all(pids.values()), "nothing may be stopped by a refused snapshot"
+    status = json.loads(kubedrill("status", "--output", "json").stdout)
+    assert status["healthy"], status["problems"]
