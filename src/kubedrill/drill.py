@@ -135,6 +135,7 @@ class DrillRun:
     allowed_lost: tuple[str, ...] = ()  # acknowledged writes a restore is expected to lose (its RPO set)
     etcdutl_local: str | None = None  # etcdutl on this machine (verifies snapshots)
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kubedrill")
+    canary: Canary | None = None
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -253,6 +254,8 @@ class DrillRun:
         if self._probe_api is not None:
             self._probe_api.close()
             self._probe_api = None
+        if self.canary is not None:
+            self.canary.workloads.kube.close()
         kube = self.cluster.kube()
         try:
             # After a disaster drill the API may still be coming back: wait for it rather than leak the namespace.

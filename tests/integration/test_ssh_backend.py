@@ -37,7 +37,8 @@ def ssh_inventory(embedded: Layout, tmp_path: Path) -> Iterator[Path]:
             "ip", "netns", "exec", embedded.netns(node), "/usr/sbin/sshd", "-D", "-e", "-f", "/dev/null",
             "-o", f"ListenAddress={embedded.node_ip(node)}", "-o", f"HostKey={tmp_path / 'host'}",
             "-o", f"AuthorizedKeysFile={tmp_path / 'authorized_keys'}", "-o", "PermitRootLogin=prohibit-password",
-            "-o", "PasswordAuthentication=no", "-o", "StrictModes=no", "-o", f"PidFile={tmp_path / f'{node}.pid'}",
+            "-o", "PasswordAuthentication=no", "-o", "StrictModes=no",
+            "-o", "Subsystem=sftp internal-sftp", "-o", f"PidFile={tmp_path / f'{node}.pid'}",
         ]  # fmt: skip
         daemons.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log))
     inventory = {
@@ -108,8 +109,9 @@ def test_the_tracer_drill_runs_over_ssh(embedded: Layout, ssh_inventory: Path, t
         "KUBECONFIG": str(embedded.admin_kubeconfig),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "drills/", "-m", "etcd", "-p", "no:cacheprovider", "-v",
-         "--backend", "ssh", "--inventory", str(ssh_inventory), "--prometheus-url", embedded.prometheus_url],
+        [sys.executable, "-m", "pytest", "drills/", "-m", "etcd", "-k", "etcd_leader_is_moved",
+         "-p", "no:cacheprovider", "-v", "--backend", "ssh", "--inventory", str(ssh_inventory),
+         "--prometheus-url", embedded.prometheus_url],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]

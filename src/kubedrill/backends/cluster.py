@@ -55,6 +55,7 @@ class Cluster:
     runtime: ComponentRuntime | None = None
     etcd: Etcdctl | None = None
     etcd_endpoint_of: dict[str, str] = field(default_factory=dict)  # node → client URL
+    apiserver_of: dict[str, str] = field(default_factory=dict)  # node → its own API server URL (not the LB)
     prometheus_url: str | None = None
     layout: Layout | None = None
     missing: str = ""
@@ -271,6 +272,7 @@ def detect(
             runtime=SupervisorRuntime(access, layout.run_dir),
             etcd=etcd,
             etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
+            apiserver_of={n: layout.apiserver_url(n) for n in layout.nodes},
             prometheus_url=prometheus_url or layout.prometheus_url,
             layout=layout,
             etcd_data_dir_of={n: str(layout.etcd_data_dir(n)) for n in layout.nodes},
@@ -302,6 +304,7 @@ def detect(
                 runner=_kind_etcd_runner(docker, cps),
             ),
             etcd_endpoint_of=endpoints,
+            apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
             prometheus_url=prometheus_url,
             etcd_data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
             etcdutl="/usr/local/bin/kubedrill-etcdutl",
@@ -336,6 +339,7 @@ def detect(
                 runner=_node_runner(ssh, nodes_with_etcd),
             ),
             etcd_endpoint_of=dict(inv.etcd_endpoints),
+            apiserver_of={n: f"https://{h.address}:6443" for n, h in inv.hosts.items()},
             prometheus_url=prometheus_url,
             etcd_data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
             etcdutl=inv.etcdutl,

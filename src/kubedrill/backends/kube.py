@@ -97,6 +97,21 @@ class Kube:
     def server(self) -> str:
         return str(self.api_client.configuration.host)
 
+    def readyz(self, server: str | None = None) -> bool:
+        """GET /readyz on ``server`` (one API server, bypassing the load balancer) or the configured one."""
+        saved = self.api_client.configuration.host
+        if server:
+            self.api_client.configuration.host = server
+        try:
+            self.api_client.call_api(
+                "/readyz", "GET", auth_settings=["BearerToken"], _request_timeout=self.timeouts, _preload_content=False
+            )
+        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        finally:
+            self.api_client.configuration.host = saved
+        return True
+
     def close(self) -> None:
         self.api_client.close()
 
