@@ -138,19 +138,23 @@ def parse_profile(data: object, source: str) -> SloProfile:
     return dataclasses.replace(profile, overrides={str(k): v for k, v in drills.items()})
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file; an unreadable file or bad syntax is a ConfigError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(str(p), "(file)", f"a readable {what}", e.strerror) from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
+
+
 def load_profile(path: str | Path | None) -> SloProfile:
     """The profile at ``path``, or the project's default profile, or built-in defaults."""
     if path is None:
         if not DEFAULT_PROFILE.exists():
             return SloProfile()
         path = DEFAULT_PROFILE
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ConfigError(str(p), "(file)", "a readable SLO profile", e.strerror) from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
-    return parse_profile(data, str(p))
+    return parse_profile(read_yaml(path, "SLO profile"), str(path))

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubedrill.backends.base import ComponentRuntime, NodeAccess
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.etcd import Etcdctl
@@ -33,6 +31,7 @@ from kubedrill.backends.nodes import (
     SystemdRuntime,
 )
 from kubedrill.backends.shell import Result
+from kubedrill.config import read_yaml
 from kubedrill.errors import BackendError, ConfigError
 
 MARKER_NAMESPACE = "kube-public"
@@ -177,14 +176,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise ConfigError(str(p), "(file)", "a readable inventory file", e.strerror) from e
-    except yaml.YAMLError as e:
-        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
-    return parse_inventory(data, str(p))
+    return parse_inventory(read_yaml(path, "inventory file"), str(path))
 
 
 # ---------------------------------------------------------------- detection

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubedrill import paths
 from kubedrill.errors import BackendError
 
 MARKER_LABEL = "kubedrill.io/embedded-cluster"
@@ -32,10 +33,7 @@ HOST_COMPONENTS = ("haproxy", "prometheus", "kwok", "kube-state-metrics")
 
 
 def default_state_dir() -> Path:
-    if env := os.environ.get("KUBEDRILL_STATE"):
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kubedrill" / "local"
+    return paths.from_env("KUBEDRILL_STATE", paths.state_home() / "local")
 
 
 @dataclass(frozen=True)

@@ -256,17 +256,7 @@ def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None 
         if role == "leader":
             _await_new_leader(run, node, start, old_term=leader.raft_term)
     with run.phase("recover: the member restarts and catches up"):
-        inst = fault.await_restart(run.profile.control_plane.component_restart_max_s)
-        back_s = run.now() - start
-        run.evidence["restart"] = f"etcd on {node}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
-        run.add(
-            Check(
-                f"etcd on {node} restarted (new PID)",
-                f"an id other than {fault.killed_id} within {run.profile.control_plane.component_restart_max_s:g} s",
-                f"{inst.id} after {back_s:.2f} s",
-                inst.id != fault.killed_id and back_s <= run.profile.control_plane.component_restart_max_s,
-            )
-        )
+        _await_restart(run, fault, start)
         _await_caught_up(run, node, start)
         after = etcd_faults.observe(run.cluster)
         run.attachments["etcd members after"] = [m.__dict__ for m in after]
@@ -284,6 +274,23 @@ def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None 
             )
         _settle(run)
     return {"killed": node, "role": role, "metrics": run.metrics}
+
+
+def _await_restart(run: DrillRun, fault: KillComponent, start: float) -> None:
+    """The proof of a kill: the component runs again under another PID/container ID, within the SLO."""
+    limit = run.profile.control_plane.component_restart_max_s
+    inst = fault.await_restart(limit)
+    back_s = run.now() - start
+    what = f"{fault.component} on {fault.node}"
+    run.evidence["restart"] = f"{what}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
+    run.add(
+        Check(
+            f"{what} restarted (new PID)",
+            f"an id other than {fault.killed_id} within {limit:g} s",
+            f"{inst.id} after {back_s:.2f} s",
+            inst.id != fault.killed_id and back_s <= limit,
+        )
+    )
 
 
 def _await_caught_up(run: DrillRun, node: str, start: float) -> None:
@@ -567,7 +574,6 @@ def kill_component(component: str, target: str = "any", configuration: dict[str,
     else:
         node = target
     fault = KillComponent(run.cluster, component, str(node))
-    slo_cp = run.profile.control_plane
     with run.phase(f"inject: SIGKILL {component} on {node}"):
         if holder:
             run.evidence["lease holder before"] = holder
@@ -579,17 +585,7 @@ def kill_component(component: str, target: str = "any", configuration: dict[str,
     with run.phase("fault took effect: the process is gone"):
         run.evidence["kill proven"] = fault.confirm()
     with run.phase(f"recover: {component} restarts; its work is handed over"):
-        inst = fault.await_restart(slo_cp.component_restart_max_s)
-        back_s = run.now() - start
-        run.evidence["restart"] = f"{component} on {node}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
-        run.add(
-            Check(
-                f"{component} on {node} restarted (new PID)",
-                f"an id other than {fault.killed_id} within {slo_cp.component_restart_max_s:g} s",
-                f"{inst.id} after {back_s:.2f} s",
-                back_s <= slo_cp.component_restart_max_s,
-            )
-        )
+        _await_restart(run, fault, start)
         if component == "kube-apiserver":
             _await_apiserver_ready(run, str(node), start)
         if component in LEASES:

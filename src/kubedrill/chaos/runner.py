@@ -16,11 +16,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.types import Strategy
 
 from kubedrill.chaos import activities
+from kubedrill.config import read_yaml
 from kubedrill.drill import DrillRun, RunSettings
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RollbackFailed, SloViolation
 from kubedrill.redact import redact
@@ -31,12 +31,7 @@ CHAOS_SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
 
 def load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    try:
-        experiment = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise ConfigError(str(p), "(file)", "a readable Chaos Toolkit experiment", e.strerror) from e
-    except yaml.YAMLError as e:
-        raise ConfigError(str(p), "(syntax)", "valid YAML", str(e).splitlines()[0]) from e
+    experiment = read_yaml(p, "Chaos Toolkit experiment")
     if not isinstance(experiment, dict):
         raise ConfigError(str(p), "(top level)", "an experiment mapping", type(experiment).__name__)
     try:

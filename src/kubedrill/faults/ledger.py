@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubedrill import paths
+
 
 def default_ledger_path() -> Path:
-    if env := os.environ.get("KUBEDRILL_LEDGER"):
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kubedrill" / "rollback-ledger.jsonl"
+    return paths.from_env("KUBEDRILL_LEDGER", paths.state_home() / "rollback-ledger.jsonl")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubedrill import paths
 from kubedrill.backends import shell
 from kubedrill.errors import LocalClusterError
 
@@ -63,10 +64,7 @@ class Group:
 
 def cache_root() -> Path:
     """``$KUBEDRILL_CACHE``, else ``$XDG_CACHE_HOME/kubedrill``, else ``~/.cache/kubedrill``."""
-    if env := os.environ.get("KUBEDRILL_CACHE"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kubedrill"
+    return paths.from_env("KUBEDRILL_CACHE", paths.cache_home())
 
 
 def load_groups(path: Path = VERSIONS_FILE) -> dict[str, Group]:
