@@ -312,6 +312,11 @@ class DrillRun:
             self.add(slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min))
             self.add(slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end))
             self.add(slo.check_latency(f"API {op} latency during the fault", inside, 99, api.latency_p99_max_s))
+        if self.allowed_lost:
+            # A restore goes back to its snapshot: reads of the writes it lost find nothing, by design.
+            self.metrics["reads_of_lost_writes"] = sum(s.op == "read" and s.error == "stale-read" for s in samples)
+        else:
+            self.add(slo.check_no_stale_reads(samples))
         ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S)
         self.metrics["time_to_recover_s"] = ttr
         self.add(slo.check_max("API recovered after the fault", ttr, api.recovery_max_s))

@@ -187,6 +187,17 @@ def check_max(name: str, observed: float | None, maximum: float, unit: str = "s"
     )
 
 
+def check_no_stale_reads(samples: Sequence[Sample]) -> Check:
+    stale = [s for s in samples if s.op == "read" and s.error == "stale-read"]
+    return Check(
+        name="no stale read",
+        expected="every read of an acknowledged write finds it",
+        observed=f"{len(stale)} stale reads of {sum(s.op == 'read' for s in samples)}",
+        ok=not stale,
+        hint="an API server served data older than an acknowledged write: check its etcd member",
+    )
+
+
 def check_ledger_result(result: LedgerResult) -> Check:
     unexpected = result.unexpected_lost
     observed = f"{result.readable} of {result.acknowledged} acknowledged writes readable"

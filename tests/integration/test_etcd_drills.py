@@ -13,10 +13,11 @@ import pytest
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
 from kubedrill.drill import local_etcdutl
-from kubedrill.errors import PreconditionFailed
+from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.faults.restore import take_snapshot, verify_snapshot
 from kubedrill.local import cluster
+from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
 from .test_tracer_drill import allure_results, attachments_of
@@ -34,9 +35,20 @@ def drills(tmp_path: Path, *args: str, timeout: float = 900) -> subprocess.Compl
     )  # fmt: skip
 
 
-def healthy(layout: Layout) -> list[str]:
+def healthy(layout: Layout, settle_s: float = 30.0) -> list[str]:
+    """Problems `kubedrill status` still reports once the cluster had ``settle_s`` to settle (an election
+    right after a heal is normal; one that never ends is not)."""
     cluster.wait_prometheus_targets_up(layout, timeout_s=60)
-    return cluster.status(layout.state_dir).problems
+    try:
+        return wait_until(
+            "kubedrill status healthy",
+            lambda: cluster.status(layout.state_dir).problems,
+            lambda problems: not problems,
+            timeout_s=settle_s,
+            interval_s=1.0,
+        )
+    except RecoveryTimeout:
+        return cluster.status(layout.state_dir).problems
 
 
 def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tmp_path: Path) -> None:

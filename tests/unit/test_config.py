@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_shipped_profiles_load() -> None:
     default = load_profile(ROOT / "scenarios" / "slo" / "default.yaml")
-    assert default.api.availability_min == 0.99
+    assert default.api.availability_min == 0.95
+    assert default.for_drill("etcd-leader-kill").api.availability_min == 0.9
     impossible = load_profile(ROOT / "scenarios" / "slo" / "impossible.yaml")
     assert impossible.etcd.leader_election_max_s == 0.0
 

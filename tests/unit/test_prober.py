@@ -17,7 +17,7 @@ class FlakyTarget:
         FlakyTarget.revision += 1
         return FlakyTarget.revision
 
-    def read(self) -> None:
+    def read(self, key: str | None) -> None:
         if self.failing.is_set():
             raise TimeoutError("timed out")
 

@@ -100,3 +100,12 @@ def test_availability_check_without_samples_fails() -> None:
 def test_check_max_treats_never_as_a_failure() -> None:
     assert not slo.check_max("recovered", None, 10).ok
     assert slo.check_max("recovered", 3.2, 10).ok
+
+
+def test_a_read_that_cannot_find_an_acknowledged_write_is_a_stale_read() -> None:
+    fine = timeline("...", op="read")
+    assert slo.check_no_stale_reads(fine).ok
+    stale = [*fine, Sample(0.5, 0, "read", False, 0.01, "stale-read")]
+    check = slo.check_no_stale_reads(stale)
+    assert not check.ok
+    assert check.observed == "1 stale reads of 4"

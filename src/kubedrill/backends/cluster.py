@@ -68,6 +68,29 @@ class Cluster:
     # kube-controller-manager and kubelets so none keeps acting on state newer than the snapshot).
     kubelets: list[tuple[str, str]] = field(default_factory=list)  # (runtime kind, node) to kill
     kubelet_restart_argv: list[str] = field(default_factory=list)  # else: run this on every control-plane node
+    # for partitions: each node's address, and the load balancer's (isolating a node cuts both)
+    address_of: dict[str, str] = field(default_factory=dict)
+    lb_addresses: list[str] = field(default_factory=list)
+    cni_enforces_policies: bool = False  # KWOK pods have no network; kind's kindnet enforces NetworkPolicy
+
+    def etcd_on(self, node: str) -> Etcdctl:
+        """etcdctl run *on* ``node`` against its own member (answers even when the node is cut off)."""
+        if self.etcd is None or self.access is None:
+            raise ConfigError("--backend", "backend", "node and etcd access", self.backend)
+        access = self.access
+        prefix = ["env", "-u", "ETCDCTL_ENDPOINTS", "-u", "ETCDCTL_CACERT", "-u", "ETCDCTL_CERT", "-u", "ETCDCTL_KEY"]
+
+        def run(argv: list[str], timeout_s: float) -> Result:
+            return access.run(node, [*prefix, *argv], timeout_s=timeout_s, check=False)
+
+        return Etcdctl(
+            binary=self.etcd.binary,
+            endpoints=("https://127.0.0.1:2379",),
+            cacert=self.etcd.cacert,
+            cert=self.etcd.cert,
+            key=self.etcd.key,
+            runner=_kind_etcd_runner(access, [node]) if isinstance(access, DockerExecAccess) else run,
+        )
 
     def kube(self, timeout_s: float = 5.0) -> Kube:
         return Kube(self.kubeconfig, self.context, timeout_s=timeout_s)
@@ -98,6 +121,7 @@ class Inventory:
     supervisor_run_dir: str | None = None
     known_hosts: str | None = None
     units: dict[str, str] = field(default_factory=dict)
+    lb_addresses: tuple[str, ...] = ()  # API load balancers: cut too when a node is isolated
 
 
 def _req(data: dict[str, Any], key: str, source: str, where: str, kind: type, expected: str) -> Any:
@@ -155,6 +179,9 @@ def parse_inventory(data: object, source: str) -> Inventory:
     units = data.get("units", {}) or {}
     if not isinstance(units, dict) or not all(isinstance(v, str) for v in units.values()):
         raise ConfigError(source, "units", "a mapping of component → systemd unit name", units)
+    lbs = data.get("lb_addresses", []) or []
+    if not isinstance(lbs, list) or not all(isinstance(x, str) for x in lbs):
+        raise ConfigError(source, "lb_addresses", "a list of load-balancer addresses", lbs)
     known_hosts = data.get("known_hosts")
     if known_hosts is not None and not isinstance(known_hosts, str):
         raise ConfigError(source, "known_hosts", "a path", known_hosts)
@@ -172,6 +199,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
         supervisor_run_dir=run_dir,
         known_hosts=known_hosts,
         units={str(k): str(v) for k, v in units.items()},
+        lb_addresses=tuple(lbs),
     )
 
 
@@ -269,6 +297,8 @@ def detect(
             layout=layout,
             etcd_data_dir_of={n: str(layout.etcd_data_dir(n)) for n in layout.nodes},
             kubelets=[("kwok", HOST)],
+            address_of={n: layout.node_ip(n) for n in layout.nodes},
+            lb_addresses=[layout.bridge_ip],
             etcdutl=str(layout.binary("etcdutl")),
             snapshot_dir=str(layout.state_dir / "snapshots"),
             **base,
@@ -297,6 +327,8 @@ def detect(
             ),
             etcd_endpoint_of=endpoints,
             apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
+            address_of={n: ips[n] for n in cps},
+            cni_enforces_policies=True,
             prometheus_url=prometheus_url,
             etcd_data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
             etcdutl="/usr/local/bin/kubedrill-etcdutl",
@@ -332,6 +364,8 @@ def detect(
             ),
             etcd_endpoint_of=dict(inv.etcd_endpoints),
             apiserver_of={n: f"https://{h.address}:6443" for n, h in inv.hosts.items()},
+            address_of={n: h.address for n, h in inv.hosts.items()},
+            lb_addresses=list(inv.lb_addresses),
             prometheus_url=prometheus_url,
             etcd_data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
             etcdutl=inv.etcdutl,

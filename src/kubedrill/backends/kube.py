@@ -404,12 +404,15 @@ class ProbeApi:
         rv = created.metadata.resource_version
         return int(rv) if rv and rv.isdigit() else None
 
-    def read(self) -> None:
-        self.kube.core.read_namespaced_config_map(self.ANCHOR, self.namespace, _request_timeout=self.kube.timeouts)
+    def read(self, key: str | None) -> None:
+        self.kube.core.read_namespaced_config_map(
+            key or self.ANCHOR, self.namespace, _request_timeout=self.kube.timeouts
+        )
 
     def classify(self, error: BaseException) -> str:
         if isinstance(error, ApiException):
-            return f"http-{error.status}"
+            # A read of an acknowledged write that answers "not found" is a stale read.
+            return "stale-read" if error.status == 404 else f"http-{error.status}"
         text = f"{type(error).__name__} {error}"
         for marker, name in (
             ("timed out", "timeout"),

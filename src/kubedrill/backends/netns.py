@@ -36,6 +36,9 @@ def create_node(netns: str, bridge: str, cidr: str, gateway: str, host_if: str) 
     """A namespace with ``eth0`` (``cidr``) bridged to the host, loopback up, default route via ``gateway``."""
     if netns not in list_netns(netns):
         shell.run(["ip", "netns", "add", netns])
+    if link_exists(host_if) and not link_exists("eth0", netns):
+        # The host end of a pair whose namespace was just deleted: the kernel removes it asynchronously.
+        delete_link(host_if)
     if not link_exists(host_if):
         shell.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", netns])
     shell.run(["ip", "link", "set", host_if, "master", bridge])

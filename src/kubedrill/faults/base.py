@@ -156,7 +156,12 @@ class Rollbacks:
             raise RollbackFailed(failures)
 
 
-FAULT_MODULES = ("kubedrill.faults.etcd", "kubedrill.faults.components", "kubedrill.faults.restore")
+FAULT_MODULES = (
+    "kubedrill.faults.etcd",
+    "kubedrill.faults.components",
+    "kubedrill.faults.restore",
+    "kubedrill.faults.network",
+)
 
 
 def rebuild(entry: Entry, cluster: Cluster) -> Fault:

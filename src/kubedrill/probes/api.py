@@ -1,5 +1,8 @@
 """The API prober: reads and writes through the endpoint users use, 10 times a second, on a shared clock.
 
+Reads fetch the latest acknowledged write, so a read that answers "not found" for it is a stale read
+(error class ``stale-read``), which no drill may see.
+
 Two threads, one reading and one writing, each on a fixed 100 ms grid (a slow request makes it skip
 ticks, never bunch them), so an outage shows up with 100 ms resolution however the API misbehaves.
 Every acknowledged write is kept in the ledger: afterwards each must still be readable.
@@ -23,7 +26,9 @@ class ProbeTarget(Protocol):
         """Write ``key``; return the etcd revision it was stored at (its resourceVersion), if known."""
         ...
 
-    def read(self) -> None: ...
+    def read(self, key: str | None) -> None:
+        """Read ``key`` (the latest acknowledged write) or, before any write, an anchor object."""
+        ...
 
     def classify(self, error: BaseException) -> str: ...
 
@@ -104,6 +109,10 @@ class ApiProber:
             return next((s.t for s in reversed(self.samples) if s.op == op and s.ok), None)
 
     # ---- the loop ----
+    def _latest_acknowledged(self) -> str | None:
+        with self._lock:
+            return self.acknowledged[-1] if self.acknowledged else None
+
     def _next_key(self) -> str:
         with self._lock:
             self._seq += 1
@@ -124,7 +133,7 @@ class ApiProber:
                     if op == "write":
                         revision = target.write(key)
                     else:
-                        target.read()
+                        target.read(self._latest_acknowledged())
                     ok = True
                 except Exception as e:  # every failure is data here, never a crash of the prober
                     ok = False
