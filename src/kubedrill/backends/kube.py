@@ -240,6 +240,17 @@ class PodInfo:
 
 
 @dataclass(frozen=True)
+class PodOnNode:
+    namespace: str
+    name: str
+    owner_kind: str | None  # ReplicaSet, DaemonSet, … or None for an unmanaged pod
+    mirror: bool  # a static pod's mirror: nothing to evict
+    empty_dir: bool  # has emptyDir volumes, whose data an eviction loses
+    deleting: bool
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
 class DeploymentState:
     desired: int
     available: int
@@ -369,6 +380,69 @@ class Workloads:
             namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
         ).items
         return [_pod_info(p) for p in items]
+
+    # ---- drains ----
+    @_wrap
+    def cordon(self, node: str, unschedulable: bool) -> None:
+        self.kube.core.patch_node(node, {"spec": {"unschedulable": unschedulable}}, _request_timeout=self.kube.timeouts)
+
+    @_wrap
+    def pods_on_node(self, node: str) -> list[PodOnNode]:
+        items = self.kube.core.list_pod_for_all_namespaces(
+            field_selector=f"spec.nodeName={node}", _request_timeout=self.kube.timeouts
+        ).items
+        out = []
+        for p in items:
+            owners = p.metadata.owner_references or []
+            out.append(
+                PodOnNode(
+                    namespace=p.metadata.namespace,
+                    name=p.metadata.name,
+                    owner_kind=owners[0].kind if owners else None,
+                    mirror="kubernetes.io/config.mirror" in (p.metadata.annotations or {}),
+                    empty_dir=any(v.empty_dir is not None for v in (p.spec.volumes or [])),
+                    deleting=p.metadata.deletion_timestamp is not None,
+                    labels=dict(p.metadata.labels or {}),
+                )
+            )
+        return out
+
+    def evict(self, namespace: str, name: str) -> str:
+        """Evict through the Eviction API. Returns "evicted", "gone" or "blocked" (429: a PDB says no)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        try:
+            self.kube.core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=self.kube.timeouts)
+        except ApiException as e:
+            if e.status == 429:
+                return "blocked"
+            if e.status == 404:
+                return "gone"
+            if e.status == 403 and "being terminated" in str(e.body):
+                return "gone"  # its namespace is being deleted: the pod goes anyway (kubectl drain does the same)
+            raise BackendError(f"evicting {namespace}/{name}: HTTP {e.status} {e.reason}: {_body(e)}") from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise ClusterUnreachable(f"evicting {namespace}/{name}: {type(e).__name__}: {e}") from e
+        return "evicted"
+
+    @_wrap
+    def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            self.kube.core.delete_namespaced_pod(name, namespace, _request_timeout=self.kube.timeouts)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    @_wrap
+    def pdbs_selecting(self, namespace: str, labels: dict[str, str]) -> list[str]:
+        items = self.kube.policy.list_namespaced_pod_disruption_budget(
+            namespace, _request_timeout=self.kube.timeouts
+        ).items
+        out = []
+        for pdb in items:
+            want = (pdb.spec.selector.match_labels or {}) if pdb.spec.selector else {}
+            if want and all(labels.get(k) == v for k, v in want.items()):
+                out.append(pdb.metadata.name)
+        return out
 
 
 class ProbeApi:

@@ -23,9 +23,11 @@ from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults import restore as restore_faults
 from kubedrill.faults.base import Plan
 from kubedrill.faults.components import KillComponent, StopComponent
+from kubedrill.faults.drain import Drain, DrainOptions
 from kubedrill.faults.network import Cut, Partition
 from kubedrill.model import Check, Window
 from kubedrill.probes.prometheus import AlertRule, PromCheck
+from kubedrill.probes.workload import AvailabilityWatch
 from kubedrill.waiting import wait_until
 
 _RUNS: dict[str, DrillRun] = {}
@@ -95,7 +97,12 @@ def drill_slos_hold(configuration: dict[str, Any] | None = None) -> bool:
 
 
 def start_drill(
-    drill_id: str, title: str = "", canary: bool = False, configuration: dict[str, Any] | None = None
+    drill_id: str,
+    title: str = "",
+    canary: bool = False,
+    canary_replicas: int = 3,
+    canary_min_available: int = 2,
+    configuration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Action: the drill's namespace and the API prober (and with ``canary``, a 3-replica Deployment guarded
     by a PDB), then a steady-state baseline of 10 successful writes."""
@@ -114,7 +121,9 @@ def start_drill(
         )
         if canary:
             kube = run.cluster.kube()
-            run.canary = Canary(Workloads(kube), run.namespace)
+            run.canary = Canary(
+                Workloads(kube), run.namespace, replicas=canary_replicas, min_available=canary_min_available
+            )
             try:
                 run.canary.create()
             except RecoveryTimeout as e:
@@ -915,6 +924,98 @@ def workload_partition(configuration: dict[str, Any] | None = None) -> dict[str,
     )
 
 
+def _canary_nodes(canary: Canary) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}"):
+        if p.node and not p.deleting:
+            counts[p.node] = counts.get(p.node, 0) + 1
+    return counts
+
+
+def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) -> None:
+    """Drain ``node`` with the canary watched at 10 Hz; judge the drain, the dip and the rescheduling."""
+    floor = max(1, canary.min_available)
+    fault = Drain(run.cluster, node, options)
+    watch = AvailabilityWatch(lambda: canary.workloads.deployment(canary.namespace, canary.name).available)
+    with watch:
+        with run.phase(f"inject: cordon and drain {node} (Eviction API)"):
+            start = run.now()
+            run.evidence[f"drain {node}"] = run.inject(fault)
+            run.evidence[f"cordoned {node}"] = fault.confirm()
+        run.add(
+            Check(
+                f"drain of {node} completed",
+                f"every evictable pod evicted within {options.timeout_s:g} s",
+                fault.result.describe(),
+                fault.result.complete,
+                hint="a PDB that allows no disruption blocks every drain: check minAvailable vs replicas",
+            )
+        )
+        with run.phase(f"recover: evicted pods recreated and Ready elsewhere; uncordon {node}"):
+            took = _await_canary(run, canary, canary.replicas, start, "recreated and Ready on other nodes")
+            left = _canary_nodes(canary).get(node, 0)
+            if fault.result.complete:
+                run.add(Check(f"no canary pod left on {node}", "0", str(left), left == 0))
+            run.evidence[f"uncordon {node}"] = run.rollbacks.revert_one(fault)
+            uncordoned = next(n for n in run.cluster.kube().nodes() if n.name == node)
+            run.add(
+                Check(
+                    f"{node} uncordoned afterwards",
+                    "schedulable",
+                    "cordoned" if uncordoned.unschedulable else "schedulable",
+                    not uncordoned.unschedulable,
+                )
+            )
+            run.metrics[f"drain_{node}_s"] = took
+    lowest = watch.minimum
+    run.metrics[f"canary_min_available_during_{node}"] = lowest
+    run.add(
+        Check(
+            f"canary availability never dropped below its floor while draining {node}",
+            f"≥ {floor} available (PDB minAvailable {canary.min_available}) in every 100 ms sample",
+            f"minimum {lowest} over {len(watch.samples)} samples",
+            lowest is not None and lowest >= floor,
+            hint="a Deployment without a PDB (or with one replica) loses availability when its pod is evicted",
+        )
+    )
+
+
+def drain_node(
+    node: str | None = None,
+    timeout_s: float = 30.0,
+    force: bool = False,
+    delete_emptydir_data: bool = False,
+    configuration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Action: drain the worker with the most canary pods (or ``node``) through the Eviction API, watching
+    the canary at 10 Hz; assert it never drops below its PDB, its pods come back elsewhere, the node is
+    uncordoned. A PDB allowing no disruption makes the drill fail with "blocked by PDB <name>"."""
+    run = current(configuration)
+    canary = _require_canary(run)
+    target = node or max(sorted(_canary_nodes(canary).items()), key=lambda kv: kv[1])[0]
+    run.begin_fault()
+    _drain_one(run, canary, target, DrainOptions(force, delete_emptydir_data, timeout_s=timeout_s))
+    _settle(run)
+    return {"drained": target, "metrics": run.metrics}
+
+
+def rolling_drain(timeout_s: float = 30.0, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Action: drain every worker one at a time, as maintenance would, availability asserted throughout."""
+    run = current(configuration)
+    canary = _require_canary(run)
+    kube = run.cluster.kube()
+    try:
+        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
+    finally:
+        kube.close()
+    start = run.begin_fault()
+    for worker in workers:
+        _drain_one(run, canary, worker, DrainOptions(timeout_s=timeout_s))
+    run.metrics["rolling_drain_total_s"] = run.now() - start
+    _settle(run)
+    return {"drained": workers, "total_s": run.metrics["rolling_drain_total_s"]}
+
+
 # ---------------------------------------------------------------- dry-run plans
 
 
@@ -965,6 +1066,19 @@ def plan_etcd_peer_packet_loss(cluster: Cluster, probability: float = 0.3, **_: 
     plan = Partition(cluster, node, Cut(peers=peers, port=2380, probability=probability)).plan()
     plan.targets["nodes"] = ", ".join(cluster.control_planes) + " (the same rules on each)"
     return plan
+
+
+def plan_drain_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
+    kube = cluster.kube()
+    try:
+        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
+    finally:
+        kube.close()
+    return Drain(cluster, node or workers[0]).plan()
+
+
+def plan_rolling_drain(cluster: Cluster, **_: Any) -> Plan:
+    return plan_drain_node(cluster)
 
 
 def plan_restore_etcd_from_snapshot(cluster: Cluster, **_: Any) -> Plan:

@@ -161,6 +161,7 @@ FAULT_MODULES = (
     "kubedrill.faults.components",
     "kubedrill.faults.restore",
     "kubedrill.faults.network",
+    "kubedrill.faults.drain",
 )
 
 
