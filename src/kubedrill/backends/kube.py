@@ -7,6 +7,7 @@ and every ApiException becomes a BackendError that names the call.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from kubedrill.errors import BackendError, ClusterUnreachable
@@ -380,6 +381,43 @@ class Workloads:
             namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
         ).items
         return [_pod_info(p) for p in items]
+
+    def watch_ready_pods(
+        self, namespace: str, label_selector: str, on_count: Callable[[int], None], stop: threading.Event
+    ) -> None:
+        """Call ``on_count`` with the number of Ready, non-terminating pods after every change, from a
+        watch (every event, not a sample), until ``stop`` is set. Reconnects when the stream ends."""
+        while not stop.is_set():
+            w = watch.Watch()
+            try:
+                # List first (the whole state at one revision), then watch from that revision: counting the
+                # ADDED events a bare watch starts with would report false dips while the list trickles in.
+                listed = self.kube.core.list_namespaced_pod(
+                    namespace, label_selector=label_selector, _request_timeout=self.kube.timeouts
+                )
+                ready = {p.metadata.name: _pod_info(p).ready and not _pod_info(p).deleting for p in listed.items}
+                on_count(sum(ready.values()))
+                for event in w.stream(
+                    self.kube.core.list_namespaced_pod,
+                    namespace,
+                    label_selector=label_selector,
+                    resource_version=listed.metadata.resource_version,
+                    timeout_seconds=2,
+                    _request_timeout=(5.0, 10.0),
+                ):
+                    pod = event["object"]
+                    info = _pod_info(pod)
+                    if event["type"] == "DELETED":
+                        ready.pop(info.name, None)
+                    else:
+                        ready[info.name] = info.ready and not info.deleting
+                    on_count(sum(ready.values()))
+                    if stop.is_set():
+                        break
+            except (ApiException, urllib3.exceptions.HTTPError, OSError):
+                stop.wait(0.2)  # the API blinked: reconnect; the list restarts from the current state
+            finally:
+                w.stop()
 
     # ---- drains ----
     @_wrap

@@ -248,14 +248,9 @@ def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | Non
 def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Action: SIGKILL the etcd leader (or a follower); prove the kill (a new PID), measure the election
     (leader) or assert leadership did not change (follower), and wait for the member to catch up."""
-    if role not in ("leader", "follower"):
-        raise ConfigError("experiment", "kill_etcd_member.role", "leader or follower", role)
     run = current(configuration)
     members = etcd_faults.observe(run.cluster)
-    leader = etcd_faults.leader_of(members)
-    if leader is None:
-        raise PreconditionFailed(f"etcd has no single leader before the drill: {[m.node for m in members]}")
-    node = leader.node if role == "leader" else etcd_faults.choose_follower(members).node
+    leader, node = etcd_faults.member_for_role(members, role)
     fault = KillComponent(run.cluster, "etcd", node)
     with run.phase(f"inject: SIGKILL the etcd {role} on {node}"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
@@ -716,10 +711,10 @@ def stop_every_instance(
     return {"component": component, "hold_s": hold_s, "recovered_s": recovered, "since_stop_s": run.now() - start}
 
 
-def _others(run: DrillRun, node: str) -> tuple[str, ...]:
+def _others(cluster: Cluster, node: str) -> tuple[str, ...]:
     """Addresses a node talks to in the control plane: the other nodes and the load balancer(s)."""
-    peers = [a for n, a in run.cluster.address_of.items() if n != node]
-    return tuple(peers + run.cluster.lb_addresses)
+    peers = [a for n, a in cluster.address_of.items() if n != node]
+    return tuple(peers + cluster.lb_addresses)
 
 
 def _observe_without(run: DrillRun, node: str) -> list[etcd_faults.MemberView]:
@@ -743,15 +738,10 @@ def isolate_node(
     the load balancer (peer and client traffic) for ``hold_s``; then heal. The leader case: the majority
     elects a new leader within the SLO and the cut-off member reports no leader. The follower case:
     leadership does not change. After healing: rules gone (verified on the node), the member caught up."""
-    if role not in ("leader", "follower"):
-        raise ConfigError("experiment", "isolate_node.role", "leader or follower", role)
     run = current(configuration)
     members = etcd_faults.observe(run.cluster)
-    leader = etcd_faults.leader_of(members)
-    if leader is None:
-        raise PreconditionFailed(f"etcd has no single leader before the drill: {[m.node for m in members]}")
-    node = leader.node if role == "leader" else etcd_faults.choose_follower(members).node
-    fault = Partition(run.cluster, node, Cut(peers=_others(run, node)), ttl_s=ttl_s)
+    leader, node = etcd_faults.member_for_role(members, role)
+    fault = Partition(run.cluster, node, Cut(peers=_others(run.cluster, node)), ttl_s=ttl_s)
     with run.phase(f"inject: isolate the etcd {role}'s node {node}"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
         start = run.begin_fault()
@@ -936,7 +926,9 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
     """Drain ``node`` with the canary watched at 10 Hz; judge the drain, the dip and the rescheduling."""
     floor = max(1, canary.min_available)
     fault = Drain(run.cluster, node, options)
-    watch = AvailabilityWatch(lambda: canary.workloads.deployment(canary.namespace, canary.name).available)
+    selector = f"app={canary.labels['app']}"
+    watcher = Workloads(run.cluster.kube())  # its own client: the watch runs in its own thread
+    watch = AvailabilityWatch(lambda on, stop: watcher.watch_ready_pods(canary.namespace, selector, on, stop))
     with watch:
         with run.phase(f"inject: cordon and drain {node} (Eviction API)"):
             start = run.now()
@@ -967,13 +959,14 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
                 )
             )
             run.metrics[f"drain_{node}_s"] = took
+    watcher.kube.close()
     lowest = watch.minimum
     run.metrics[f"canary_min_available_during_{node}"] = lowest
     run.add(
         Check(
             f"canary availability never dropped below its floor while draining {node}",
-            f"≥ {floor} available (PDB minAvailable {canary.min_available}) in every 100 ms sample",
-            f"minimum {lowest} over {len(watch.samples)} samples",
+            f"≥ {floor} Ready pods (PDB minAvailable {canary.min_available}) after every change (pod watch)",
+            f"minimum {lowest} over {len(watch.samples)} changes",
             lowest is not None and lowest >= floor,
             hint="a Deployment without a PDB (or with one replica) loses availability when its pod is evicted",
         )
@@ -1024,9 +1017,7 @@ def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
 
 
 def plan_kill_etcd_member(cluster: Cluster, role: str = "leader") -> Plan:
-    members = etcd_faults.observe(cluster)
-    leader = etcd_faults.leader_of(members)
-    node = leader.node if role == "leader" and leader else etcd_faults.choose_follower(members).node
+    _, node = etcd_faults.member_for_role(etcd_faults.observe(cluster), role)
     return KillComponent(cluster, "etcd", node).plan()
 
 
@@ -1049,11 +1040,8 @@ def plan_stop_every_instance(cluster: Cluster, component: str, hold_s: float = 5
 
 
 def plan_isolate_node(cluster: Cluster, role: str = "leader", ttl_s: int = 120, **_: Any) -> Plan:
-    members = etcd_faults.observe(cluster)
-    leader = etcd_faults.leader_of(members)
-    node = leader.node if role == "leader" and leader else etcd_faults.choose_follower(members).node
-    peers = tuple([a for n, a in cluster.address_of.items() if n != node] + cluster.lb_addresses)
-    return Partition(cluster, node, Cut(peers=peers), ttl_s=ttl_s).plan()
+    _leader, node = etcd_faults.member_for_role(etcd_faults.observe(cluster), role)
+    return Partition(cluster, node, Cut(peers=_others(cluster, node)), ttl_s=ttl_s).plan()
 
 
 def plan_cut_apiserver_from_etcd(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:

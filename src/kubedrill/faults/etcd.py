@@ -77,6 +77,17 @@ def choose_quorum_loss(members: Sequence[MemberView]) -> list[MemberView]:
     return ordered[:lose]
 
 
+def member_for_role(members: Sequence[MemberView], role: str) -> tuple[MemberView, str]:
+    """(the leader, the node of the member that plays ``role``: the leader itself, or the follower
+    ``choose_follower`` picks)."""
+    if role not in ("leader", "follower"):
+        raise ConfigError("experiment", "role", "leader or follower", role)
+    leader = leader_of(members)
+    if leader is None:
+        raise PreconditionFailed(f"etcd has no single leader before the drill: {[m.node for m in members]}")
+    return leader, leader.node if role == "leader" else choose_follower(members).node
+
+
 def choose_follower(members: Sequence[MemberView], prefer: str | None = None) -> MemberView:
     """The member that should take leadership: ``prefer`` if it is a follower, else the most caught-up
     follower (highest revision, then name, so the choice is repeatable)."""

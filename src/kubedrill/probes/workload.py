@@ -1,5 +1,6 @@
-"""Watches a Deployment's available replicas continuously (10 Hz), so a dip during a drain is seen when
-it happens, not guessed from the end state."""
+"""Watches a workload's Ready pods continuously, from a Kubernetes watch: every change is seen, so a
+dip that lasts 50 ms during a drain is caught, where a 10 Hz sample of the Deployment's status (which
+its controller updates later still) misses it."""
 
 from __future__ import annotations
 
@@ -8,26 +9,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+Watcher = Callable[[Callable[[int], None], threading.Event], None]
+
 
 @dataclass
 class AvailabilityWatch:
-    read_available: Callable[[], int]  # raises on API errors: those samples are skipped, not counted as 0
-    interval_s: float = 0.1
+    """``watch(on_count, stop)`` reports the Ready count after every change until ``stop`` is set."""
+
+    watch: Watcher
     samples: list[tuple[float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="kubedrill-availability-watch", daemon=True)
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self.watch, args=(self._record, self._stop), name="kubedrill-availability-watch", daemon=True
+        )
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                value = self.read_available()
-            except Exception:
-                value = None
-            if value is not None:
-                self.samples.append((time.monotonic(), value))
-            self._stop.wait(self.interval_s)
+    def _record(self, count: int) -> None:
+        with self._lock:
+            self.samples.append((time.monotonic(), count))
 
     def __enter__(self) -> AvailabilityWatch:
         self._thread.start()
@@ -35,8 +36,9 @@ class AvailabilityWatch:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=15)
 
     @property
     def minimum(self) -> int | None:
-        return min((v for _, v in self.samples), default=None)
+        with self._lock:
+            return min((v for _, v in self.samples), default=None)
