@@ -70,7 +70,8 @@ test: lint deps binaries
 	$(PYTEST) tests -v -p no:cacheprovider $(PYTEST_ARGS)
 
 up: deps binaries
-	@$(KUBEDRILL) status >/dev/null 2>&1 || $(KUBEDRILL) up
+	@# Up means its supervisor runs; a momentarily unhealthy target is not a reason to start it again.
+	@$(PY) -c "from kubedrill.local.cluster import is_up; raise SystemExit(0 if is_up() else 1)" || $(KUBEDRILL) up
 
 down: deps-python
 	@$(KUBEDRILL) down
