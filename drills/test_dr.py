@@ -12,11 +12,13 @@ from kubedrill.drill import DrillRun
 @pytest.mark.etcd
 @pytest.mark.dr
 @pytest.mark.destructive
+@pytest.mark.quorum_loss
 @pytest.mark.slow
 def test_etcd_restores_from_a_snapshot_with_measured_rto_and_rpo(
     require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:
-    """Runbook (scenarios/etcd-restore.yaml), as seeds 000/003 do it by hand:
+    """Runbook (scenarios/etcd-restore.yaml), as seeds 000/003 do it by hand. A restore stops every member
+    and API server, so it is a quorum_loss drill: it runs only when selected explicitly.
 
     1. steady state: marker ConfigMaps and a canary Deployment; the prober writes at 10 Hz;
     2. ``etcdctl snapshot save``, verified (``etcdutl snapshot status`` and a trial restore);

@@ -111,8 +111,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    """Revert every fault the ledger holds as injected and not reverted (after a killed run). Idempotent."""
-    from kubedrill.drill import RunSettings
+    """Revert every fault the ledger holds as injected and not reverted (after a killed run), newest first,
+    as the runner would have; then delete the namespaces dead drills left. Idempotent."""
+    from kubedrill.backends.kube import Workloads
+    from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, RunSettings
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger
 
@@ -122,7 +124,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print(f"nothing to recover: no pending fault in {ledger.path}")
         return 0
     failed = 0
-    for entry in pending:
+    clusters = {}
+    for entry in reversed(pending):
         c = entry.cluster
         settings = RunSettings(
             kubeconfig=c.get("kubeconfig"),
@@ -132,15 +135,28 @@ def cmd_recover(args: argparse.Namespace) -> int:
             prometheus_url=c.get("prometheus_url"),
         )
         try:
-            fault = rebuild(entry, settings.connect())
+            cluster = settings.connect()
+            fault = rebuild(entry, cluster)
             how = fault.revert()
-        except DrillError as e:
+        except Exception as e:  # one fault that cannot be reverted must not stop the others
             failed += 1
             ledger.revert_failed(entry.id, str(e))
             print(f"FAILED to revert {entry.description} (drill {entry.drill}): {e}", file=sys.stderr)
             continue
+        clusters[(cluster.kubeconfig, cluster.context)] = cluster
         ledger.reverted(entry.id, f"kubedrill recover: {how}")
         print(f"reverted {entry.description} (drill {entry.drill}): {how}")
+    for cluster in clusters.values():
+        kube = cluster.kube()
+        try:
+            w = Workloads(kube)
+            for ns in w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}"):
+                w.delete_namespace(ns)
+                print(f"deleted namespace {ns} left by a drill")
+        except DrillError as e:
+            print(f"could not delete the drills' namespaces: {e}", file=sys.stderr)
+        finally:
+            kube.close()
     return 1 if failed else 0
 
 

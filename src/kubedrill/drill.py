@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubedrill import slo
+from kubedrill import preflight, slo
 from kubedrill.backends.cluster import Cluster, detect
 from kubedrill.backends.kube import ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
+from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.local import build
@@ -54,6 +55,8 @@ class RunSettings:
     prometheus_url: str | None = None
     slo_profile: str | None = None
     ledger: str | None = None
+    allow_quorum_loss: bool = False  # only for drills marked quorum_loss and selected explicitly
+    allow_contexts: tuple[str, ...] = ()  # context patterns allowed beyond the embedded cluster and kind-*
 
     @classmethod
     def from_env(cls, overrides: dict[str, Any] | None = None) -> RunSettings:
@@ -66,8 +69,12 @@ class RunSettings:
             "prometheus_url": env.get("KUBEDRILL_PROMETHEUS_URL") or None,
             "slo_profile": env.get("KUBEDRILL_SLO_PROFILE") or None,
             "ledger": env.get("KUBEDRILL_LEDGER") or None,
+            "allow_quorum_loss": env.get("KUBEDRILL_ALLOW_QUORUM_LOSS", "") in ("1", "true", "yes"),
+            "allow_contexts": tuple(p for p in env.get("KUBEDRILL_ALLOW_CONTEXT", "").split(",") if p.strip()),
         }
         values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "") and k in values})
+        if isinstance(values["allow_contexts"], str):  # from an experiment's configuration: comma-separated
+            values["allow_contexts"] = tuple(p for p in values["allow_contexts"].split(",") if p.strip())
         return cls(**values)
 
     def connect(self) -> Cluster:
@@ -136,6 +143,8 @@ class DrillRun:
     etcdutl_local: str | None = None  # etcdutl on this machine (verifies snapshots)
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kubedrill")
     canary: Canary | None = None
+    allow_quorum_loss: bool = False
+    refused: PreconditionFailed | None = None  # why the drill did not start (steady state, quorum guard)
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -148,7 +157,17 @@ class DrillRun:
 
     def __post_init__(self) -> None:
         self.verdict = Verdict(self.drill_id)
-        self.rollbacks = Rollbacks(self.ledger, self.drill_id, cluster_record(self.cluster, self.inventory), self.log)
+        self.rollbacks = Rollbacks(
+            self.ledger,
+            self.drill_id,
+            cluster_record(self.cluster, self.inventory),
+            self.log,
+            sizes={
+                "etcd": len(self.cluster.etcd_endpoint_of) or len(self.cluster.control_planes),
+                "kube-apiserver": len(self.cluster.control_planes),
+            },
+            allow_quorum_loss=self.allow_quorum_loss,
+        )
         if not self.namespace:
             self.namespace = f"kubedrill-{self.drill_id[:30]}-{secrets.token_hex(3)}".lower()
 
@@ -157,6 +176,12 @@ class DrillRun:
     def start(cls, drill_id: str, title: str, settings: RunSettings, log: Callable[[str], None] = print) -> DrillRun:
         profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
         cluster = settings.connect()
+        # The context guard, for every way in (pytest checks it too, before any fixture touches the cluster).
+        refusal = preflight.context_refusal(
+            cluster.context, cluster.server, preflight.allowed_contexts(settings.allow_contexts)
+        )
+        if refusal:
+            raise PreconditionFailed(refusal)
         ledger = RollbackLedger(None if settings.ledger is None else Path(settings.ledger))
         return cls(
             drill_id,
@@ -167,7 +192,43 @@ class DrillRun:
             inventory=settings.inventory,
             log=log,
             etcdutl_local=local_etcdutl(),
+            allow_quorum_loss=settings.allow_quorum_loss,
         )
+
+    # ---- the pre-flight gate ----
+    def preflight(self) -> list[str]:
+        """Check steady state before anything is created or injected; raise PreconditionFailed naming every
+        problem. Returns what was checked, for the report."""
+        kube = self.cluster.kube()
+        try:
+            nodes = kube.nodes()
+        except DrillError as e:
+            raise PreconditionFailed(f"pre-flight: the API of {self.cluster.server} does not answer: {e}") from e
+        finally:
+            kube.close()
+        members = None
+        if self.cluster.etcd is not None:
+            try:
+                members = etcd_faults.observe(self.cluster)
+            except DrillError as e:
+                raise PreconditionFailed(f"pre-flight: etcd does not answer: {e}") from e
+        observed = preflight.Observed(
+            pending=self.ledger.pending(),
+            ledger_path=str(self.ledger.path),
+            nodes=nodes,
+            members=members,
+            expected_members=len(self.cluster.etcd_endpoint_of),
+        )
+        problems = preflight.judge(observed)
+        if problems:
+            raise PreconditionFailed(
+                f"pre-flight for {self.drill_id}: steady state does not hold, nothing was injected:\n  "
+                + "\n  ".join(problems)
+            )
+        checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(nodes)} nodes Ready"]
+        if members is not None:
+            checked.append(f"{len(members)} etcd members answering, one leader, no alarms")
+        return checked
 
     # ---- the drill's clock ----
     def now(self) -> float:
@@ -270,8 +331,16 @@ class DrillRun:
             kube.close()
 
     # ---- faults ----
+    def refuse(self, e: PreconditionFailed) -> PreconditionFailed:
+        """Remember why the drill did not (fully) start, so the runner reports a precondition failure."""
+        self.refused = self.refused or e
+        return e
+
     def inject(self, fault: Fault) -> str:
-        evidence = self.rollbacks.inject(fault)
+        try:
+            evidence = self.rollbacks.inject(fault)
+        except PreconditionFailed as e:  # quorum guard, or a target that is not there: nothing was injected
+            raise self.refuse(e) from None
         self.evidence[f"{fault.kind} injected"] = evidence
         return evidence
 

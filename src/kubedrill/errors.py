@@ -5,6 +5,7 @@
     DrillError
     ├── ConfigError            bad input, raised before the cluster is touched
     ├── PreconditionFailed     steady state not met: nothing is injected
+    │   └── QuorumGuard        a fault would leave a minority of etcd members or API servers
     ├── BackendError           wraps ApiException / CalledProcessError / HTTP errors (``raise … from e``)
     │   └── ClusterUnreachable the API server, etcd or Prometheus did not answer at all
     ├── FaultInjectionError    the fault could not be injected, or did not take effect
@@ -37,6 +38,10 @@ class ConfigError(DrillError):
 
 class PreconditionFailed(DrillError):
     """Steady state did not hold before injection: nothing was injected."""
+
+
+class QuorumGuard(PreconditionFailed):
+    """A fault would take down more than (N-1)/2 etcd members or API servers in a drill not allowed to."""
 
 
 class BackendError(DrillError):

@@ -13,12 +13,13 @@ option                 environment                 meaning
 --slo-profile          KUBEDRILL_SLO_PROFILE       SLO profile YAML (default scenarios/slo/default.yaml)
 --allow-context        KUBEDRILL_ALLOW_CONTEXT     pattern(s) of contexts destructive drills may break
 --dry-run              KUBEDRILL_DRY_RUN=1         print resolved targets and commands, touch nothing
+--allow-quorum-loss    KUBEDRILL_ALLOW_QUORUM_LOSS=1  run the quorum_loss drills (majority of etcd down, restore)
 =====================  ==========================  ==========================================
 """
 
 from __future__ import annotations
 
-import fnmatch
+import dataclasses
 import os
 import secrets
 import signal
@@ -29,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.kube import ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
@@ -41,7 +43,6 @@ from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-DEFAULT_ALLOWED_CONTEXTS = ("kubedrill-local", "kind-*")
 DESTRUCTIVE = "destructive"
 
 _OPTIONS: list[tuple[str, str, str]] = [
@@ -63,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         help="context pattern destructive drills may run against, repeatable "
-        f"(default {', '.join(DEFAULT_ALLOWED_CONTEXTS)}) [env KUBEDRILL_ALLOW_CONTEXT, comma-separated]",
+        f"(default {', '.join(preflight.DEFAULT_ALLOWED_CONTEXTS)}) [env KUBEDRILL_ALLOW_CONTEXT, comma-separated]",
     )
     group.addoption(
         "--dry-run",
@@ -71,6 +72,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="resolve and print each drill's targets and commands, then skip it; nothing is touched "
         "[env KUBEDRILL_DRY_RUN=1]",
+    )
+    group.addoption(
+        "--allow-quorum-loss",
+        action="store_true",
+        default=False,
+        help="also run drills marked quorum_loss (a majority of etcd members or API servers down: quorum loss, "
+        "restore); without it they run only when -m names quorum_loss or their node id is given "
+        "[env KUBEDRILL_ALLOW_QUORUM_LOSS=1]",
     )
 
 
@@ -93,13 +102,37 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Quorum guard: drills that take down a majority of etcd members run only when ``-m`` names them."""
+def quorum_loss_selected(config: pytest.Config, item: pytest.Item) -> bool:
+    """A quorum_loss drill runs only when selected explicitly: ``-m`` names quorum_loss, its node id is on
+    the command line, or --allow-quorum-loss (KUBEDRILL_ALLOW_QUORUM_LOSS=1) is given."""
+    if config.getoption("allow_quorum_loss") or os.environ.get("KUBEDRILL_ALLOW_QUORUM_LOSS") in ("1", "true", "yes"):
+        return True
     if "quorum_loss" in (config.getoption("markexpr", default="") or ""):
-        return
-    skip = pytest.mark.skip(reason="quorum-loss drills run only when selected explicitly: -m quorum_loss")
+        return True
+    return any(names_item(arg, item.nodeid) for arg in config.args)
+
+
+def names_item(arg: str, nodeid: str) -> bool:
+    """Whether a command-line argument names this test by node id (``path::test``, any path prefix)."""
+    path, sep, name = arg.partition("::")
+    item_path, _, item_name = nodeid.partition("::")
+    return (
+        bool(sep)
+        and Path(path).name == Path(item_path).name
+        and (item_name == name or item_name.startswith((name + "[", name + "::")))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Quorum guard, first half: drills that take down a majority of etcd members or API servers are
+    skipped unless selected explicitly (the second half is in Rollbacks, which refuses such a fault in any
+    drill not marked quorum_loss)."""
+    skip = pytest.mark.skip(
+        reason="quorum-loss drills run only when selected explicitly: -m quorum_loss, the drill's node id, "
+        "or --allow-quorum-loss"
+    )
     for item in items:
-        if item.get_closest_marker("quorum_loss") is not None:
+        if item.get_closest_marker("quorum_loss") is not None and not quorum_loss_selected(config, item):
             item.add_marker(skip)
 
 
@@ -139,7 +172,7 @@ def slo_profile(kubedrill_settings: RunSettings) -> SloProfile:
 
 
 @pytest.fixture(scope="session")
-def cluster(kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster:
+def cluster(pytestconfig: pytest.Config, kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster:
     """The cluster under drill, detected once per session; leftovers of earlier runs are removed."""
     try:
         found = kubedrill_settings.connect()
@@ -148,8 +181,11 @@ def cluster(kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster
     kube = found.kube()
     try:
         w = Workloads(kube)
-        for ns in w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}"):
-            w.delete_namespace(ns)
+        leftovers = w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}")
+        # Cleaning up is a write: only where destructive drills may run (the guard refuses them elsewhere).
+        if preflight.context_allowed(found.context, preflight.allowed_contexts(user_allowed_contexts(pytestconfig))):
+            for ns in leftovers:
+                w.delete_namespace(ns)
     except DrillError as e:
         pytest.exit(f"kubedrill: the API of {found.server} does not answer: {e}", returncode=2)
     finally:
@@ -215,15 +251,10 @@ def canary(cluster: Cluster, drill_namespace: str) -> Iterator[Canary]:
         kube.close()
 
 
-def allowed_patterns(config: pytest.Config) -> list[str]:
-    patterns = list(config.getoption("allow_context") or [])
+def user_allowed_contexts(config: pytest.Config) -> list[str]:
+    """Context patterns the user allowed: --allow-context (repeatable) and KUBEDRILL_ALLOW_CONTEXT."""
     env = os.environ.get("KUBEDRILL_ALLOW_CONTEXT", "")
-    patterns += [p.strip() for p in env.split(",") if p.strip()]
-    return [*DEFAULT_ALLOWED_CONTEXTS, *patterns]
-
-
-def context_allowed(context: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(context, p) for p in patterns)
+    return [*(config.getoption("allow_context") or []), *env.split(",")]
 
 
 @pytest.fixture
@@ -231,14 +262,11 @@ def destructive_guard(request: pytest.FixtureRequest, cluster: Cluster) -> None:
     """Destructive drills run only against an allowed context; the refusal touches nothing."""
     if request.node.get_closest_marker(DESTRUCTIVE) is None:
         return
-    patterns = allowed_patterns(request.config)
-    if not context_allowed(cluster.context, patterns):
-        pytest.fail(
-            f"refusing to run destructive drill against context {cluster.context!r} ({cluster.server}): "
-            f"allowed are {patterns}; add --allow-context '{cluster.context}' (or KUBEDRILL_ALLOW_CONTEXT) "
-            "if this cluster may be broken",
-            pytrace=False,
-        )
+    refusal = preflight.context_refusal(
+        cluster.context, cluster.server, preflight.allowed_contexts(user_allowed_contexts(request.config))
+    )
+    if refusal:
+        pytest.fail(f"PreconditionFailed: {refusal}", pytrace=False)
 
 
 @pytest.fixture
@@ -274,7 +302,15 @@ def run_scenario(
             allure_report.attach_text("dry-run plan", text)
             pytest.skip("dry run: plan printed, nothing touched")
         journal_dir = Path(str(request.config.rootpath)) / "reports" / "journals"
-        return runner.run(path, kubedrill_settings, journal_dir)
+        # Only a drill marked quorum_loss (and so selected explicitly, or it would have been skipped) may
+        # take down a majority; any other drill that tries is refused by the quorum guard.
+        quorum_loss = request.node.get_closest_marker("quorum_loss") is not None
+        settings = dataclasses.replace(
+            kubedrill_settings,
+            allow_quorum_loss=quorum_loss,
+            allow_contexts=tuple(p for p in user_allowed_contexts(request.config) if p.strip()),
+        )
+        return runner.run(path, settings, journal_dir)
 
     return run
 

@@ -69,7 +69,7 @@ def test_quorum_loss_runs_when_selected_and_proves_the_outage(embedded: Layout, 
 
 def test_the_restore_drill_reports_rto_and_the_exact_rpo_set(embedded: Layout, tmp_path: Path) -> None:
     results = tmp_path / "allure"
-    proc = drills(tmp_path, "-m", "dr", f"--alluredir={results}")
+    proc = drills(tmp_path, "-m", "dr", "--allow-quorum-loss", f"--alluredir={results}")
     assert proc.returncode == 0, proc.stdout[-4000:]
     (result,) = [r for r in allure_results(results) if "restores_from_a_snapshot" in r["name"]]
     table = next(a for a in attachments_of(result) if a["name"] == "RTO and RPO")
@@ -83,7 +83,7 @@ def test_the_restore_drill_reports_rto_and_the_exact_rpo_set(embedded: Layout, t
 
 
 def test_a_restore_slo_of_one_second_fails_naming_expected_and_observed(embedded: Layout, tmp_path: Path) -> None:
-    proc = drills(tmp_path, "-m", "dr", "--slo-profile", "scenarios/slo/impossible.yaml")
+    proc = drills(tmp_path, "-m", "dr", "--allow-quorum-loss", "--slo-profile", "scenarios/slo/impossible.yaml")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "SloViolation in etcd-restore" in proc.stdout
     assert "RTO: disaster → first acknowledged write: expected ≤ 1 s, observed" in proc.stdout

@@ -31,6 +31,7 @@ from kubedrill.probes.workload import AvailabilityWatch
 from kubedrill.waiting import wait_until
 
 _RUNS: dict[str, DrillRun] = {}
+_REFUSED: dict[str, PreconditionFailed] = {}  # runs refused before a DrillRun existed (context guard)
 _LOCK = threading.Lock()
 SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
 
@@ -44,12 +45,20 @@ def current(configuration: dict[str, Any] | None) -> DrillRun:
         run = _RUNS.get(_run_id(configuration))
     if run is None:
         raise PreconditionFailed("no drill started: the experiment's method must begin with start_drill")
+    if run.refused is not None:
+        # chaoslib runs the next activity after a failed one: a refused drill must inject nothing further.
+        raise PreconditionFailed(f"not run: the drill was refused before any fault: {run.refused}")
     return run
 
 
 def pop(run_id: str) -> DrillRun | None:
     with _LOCK:
         return _RUNS.pop(run_id, None)
+
+
+def pop_refusal(run_id: str) -> PreconditionFailed | None:
+    with _LOCK:
+        return _REFUSED.pop(run_id, None)
 
 
 def settings_from(configuration: dict[str, Any] | None) -> RunSettings:
@@ -63,6 +72,8 @@ def settings_from(configuration: dict[str, Any] | None) -> RunSettings:
             "prometheus_url": c.get("prometheus_url"),
             "slo_profile": c.get("slo_profile"),
             "ledger": c.get("kubedrill_ledger"),
+            "allow_quorum_loss": c.get("kubedrill_allow_quorum_loss"),
+            "allow_contexts": c.get("kubedrill_allow_context"),
         }
     )
 
@@ -84,13 +95,18 @@ def etcd_members_healthy(configuration: dict[str, Any] | None = None) -> int:
 def drill_slos_hold(configuration: dict[str, Any] | None = None) -> bool:
     """Probe for the steady-state hypothesis: the SLOs of the drill's fault window held.
 
-    Before the method no fault window exists yet, so nothing is violated (True). After the method it is
-    the drill's verdict: every check it made (availability, outage, election time, ledger, PromQL)."""
+    Before the method no drill exists yet, so nothing is violated (True). After the method it is the
+    drill's verdict: False when the drill was refused (context guard, pre-flight, quorum guard), when the
+    fault never happened, or when any check failed, so that ``chaos run`` reports a deviation and exits
+    non-zero rather than "completed" for a drill that measured nothing."""
     with _LOCK:
         run = _RUNS.get(_run_id(configuration))
-    if run is None or run.fault_window is None:
+        refused = _REFUSED.get(_run_id(configuration))
+    if refused is not None or (run is not None and run.refused is not None):
+        return False
+    if run is None:
         return True
-    return run.verdict.ok and bool(run.verdict.checks)
+    return run.fault_window is not None and run.verdict.ok and bool(run.verdict.checks)
 
 
 # ---------------------------------------------------------------- method
@@ -106,28 +122,41 @@ def start_drill(
 ) -> dict[str, Any]:
     """Action: the drill's namespace and the API prober (and with ``canary``, a 3-replica Deployment guarded
     by a PDB), then a steady-state baseline of 10 successful writes."""
-    run = DrillRun.start(drill_id, title or drill_id, settings_from(configuration))
+    try:
+        run = DrillRun.start(drill_id, title or drill_id, settings_from(configuration))
+    except PreconditionFailed as e:
+        with _LOCK:
+            _REFUSED[_run_id(configuration)] = e
+        raise
     with _LOCK:
         _RUNS[_run_id(configuration)] = run
-    with run.phase("steady state: namespace, API prober, baseline"):
-        run.setup_namespace()
-        prober = run.start_prober()
-        baseline = wait_until(
-            "a steady API (10 successful writes)",
-            lambda: [s for s in prober.snapshot() if s.op == "write"],
-            lambda ws: sum(s.ok for s in ws[-10:]) == 10,
-            timeout_s=30,
-            describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
-        )
-        if canary:
-            kube = run.cluster.kube()
-            run.canary = Canary(
-                Workloads(kube), run.namespace, replicas=canary_replicas, min_available=canary_min_available
-            )
+    try:
+        with run.phase("pre-flight: no pending fault, nodes Ready, etcd members healthy with one leader"):
+            run.evidence["pre-flight"] = "; ".join(run.preflight())
+        with run.phase("steady state: namespace, API prober, baseline"):
+            run.setup_namespace()
+            prober = run.start_prober()
             try:
-                run.canary.create()
+                baseline = wait_until(
+                    "a steady API (10 successful writes)",
+                    lambda: [s for s in prober.snapshot() if s.op == "write"],
+                    lambda ws: sum(s.ok for s in ws[-10:]) == 10,
+                    timeout_s=30,
+                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
+                )
             except RecoveryTimeout as e:
-                raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
+            if canary:
+                kube = run.cluster.kube()
+                run.canary = Canary(
+                    Workloads(kube), run.namespace, replicas=canary_replicas, min_available=canary_min_available
+                )
+                try:
+                    run.canary.create()
+                except RecoveryTimeout as e:
+                    raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+    except PreconditionFailed as e:
+        raise run.refuse(e) from None
     return {"namespace": run.namespace, "baseline_writes": len(baseline), "backend": run.cluster.backend}
 
 

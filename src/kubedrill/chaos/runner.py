@@ -51,6 +51,8 @@ def configuration_for(settings: RunSettings, run_id: str) -> dict[str, Any]:
         "prometheus_url": settings.prometheus_url,
         "slo_profile": settings.slo_profile,
         "kubedrill_ledger": settings.ledger,
+        "kubedrill_allow_quorum_loss": settings.allow_quorum_loss or None,
+        "kubedrill_allow_context": ",".join(settings.allow_contexts) or None,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -76,6 +78,7 @@ def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None
         journal = run_experiment(experiment, settings=CHAOS_SETTINGS, strategy=Strategy.DEFAULT)
     finally:
         drill = activities.pop(run_id)
+        refusal = activities.pop_refusal(run_id)
         rollback_error: RollbackFailed | None = None
         if drill is not None:
             try:
@@ -102,8 +105,12 @@ def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None
         raise RollbackFailed(
             [(r["activity"]["name"], RuntimeError(str(r.get("exception", ""))[-300:])) for r in rollback_failures]
         )
+    if refusal is not None:
+        raise PreconditionFailed(f"PreconditionFailed: {refusal}")
     if drill is None:
         raise FaultInjectionError(f"experiment {path} never started a drill: {_failed_actions(journal)}")
+    if drill.refused is not None:  # steady state did not hold, or the quorum guard refused: nothing injected
+        raise PreconditionFailed(f"PreconditionFailed in {drill.drill_id}: {drill.refused}")
     failed = _failed_actions(journal)
     if failed:  # a fault that was not injected, or did not take effect, measured nothing: not an SLO verdict
         raise FaultInjectionError(f"experiment {path}: {'; '.join(failed)}")

@@ -45,6 +45,9 @@ class KillComponent(Fault):
     def describe(self) -> str:
         return f"kill {self.component} on {self.node}"
 
+    def takes_down(self) -> frozenset[tuple[str, str]]:
+        return frozenset({(self.component, self.node)})
+
     def plan(self) -> Plan:
         rt = runtime_of(self.cluster)
         inst = rt.instance(self.component, self.node)
@@ -123,6 +126,9 @@ class StopComponent(Fault):
 
     def describe(self) -> str:
         return f"stop {self.component} on {self.node}"
+
+    def takes_down(self) -> frozenset[tuple[str, str]]:
+        return frozenset({(self.component, self.node)})
 
     def plan(self) -> Plan:
         rt = runtime_of(self.cluster)

@@ -26,6 +26,7 @@ class MemberView:
     leader_id: str
     revision: int
     raft_term: int
+    errors: tuple[str, ...] = ()  # active alarms and errors the member reports (NOSPACE, CORRUPT …)
 
 
 def _etcd(cluster: Cluster) -> Etcdctl:
@@ -39,7 +40,9 @@ def observe(cluster: Cluster) -> list[MemberView]:
     out = []
     for s in _etcd(cluster).endpoint_status():
         node = cluster.node_of_endpoint(s.endpoint) or s.endpoint
-        out.append(MemberView(node, s.member_id, s.endpoint, s.is_leader, s.leader_id, s.revision, s.raft_term))
+        out.append(
+            MemberView(node, s.member_id, s.endpoint, s.is_leader, s.leader_id, s.revision, s.raft_term, s.errors)
+        )
     return sorted(out, key=lambda m: m.node)
 
 

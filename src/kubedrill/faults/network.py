@@ -127,6 +127,16 @@ class Partition(Fault):
         loss = f" {c.probability:.0%} loss" if c.probability else ""
         return f"partition {self.node} from {what}{f':{c.port}' if c.port else ''}{loss} ({self.chain})"
 
+    def takes_down(self) -> frozenset[tuple[str, str]]:
+        """A full cut of a control-plane node from its peers takes its etcd member and API server out;
+        a cut of the node's loopback etcd port takes its API server out; packet loss takes nothing down."""
+        c = self.cut
+        if c.probability is not None or self.node not in self.cluster.control_planes:
+            return frozenset()
+        if c.loopback:
+            return frozenset({("kube-apiserver", self.node)})
+        return frozenset({("etcd", self.node), ("kube-apiserver", self.node)})
+
     def _access(self) -> NodeAccess:
         if self.cluster.access is None:
             raise PreconditionFailed(self.cluster.missing or "network faults need node access")

@@ -176,6 +176,12 @@ class EtcdRestore(Fault):
     def describe(self) -> str:
         return f"etcd restore of {len(self.members)} members from {Path(self.snapshot).name}"
 
+    def takes_down(self) -> frozenset[tuple[str, str]]:
+        """Every member and every API server: a restore is a planned total outage."""
+        return frozenset(
+            {("etcd", m.node) for m in self.members} | {("kube-apiserver", n) for n in self.cluster.control_planes}
+        )
+
     def _remote_snapshot(self) -> str:
         return f"{self.cluster.snapshot_dir}/{Path(self.snapshot).name}"
 

@@ -1,0 +1,82 @@
+"""The pre-flight gate: a drill injects nothing unless the cluster is in steady state.
+
+Steady state, as an operator checks it before touching anything (seed 001's "check cluster health first"):
+no fault of an earlier run still pending in the rollback ledger, every node Ready, every etcd member
+answering, without alarms, agreeing on one leader. The API's availability is the drill's baseline (ten
+successful writes through the prober) and is checked right after this gate.
+
+``judge`` is pure: it turns what was observed into the list of problems, each naming expected and observed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kubedrill.backends.kube import NodeInfo
+from kubedrill.faults.etcd import MemberView
+from kubedrill.faults.ledger import Entry
+
+DEFAULT_ALLOWED_CONTEXTS = ("kubedrill-local", "kind-*")  # the embedded cluster and kind clusters
+
+
+def allowed_contexts(extra: Iterable[str] = ()) -> list[str]:
+    """The context patterns destructive drills may break: the defaults plus what the user allowed."""
+    return [*DEFAULT_ALLOWED_CONTEXTS, *(p.strip() for p in extra if p.strip())]
+
+
+def context_allowed(context: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(context, p) for p in patterns)
+
+
+def context_refusal(context: str, server: str, patterns: Sequence[str]) -> str | None:
+    """Why a destructive drill must not run against ``context`` (None when it may)."""
+    if context_allowed(context, patterns):
+        return None
+    return (
+        f"refusing to run a destructive drill against context {context!r} ({server}): allowed are "
+        f"{list(patterns)}; add --allow-context '{context}' (or KUBEDRILL_ALLOW_CONTEXT='{context}') if this "
+        "cluster may be broken. Nothing was touched"
+    )
+
+
+@dataclass(frozen=True)
+class Observed:
+    pending: Sequence[Entry]
+    ledger_path: str
+    nodes: Sequence[NodeInfo]
+    members: Sequence[MemberView] | None  # None: no etcd access on this backend (API-only drills)
+    expected_members: int
+
+
+def judge(o: Observed) -> list[str]:
+    problems: list[str] = []
+    if o.pending:
+        listed = "; ".join(f"{e.description} (drill {e.drill})" for e in o.pending[:5])
+        problems.append(
+            f"rollback ledger: expected no pending fault, observed {len(o.pending)}: {listed}; "
+            f"run 'kubedrill recover --ledger {o.ledger_path}' first"
+        )
+    not_ready = sorted(n.name for n in o.nodes if not n.ready)
+    if not o.nodes:
+        problems.append("nodes: expected at least one Ready node, observed none")
+    elif not_ready:
+        problems.append(f"nodes: expected all {len(o.nodes)} Ready, observed NotReady: {', '.join(not_ready)}")
+    if o.members is not None:
+        answering = sorted(m.node for m in o.members)
+        if len(o.members) < o.expected_members:
+            problems.append(
+                f"etcd: expected {o.expected_members} members answering, observed {len(o.members)}"
+                + (f" ({', '.join(answering)})" if answering else "")
+            )
+        leaders = {m.leader_id for m in o.members}
+        if o.members and (len(leaders) != 1 or "0" in leaders):
+            problems.append(
+                "etcd: expected one leader all members agree on, observed "
+                + ", ".join(f"{m.node}→{m.leader_id}" for m in o.members)
+            )
+        alarms = [f"{m.node}: {', '.join(m.errors)}" for m in o.members if m.errors]
+        if alarms:
+            problems.append(f"etcd: expected no alarms or errors, observed {'; '.join(alarms)}")
+    return problems
