@@ -7,6 +7,7 @@ on error (no traceback for errors kubedrill expects: bad input, a missing tool, 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -117,6 +118,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, RunSettings
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger
+    from kubedrill.waiting import wait_until
 
     ledger = RollbackLedger(Path(args.ledger) if args.ledger else None)
     pending = ledger.pending()
@@ -135,7 +137,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
             prometheus_url=c.get("prometheus_url"),
         )
         try:
-            cluster = settings.connect()
+            cluster = settings.connect(remembered=c)
             fault = rebuild(entry, cluster)
             how = fault.revert()
         except Exception as e:  # one fault that cannot be reverted must not stop the others
@@ -150,7 +152,15 @@ def cmd_recover(args: argparse.Namespace) -> int:
         kube = cluster.kube()
         try:
             w = Workloads(kube)
-            for ns in w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}"):
+            # After a restore was undone the API servers are starting again: give them time to answer.
+            left = wait_until(
+                "the API answers (to delete the drills' namespaces)",
+                functools.partial(w.namespaces, f"{SUITE_LABEL}={SUITE_VALUE}"),
+                lambda _: True,
+                timeout_s=90,
+                interval_s=1.0,
+            )
+            for ns in left:
                 w.delete_namespace(ns)
                 print(f"deleted namespace {ns} left by a drill")
         except DrillError as e:

@@ -70,15 +70,28 @@ class RunSettings:
             "slo_profile": env.get("KUBEDRILL_SLO_PROFILE") or None,
             "ledger": env.get("KUBEDRILL_LEDGER") or None,
             "allow_quorum_loss": env.get("KUBEDRILL_ALLOW_QUORUM_LOSS", "") in ("1", "true", "yes"),
-            "allow_contexts": tuple(p for p in env.get("KUBEDRILL_ALLOW_CONTEXT", "").split(",") if p.strip()),
+            "allow_contexts": _patterns(env.get("KUBEDRILL_ALLOW_CONTEXT", "")),
         }
         values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "") and k in values})
         if isinstance(values["allow_contexts"], str):  # from an experiment's configuration: comma-separated
-            values["allow_contexts"] = tuple(p for p in values["allow_contexts"].split(",") if p.strip())
+            values["allow_contexts"] = _patterns(values["allow_contexts"])
         return cls(**values)
 
-    def connect(self) -> Cluster:
-        return detect(self.kubeconfig, self.context, self.backend, self.inventory, self.prometheus_url, local_etcdutl())
+    def connect(self, remembered: dict[str, Any] | None = None) -> Cluster:
+        return detect(
+            self.kubeconfig,
+            self.context,
+            self.backend,
+            self.inventory,
+            self.prometheus_url,
+            local_etcdutl(),
+            remembered=remembered,
+        )
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    """Comma-separated context patterns → a tuple (blanks dropped)."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def local_etcdutl() -> str | None:
@@ -202,6 +215,7 @@ class DrillRun:
         kube = self.cluster.kube()
         try:
             nodes = kube.nodes()
+            leases = [lease for name in preflight.LEADER_LEASES if (lease := kube.lease("kube-system", name))]
         except DrillError as e:
             raise PreconditionFailed(f"pre-flight: the API of {self.cluster.server} does not answer: {e}") from e
         finally:
@@ -218,6 +232,7 @@ class DrillRun:
             nodes=nodes,
             members=members,
             expected_members=len(self.cluster.etcd_endpoint_of),
+            leases=leases,
         )
         problems = preflight.judge(observed)
         if problems:
@@ -226,6 +241,7 @@ class DrillRun:
                 + "\n  ".join(problems)
             )
         checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(nodes)} nodes Ready"]
+        checked += [f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago" for lease in leases]
         if members is not None:
             checked.append(f"{len(members)} etcd members answering, one leader, no alarms")
         return checked

@@ -2,7 +2,8 @@
 
 Steady state, as an operator checks it before touching anything (seed 001's "check cluster health first"):
 no fault of an earlier run still pending in the rollback ledger, every node Ready, every etcd member
-answering, without alarms, agreeing on one leader. The API's availability is the drill's baseline (ten
+answering, without alarms, agreeing on one leader, and the controller-manager and scheduler Leases being
+renewed (a leader is at work). The API's availability is the drill's baseline (ten
 successful writes through the prober) and is checked right after this gate.
 
 ``judge`` is pure: it turns what was observed into the list of problems, each naming expected and observed.
@@ -14,10 +15,12 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kubedrill.backends.kube import NodeInfo
+from kubedrill.backends.kube import LeaseInfo, NodeInfo
 from kubedrill.faults.etcd import MemberView
 from kubedrill.faults.ledger import Entry
 
+LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")  # in kube-system
+LEASE_GRACE_S = 10.0  # clock skew between this machine and the holder, and one missed renewal
 DEFAULT_ALLOWED_CONTEXTS = ("kubedrill-local", "kind-*")  # the embedded cluster and kind clusters
 
 
@@ -48,6 +51,7 @@ class Observed:
     nodes: Sequence[NodeInfo]
     members: Sequence[MemberView] | None  # None: no etcd access on this backend (API-only drills)
     expected_members: int
+    leases: Sequence[LeaseInfo] = ()
 
 
 def judge(o: Observed) -> list[str]:
@@ -79,4 +83,12 @@ def judge(o: Observed) -> list[str]:
         alarms = [f"{m.node}: {', '.join(m.errors)}" for m in o.members if m.errors]
         if alarms:
             problems.append(f"etcd: expected no alarms or errors, observed {'; '.join(alarms)}")
+    for lease in o.leases:
+        limit = lease.duration_s + LEASE_GRACE_S
+        if lease.renewed_ago_s is None or lease.renewed_ago_s > limit:
+            ago = "never" if lease.renewed_ago_s is None else f"{lease.renewed_ago_s:.0f} s ago"
+            problems.append(
+                f"kube-system Lease {lease.name}: expected renewed within {limit:g} s, observed {ago} "
+                f"(holder {lease.holder}): is any instance running?"
+            )
     return problems

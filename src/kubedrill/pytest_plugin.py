@@ -37,7 +37,7 @@ from kubedrill.backends.prom import Prometheus
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings
-from kubedrill.errors import ClusterUnreachable, ConfigError, DrillError
+from kubedrill.errors import ConfigError, DrillError
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report
@@ -168,7 +168,10 @@ def _embedded_kubeconfig() -> str | None:
 
 @pytest.fixture(scope="session")
 def slo_profile(kubedrill_settings: RunSettings) -> SloProfile:
-    return load_profile(kubedrill_settings.slo_profile)
+    try:
+        return load_profile(kubedrill_settings.slo_profile)
+    except ConfigError as e:  # before the cluster is touched: one line, exit 2
+        pytest.exit(f"kubedrill: {e}", returncode=2)
 
 
 @pytest.fixture(scope="session")
@@ -176,8 +179,8 @@ def cluster(pytestconfig: pytest.Config, kubedrill_settings: RunSettings, slo_pr
     """The cluster under drill, detected once per session; leftovers of earlier runs are removed."""
     try:
         found = kubedrill_settings.connect()
-    except (ClusterUnreachable, ConfigError) as e:
-        pytest.exit(f"kubedrill: {e}", returncode=2)
+    except DrillError as e:  # bad kubeconfig/inventory/backend, or an API that does not answer
+        pytest.exit(f"kubedrill: {e}; nothing was touched", returncode=2)
     kube = found.kube()
     try:
         w = Workloads(kube)

@@ -27,6 +27,7 @@ from kubedrill.faults.components import StopComponent
 from kubedrill.faults.etcd import leader_of, observe
 from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.faults.restore import ASIDE_SUFFIX, REVISION_BUMP
+from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
 from .test_etcd_drills import healthy
@@ -342,7 +343,14 @@ def test_sigkill_while_every_scheduler_is_held_down_then_recover_starts_them(emb
     kill_mid_fault(
         tmp_path, ["drills/test_control_plane.py", "-k", "stalls_without_any_instance and scheduler"], all_held
     )
-    assert all(getattr(read_status(embedded, s), "pid", None) is None for s in schedulers), "held down at the kill"
+    # The runner is dead and the hold files outlive it: the supervisor keeps every scheduler down.
+    states = wait_until(
+        "every scheduler held down by the supervisor",
+        lambda: [getattr(read_status(embedded, s), "state", None) for s in schedulers],
+        lambda st: st == ["held"] * len(schedulers),
+        timeout_s=15,
+    )
+    assert states == ["held"] * len(schedulers)
     out = recover(tmp_path)
     assert out.count("reverted stop kube-scheduler on cp-") == len(schedulers)
     assert not any(embedded.hold_file(s).exists() for s in schedulers)
@@ -403,13 +411,34 @@ def test_no_key_token_or_certificate_body_in_anything_a_run_writes(embedded: Lay
         f"--alluredir={results}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
+    # And alone, as `chaos run` writes its own journal and chaostoolkit.log (the scenario's control redacts).
+    chaos_dir = tmp_path / "chaos-run"
+    chaos_dir.mkdir()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(embedded.admin_kubeconfig),
+        "KUBEDRILL_LEDGER": str(tmp_path / "ledger.jsonl"),
+    }
+    chaos = Path(sys.executable).parent / "chaos"
+    alone = subprocess.run(
+        [str(chaos), "--verbose", "run", "--rollback-strategy=always", "--journal-path",
+         str(chaos_dir / "journal.json"), str(tmp_path / "with-secrets.yaml")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=chaos_dir,
+    )  # fmt: skip
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert (chaos_dir / "chaostoolkit.log").exists()
+    journals = [*(tmp_path / "reports" / "journals").glob("journal-*.json"), chaos_dir / "journal.json"]
+    for journal in journals:  # the secrets reached every journal, and were redacted there
+        assert '"etcd_client_key": "<redacted>"' in journal.read_text(), journal
     produced = [p for p in results.rglob("*") if p.is_file()]
+    produced += [p for p in chaos_dir.rglob("*") if p.is_file()]
     produced += [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
     produced += [p for p in embedded.logs_dir.rglob("*") if p.is_file()]
     assert any(p.name.startswith("journal-") for p in produced), "the journal was written"
     assert any("chaos toolkit journal" in p.read_text(errors="replace") for p in results.glob("*-result.json"))
     texts = {str(p): p.read_text(errors="replace") for p in produced}
     texts["console"] = proc.stdout + proc.stderr
+    texts["chaos run console"] = alone.stdout + alone.stderr
     leaks = {
         name: m.group(0)
         for name, text in texts.items()
@@ -419,3 +448,55 @@ def test_no_key_token_or_certificate_body_in_anything_a_run_writes(embedded: Lay
     leaks.update({name: "the token" for name, text in texts.items() if "c2lnbmF0dXJlLXNlY3JldA" in text})
     assert leaks == {}
     assert len(texts) > 10
+
+
+# ---------------------------------------------------------------- bad input, unreachable endpoints
+
+
+def unreachable_kubeconfig(layout: Layout, tmp_path: Path) -> Path:
+    data = yaml.safe_load(layout.admin_kubeconfig.read_text())
+    for c in data["clusters"]:
+        c["cluster"]["server"] = "https://127.0.0.1:1"
+    path = tmp_path / "unreachable.conf"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        (
+            "unreachable API",
+            "the Kubernetes API at https://127.0.0.1:1 (context kubedrill-local) does not answer: "
+            "[Errno 111] Connection refused",
+        ),
+        ("unreachable Prometheus", "Prometheus at http://127.0.0.1:1 is not reachable or not ready"),
+        ("bad SLO profile", "bad-profile.yaml: api.availability_min: expected"),
+        ("bad inventory", "bad-inventory.yaml: nodes.cp-1.port: expected a TCP port"),
+        ("bad backend", "--backend: backend: expected one of"),
+        ("bad kubeconfig", "kubeconfig"),
+    ],
+)
+def test_bad_input_or_an_unreachable_endpoint_is_one_clear_line_and_nothing_is_touched(
+    embedded: Layout, tmp_path: Path, case: str, message: str
+) -> None:
+    (tmp_path / "bad-profile.yaml").write_text("api:\n  availability_min: lots\n")
+    (tmp_path / "bad-inventory.yaml").write_text("nodes:\n  cp-1: {address: 10.0.0.1, port: ssh}\n")
+    (tmp_path / "bad.conf").write_text("apiVersion: v1\nclusters: {}\n")
+    args = {
+        "unreachable API": ["--kubeconfig", str(unreachable_kubeconfig(embedded, tmp_path))],
+        "unreachable Prometheus": ["--prometheus-url", "http://127.0.0.1:1"],
+        "bad SLO profile": ["--slo-profile", str(tmp_path / "bad-profile.yaml")],
+        "bad inventory": ["--backend", "ssh", "--inventory", str(tmp_path / "bad-inventory.yaml")],
+        "bad backend": ["--backend", "docker"],
+        "bad kubeconfig": ["--kubeconfig", str(tmp_path / "bad.conf")],
+    }[case]
+    before = suite_namespaces(embedded)
+    proc = pytest_run(tmp_path, TRACER, *args)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-3000:]
+    assert message in out, out[-3000:]
+    assert "nothing was touched" in out or "Nothing was touched" in out or case == "bad SLO profile"
+    assert "Traceback" not in out
+    assert suite_namespaces(embedded) == before
+    assert not (tmp_path / "ledger.jsonl").exists()

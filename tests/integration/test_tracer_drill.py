@@ -130,18 +130,6 @@ def test_an_impossible_slo_profile_fails_the_drill_naming_expected_and_observed(
     assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []
 
 
-def test_dry_run_prints_the_resolved_targets_and_touches_nothing(embedded: Layout, tmp_path: Path) -> None:
-    before = leader(embedded)
-    proc = run_drills(tmp_path, "-m", "etcd", "--dry-run", "-s")
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "fault etcd.move-leader" in proc.stdout
-    assert "target leader: cp-" in proc.stdout
-    assert "etcdctl --endpoints=https://10.251.0.1" in proc.stdout
-    assert "1 skipped" in proc.stdout
-    assert leader(embedded) == before
-    assert not (tmp_path / "ledger.jsonl").exists()
-
-
 def test_chaos_run_runs_the_scenario_unmodified(embedded: Layout, tmp_path: Path) -> None:
     before = leader(embedded)
     journal = tmp_path / "journal.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubedrill.backends.kube import NodeInfo
+from kubedrill.backends.kube import LeaseInfo, NodeInfo
 from kubedrill.faults.etcd import MemberView
 from kubedrill.faults.ledger import Entry
 from kubedrill.preflight import Observed, allowed_contexts, context_refusal, judge
@@ -26,6 +26,7 @@ def observed(**kw: object) -> Observed:
         "nodes": [node("cp-1"), node("worker-1")],
         "members": [member(1), member(2), member(3)],
         "expected_members": 3,
+        "leases": [LeaseInfo("kube-scheduler", "cp-1_x", 1.2, 15.0)],
     }
     base.update(kw)
     return Observed(**base)  # type: ignore[arg-type]
@@ -53,6 +54,11 @@ def test_api_only_backends_skip_the_etcd_checks() -> None:
         ({"members": [member(1), member(2, leader="2"), member(3)]}, "expected one leader all members agree on"),
         ({"members": [member(1, leader="0"), member(2, leader="0")]}, "observed cp-1→0, cp-2→0"),
         ({"members": [member(1), member(2, errors=("NOSPACE",)), member(3)]}, "no alarms or errors, observed cp-2"),
+        (
+            {"leases": [LeaseInfo("kube-scheduler", "cp-1_x", 47.0, 15.0)]},
+            "kube-system Lease kube-scheduler: expected renewed within 25 s, observed 47 s ago (holder cp-1_x)",
+        ),
+        ({"leases": [LeaseInfo("kube-scheduler", None, None, 15.0)]}, "observed never"),
     ],
 )
 def test_each_broken_steady_state_is_named_with_expected_and_observed(change: dict[str, object], problem: str) -> None:

@@ -18,6 +18,8 @@ def test_scenario_is_valid_and_rolls_back_through_kubedrill(path: Path) -> None:
     assert [r["provider"]["func"] for r in experiment["rollbacks"]] == ["finish_drill"]
     judged = {"judge_fault_window", "assert_leader_move_slos"} & set(funcs)
     assert judged, f"{path.name} never judges its fault window"
+    controls = [c["provider"].get("module") for c in experiment.get("controls", [])]
+    assert "kubedrill.chaos.control" in controls, f"{path.name}: `chaos run` would write secrets unredacted"
 
 
 def test_a_broken_experiment_is_a_config_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from kubedrill.backends.nodes import (
 )
 from kubedrill.backends.shell import Result
 from kubedrill.config import read_yaml
-from kubedrill.errors import BackendError, ConfigError
+from kubedrill.errors import BackendError, ClusterUnreachable, ConfigError
 
 MARKER_NAMESPACE = "kube-public"
 MARKER_CONFIGMAP = "kubedrill-embedded-cluster"
@@ -248,6 +249,13 @@ def _kind_etcd_runner(access: DockerExecAccess, nodes: list[str]) -> Any:
     return run
 
 
+def _reason(e: Exception) -> str:
+    """The useful end of a urllib3 error chain ("[Errno 111] Connection refused", "timed out")."""
+    text = str(e)
+    m = re.search(r"(\[Errno -?\d+\][^'\")]*|timed out|SSLError\([^)]*\)|certificate verify failed[^'\")]*)", text)
+    return m.group(1).strip() if m else text[-300:]
+
+
 def detect(
     kubeconfig: str | None,
     context: str | None,
@@ -255,26 +263,44 @@ def detect(
     inventory: str | None = None,
     prometheus_url: str | None = None,
     etcdutl_local: str | None = None,
+    remembered: dict[str, Any] | None = None,
 ) -> Cluster:
+    """Find out what the cluster is and how to reach its nodes. ``remembered`` (a rollback ledger's
+    cluster record) lets `kubedrill recover` reach the nodes while the API is down."""
     if backend not in BACKENDS:
         raise ConfigError("--backend", "backend", f"one of {', '.join(BACKENDS)}", backend)
     inv = load_inventory(inventory) if inventory else None  # bad inventory: error before touching anything
     target = load_target(kubeconfig, context)
     kube = Kube(kubeconfig, target.context)
+    known_ips: dict[str, str] = {}
     try:
         marker = kube.read_configmap(MARKER_NAMESPACE, MARKER_CONFIGMAP)
         nodes = kube.nodes()
+        cps = sorted(n.name for n in nodes if "node-role.kubernetes.io/control-plane" in n.labels)
+        is_kind = any(n.provider_id.startswith("kind://") for n in nodes)
+        state_dir = marker["stateDir"] if marker else None
+    except BackendError as e:
+        if not remembered or remembered.get("backend") not in ("local", "kind", "ssh"):
+            raise ClusterUnreachable(
+                f"the Kubernetes API at {target.server} (context {target.context}) does not answer: {_reason(e)}"
+            ) from e
+        # The API is down (every API server stopped by a restore the runner died in): reach the nodes the
+        # way the rollback ledger remembers them, which is all `kubedrill recover` needs.
+        backend = str(remembered["backend"])
+        cps = list(remembered.get("control_planes") or [])
+        known_ips = dict(remembered.get("address_of") or {})
+        is_kind = backend == "kind"
+        state_dir = remembered.get("state_dir")
+        marker = {"stateDir": state_dir} if state_dir else None
     finally:
         kube.close()
-    cps = sorted(n.name for n in nodes if "node-role.kubernetes.io/control-plane" in n.labels)
-    is_kind = any(n.provider_id.startswith("kind://") for n in nodes)
     chosen = backend
     if backend == "auto":
         chosen = "ssh" if inv else "local" if marker else "kind" if is_kind else "api"
     base: dict[str, Any] = {"context": target.context, "server": target.server, "kubeconfig": kubeconfig}
 
     if chosen == "local":
-        layout = Layout.load(Path(marker["stateDir"])) if marker else None
+        layout = Layout.load(Path(state_dir)) if state_dir else Layout.load()  # default: this machine's
         if layout is None:
             raise ConfigError("--backend", "backend", "an embedded cluster (kubedrill up) for backend local", backend)
         access = NetnsAccess({n: layout.netns(n) for n in layout.nodes})
@@ -305,11 +331,14 @@ def detect(
         )
     if chosen == "kind":
         docker = DockerExecAccess()
-        kube = Kube(kubeconfig, target.context)
-        try:
-            ips = kube.internal_ips()
-        finally:
-            kube.close()
+        if known_ips:
+            ips = known_ips
+        else:
+            kube = Kube(kubeconfig, target.context)
+            try:
+                ips = kube.internal_ips()
+            finally:
+                kube.close()
         endpoints = {n: f"https://{ips[n]}:2379" for n in cps}
         pki = KUBEADM_ETCD_PKI
         return Cluster(

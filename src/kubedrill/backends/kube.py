@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,14 @@ class NodeInfo:
     labels: dict[str, str]
     annotations: dict[str, str]
     provider_id: str
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    name: str
+    holder: str | None
+    renewed_ago_s: float | None
+    duration_s: float
 
 
 @dataclass(frozen=True)
@@ -211,15 +220,23 @@ class Kube:
         return sorted(out, key=lambda x: x["time"])
 
     @_wrap
-    def lease_holder(self, namespace: str, name: str) -> str | None:
+    @_wrap
+    def lease(self, namespace: str, name: str) -> LeaseInfo | None:
+        """A Lease's holder, how long ago (on this machine's clock) it was renewed, and its duration."""
         try:
             lease = self.coordination.read_namespaced_lease(name, namespace, _request_timeout=self.timeouts)
         except ApiException as e:
             if e.status == 404:
                 return None
             raise
-        holder = lease.spec.holder_identity
-        return str(holder) if holder else None
+        spec = lease.spec
+        renewed = spec.renew_time or spec.acquire_time
+        age = None if renewed is None else time.time() - renewed.timestamp()
+        return LeaseInfo(name, spec.holder_identity or None, age, float(spec.lease_duration_seconds or 0))
+
+    def lease_holder(self, namespace: str, name: str) -> str | None:
+        info = self.lease(namespace, name)
+        return str(info.holder) if info and info.holder else None
 
 
 @contextmanager

@@ -120,6 +120,10 @@ def cluster_record(cluster: Cluster, inventory: str | None = None) -> dict[str, 
         "backend": cluster.backend,
         "inventory": inventory,
         "prometheus_url": cluster.prometheus_url,
+        # How to reach the nodes without the API (a restore stops every API server):
+        "control_planes": list(cluster.control_planes),
+        "address_of": dict(cluster.address_of),
+        "state_dir": str(cluster.layout.state_dir) if cluster.layout is not None else None,
     }
 
 
