@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 from pathlib import Path
@@ -14,6 +15,7 @@ from kubedrill.backends.kube import Kube
 from kubedrill.local import cluster
 
 from .conftest import ensure_cluster, kubedrill
+from .test_etcd_drills import drills
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +65,7 @@ def test_a_taken_port_is_a_clear_error_and_nothing_is_left_half_started(cluster_
     assert leftovers(default_state_dir()) == []
 
 
-def test_a_single_control_plane_cluster_works(cluster_was_up: bool) -> None:
+def test_a_single_control_plane_cluster_works(cluster_was_up: bool, tmp_path: Path) -> None:
     layout = ensure_cluster(control_planes=1, workers=1)
     kube = Kube(layout.admin_kubeconfig)
     try:
@@ -74,5 +76,18 @@ def test_a_single_control_plane_cluster_works(cluster_was_up: bool) -> None:
     statuses = cluster.etcdctl(layout).endpoint_status()
     assert len(statuses) == 1
     assert statuses[0].is_leader
+    # Drills that need a follower skip, saying why; killing the only API server is refused by the quorum
+    # guard (1 of 1 down is more than (N-1)/2 = 0) before anything is touched.
+    skipped = drills(tmp_path, "-m", "etcd and not dr")
+    assert skipped.returncode == 0, skipped.stdout[-3000:]
+    # pytest groups equal skip reasons: the leader-move, leader-kill and follower-kill drills
+    assert re.search(
+        r"SKIPPED \[3\] .*needs ≥ 3 control-plane nodes \(etcd members\), the cluster has 1", skipped.stdout
+    )
+    refused = drills(tmp_path, "-k", "one_api_server_is_killed")
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    assert "quorum guard: refusing kill kube-apiserver on cp-1: it would take down 1 of 1 kube-apiserver" in (
+        refused.stdout
+    )
     kubedrill("down", check=True)
     assert leftovers(default_state_dir()) == []

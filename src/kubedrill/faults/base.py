@@ -105,7 +105,9 @@ def quorum_violations(down: frozenset[tuple[str, str]], sizes: dict[str, int]) -
     for component in GUARDED:
         nodes = sorted(n for c, n in down if c == component)
         total = sizes.get(component, 0)
-        if nodes and len(nodes) > quorum_budget(total):
+        if nodes and not total:
+            out.append(f"{component} on {', '.join(nodes)} of a cluster whose size is unknown (fails closed)")
+        elif nodes and len(nodes) > quorum_budget(total):
             out.append(
                 f"{len(nodes)} of {total} {component} ({', '.join(nodes)}); "
                 f"at most {quorum_budget(total)} = (N-1)/2 may be down at once"
@@ -179,6 +181,11 @@ class Rollbacks:
             raise
         except Exception as e:
             raise FaultInjectionError(f"injecting {fault.describe()} failed: {e}") from e
+
+    def __post_init__(self) -> None:
+        if not self.sizes and self.cluster_info.get("control_planes"):
+            n = len(self.cluster_info["control_planes"])  # stacked etcd: a member and an API server per node
+            self.sizes = dict.fromkeys(GUARDED, n)
 
     def down(self) -> frozenset[tuple[str, str]]:
         """What the faults on the stack (injected, not yet reverted) hold down."""
