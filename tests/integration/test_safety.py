@@ -32,6 +32,7 @@ from kubedrill.waiting import wait_until
 from .conftest import kubedrill
 from .test_etcd_drills import healthy
 from .test_network_drills import kubedrill_rules, timers
+from .test_node_drills import cordoned
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,14 +279,6 @@ def recover(tmp_path: Path) -> str:
     assert again.returncode == 0
     assert "nothing to recover" in again.stdout
     return proc.stdout
-
-
-def cordoned(layout: Layout) -> list[str]:
-    kube = Kube(layout.admin_kubeconfig)
-    try:
-        return [n.name for n in kube.nodes() if n.unschedulable]
-    finally:
-        kube.close()
 
 
 def test_sigkill_during_a_partition_then_recover_removes_the_rules(embedded: Layout, tmp_path: Path) -> None:
