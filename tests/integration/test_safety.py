@@ -27,7 +27,6 @@ from kubedrill.faults.components import StopComponent
 from kubedrill.faults.etcd import leader_of, observe
 from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.faults.restore import ASIDE_SUFFIX, REVISION_BUMP
-from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
 from .test_etcd_drills import healthy
@@ -329,22 +328,20 @@ def test_sigkill_while_every_scheduler_is_held_down_then_recover_starts_them(emb
     schedulers = [embedded.component("kube-scheduler", n) for n in embedded.nodes]
 
     def all_held(pending: list[Entry]) -> bool:
+        # The ledger entry and the hold file come before the stop itself: kill only once all three are down.
         return len([e for e in pending if e.kind == "component.stop"]) == len(schedulers) and all(
-            embedded.hold_file(s).exists() for s in schedulers
+            getattr(read_status(embedded, s), "state", None) == "held" for s in schedulers
         )
 
-    kill_mid_fault(
-        tmp_path, ["drills/test_control_plane.py", "-k", "stalls_without_any_instance and scheduler"], all_held
-    )
-    # The runner is dead and the hold files outlive it: the supervisor keeps every scheduler down.
-    states = wait_until(
-        "every scheduler held down by the supervisor",
-        lambda: [getattr(read_status(embedded, s), "state", None) for s in schedulers],
-        lambda st: st == ["held"] * len(schedulers),
-        timeout_s=15,
-    )
-    assert states == ["held"] * len(schedulers)
-    out = recover(tmp_path)
+    try:
+        kill_mid_fault(
+            tmp_path, ["drills/test_control_plane.py", "-k", "stalls_without_any_instance and scheduler"], all_held
+        )
+        # The runner is dead and the hold files outlive it: the supervisor keeps every scheduler down.
+        assert all(embedded.hold_file(s).exists() for s in schedulers)
+        assert [getattr(read_status(embedded, s), "state", None) for s in schedulers] == ["held"] * len(schedulers)
+    finally:
+        out = recover(tmp_path)  # also when an assertion failed: never leave the schedulers held for what follows
     assert out.count("reverted stop kube-scheduler on cp-") == len(schedulers)
     assert not any(embedded.hold_file(s).exists() for s in schedulers)
     assert healthy(embedded) == []
