@@ -42,6 +42,7 @@ DRILL_LABEL = "kubedrill.io/drill"
 PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
+PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
 
 
 @dataclass(frozen=True)
@@ -209,24 +210,15 @@ class DrillRun:
         )
 
     # ---- the pre-flight gate ----
-    def preflight(self) -> list[str]:
-        """Check steady state before anything is created or injected; raise PreconditionFailed naming every
-        problem. Returns what was checked, for the report."""
+    def _observe_steady_state(self) -> preflight.Observed:
         kube = self.cluster.kube()
         try:
             nodes = kube.nodes()
             leases = [lease for name in preflight.LEADER_LEASES if (lease := kube.lease("kube-system", name))]
-        except DrillError as e:
-            raise PreconditionFailed(f"pre-flight: the API of {self.cluster.server} does not answer: {e}") from e
         finally:
             kube.close()
-        members = None
-        if self.cluster.etcd is not None:
-            try:
-                members = etcd_faults.observe(self.cluster)
-            except DrillError as e:
-                raise PreconditionFailed(f"pre-flight: etcd does not answer: {e}") from e
-        observed = preflight.Observed(
+        members = etcd_faults.observe(self.cluster) if self.cluster.etcd is not None else None
+        return preflight.Observed(
             pending=self.ledger.pending(),
             ledger_path=str(self.ledger.path),
             nodes=nodes,
@@ -234,17 +226,40 @@ class DrillRun:
             expected_members=len(self.cluster.etcd_endpoint_of),
             leases=leases,
         )
-        problems = preflight.judge(observed)
-        if problems:
-            raise PreconditionFailed(
-                f"pre-flight for {self.drill_id}: steady state does not hold, nothing was injected:\n  "
-                + "\n  ".join(problems)
+
+    def preflight(self) -> list[str]:
+        """Check steady state before anything is created or injected; raise PreconditionFailed naming every
+        problem. A leftover fault in the ledger refuses at once; anything else gets PREFLIGHT_SETTLE_S to
+        settle (an election or a Lease handover right after the previous drill is normal). Returns what was
+        checked, for the report."""
+        pending = self.ledger.pending()
+        if pending:
+            raise PreconditionFailed(self._refusal(preflight.ledger_problems(pending, str(self.ledger.path))))
+        try:
+            observed = wait_until(
+                "steady state before the drill",
+                self._observe_steady_state,
+                lambda o: not preflight.judge(o),
+                timeout_s=PREFLIGHT_SETTLE_S,
+                interval_s=1.0,
+                describe=lambda o: "; ".join(preflight.judge(o)),
             )
-        checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(nodes)} nodes Ready"]
-        checked += [f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago" for lease in leases]
-        if members is not None:
-            checked.append(f"{len(members)} etcd members answering, one leader, no alarms")
+        except RecoveryTimeout as e:  # the last observation's problems, or why the API/etcd did not answer
+            raise PreconditionFailed(self._refusal([str(e.last_observed)])) from None
+        checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(observed.nodes)} nodes Ready"]
+        checked += [
+            f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago"
+            for lease in observed.leases
+            if lease.renewed_ago_s is not None
+        ]
+        if observed.members is not None:
+            checked.append(f"{len(observed.members)} etcd members answering, one leader, no alarms")
         return checked
+
+    def _refusal(self, problems: list[str]) -> str:
+        return f"pre-flight for {self.drill_id}: steady state does not hold, nothing was injected:\n  " + "\n  ".join(
+            problems
+        )
 
     # ---- the drill's clock ----
     def now(self) -> float:

@@ -54,14 +54,18 @@ class Observed:
     leases: Sequence[LeaseInfo] = ()
 
 
+def ledger_problems(pending: Sequence[Entry], ledger_path: str) -> list[str]:
+    if not pending:
+        return []
+    listed = "; ".join(f"{e.description} (drill {e.drill})" for e in pending[:5])
+    return [
+        f"rollback ledger: expected no pending fault, observed {len(pending)}: {listed}; "
+        f"run 'kubedrill recover --ledger {ledger_path}' first"
+    ]
+
+
 def judge(o: Observed) -> list[str]:
-    problems: list[str] = []
-    if o.pending:
-        listed = "; ".join(f"{e.description} (drill {e.drill})" for e in o.pending[:5])
-        problems.append(
-            f"rollback ledger: expected no pending fault, observed {len(o.pending)}: {listed}; "
-            f"run 'kubedrill recover --ledger {o.ledger_path}' first"
-        )
+    problems = ledger_problems(o.pending, o.ledger_path)
     not_ready = sorted(n.name for n in o.nodes if not n.ready)
     if not o.nodes:
         problems.append("nodes: expected at least one Ready node, observed none")
