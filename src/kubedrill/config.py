@@ -7,6 +7,7 @@ A profile file::
       longest_outage_max_s: 3
       latency_p99_max_s: 1.0
       recovery_max_s: 10       # from the fault's end to a stable API
+      window_min_s: 10         # availability is judged over at least this long from injection
     etcd:
       leader_election_max_s: 5
       member_catch_up_max_s: 30
@@ -38,6 +39,10 @@ class ApiSlo:
     longest_outage_max_s: float = 3.0  # HAProxy needs ≤ 2 s (fall 2 × inter 1 s) to drop a dead backend
     latency_p99_max_s: float = 1.0  # seed 004's p99 < 800 ms for API servers, plus leeway for 2 cores
     recovery_max_s: float = 10.0
+    # Availability is a share of probes, so it needs enough of them: a window that closed 2 s after a kill
+    # holds ~20 probes and one hung request moves the figure by 5-10 %. The drill keeps observing until
+    # the window spans this long from injection (100 probes at 10 Hz), however fast the cluster recovered.
+    window_min_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,8 @@ def test_sigkill_in_the_middle_of_a_restore_then_recover_puts_the_old_data_back(
             Path(f"{embedded.etcd_data_dir(n)}{ASIDE_SUFFIX}").exists() for n in embedded.nodes
         )
 
+    # Earlier restores in the same session bumped the revision already: compare with where it stands now.
+    before = max(m.revision for m in observe(detect(str(embedded.admin_kubeconfig), None)))
     left = kill_mid_fault(tmp_path, ["drills/test_dr.py", "--allow-quorum-loss"], disaster)
     (restore,) = [e for e in left if e.kind == "etcd.restore"]
     assert [m["node"] for m in restore.params["members"]] == embedded.nodes, "the entry names every member"
@@ -363,12 +365,14 @@ def test_sigkill_in_the_middle_of_a_restore_then_recover_puts_the_old_data_back(
     assert "restore not proven: old data put back on cp-1, cp-2, cp-3" in out, out
     assert not any(Path(f"{embedded.etcd_data_dir(n)}{ASIDE_SUFFIX}").exists() for n in embedded.nodes)
     assert healthy(embedded, settle_s=90) == []
-    # The old data is back on every member, not a mix: no member carries the restore's bumped revisions,
-    # all agree on one leader, and the API serves (status healthy above; the drill's namespace is gone).
+    # The old data is back on every member, not a mix: no member carries the restore's bumped revisions
+    # (a restore lands at least REVISION_BUMP past the snapshot, which is past `before`), all agree on one
+    # leader, and the API serves (status healthy above; the drill's namespace is gone).
     members = observe(detect(str(embedded.admin_kubeconfig), None))
     assert len(members) == 3
     assert leader_of(members) is not None
-    assert max(m.revision for m in members) < REVISION_BUMP, [m.revision for m in members]
+    assert before <= min(m.revision for m in members), (before, [m.revision for m in members])
+    assert max(m.revision for m in members) < before + REVISION_BUMP, (before, [m.revision for m in members])
     assert suite_namespaces(embedded) == []
 
 

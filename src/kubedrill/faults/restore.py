@@ -57,8 +57,9 @@ class RestoreMember:
     data_dir: str
 
 
-def verify_snapshot(etcdutl_local: str, path: str, scratch: Path) -> SnapshotInfo:
-    """Refuse a snapshot that ``etcdutl`` cannot read or whose integrity hash does not match."""
+def verify_snapshot(etcdutl_local: str, path: str, scratch: Path, taken_at: float | None = None) -> SnapshotInfo:
+    """Refuse a snapshot that ``etcdutl`` cannot read or whose integrity hash does not match. ``taken_at`` is
+    when ``snapshot save`` began (the snapshot's point in time, what RPO is measured from)."""
     if not Path(path).is_file() or Path(path).stat().st_size == 0:
         raise PreconditionFailed(f"snapshot {path} is missing or empty: refusing to restore from it")
     status = run_local([etcdutl_local, "snapshot", "status", path, "-w", "json"], check=False, timeout_s=120)
@@ -86,7 +87,7 @@ def verify_snapshot(etcdutl_local: str, path: str, scratch: Path) -> SnapshotInf
         revision=int(data.get("revision", 0)),
         total_keys=int(data.get("totalKey", 0)),
         total_size=int(data.get("totalSize", 0)),
-        taken_at=time.time(),
+        taken_at=time.time() if taken_at is None else taken_at,
     )
 
 
@@ -104,10 +105,11 @@ def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> Snap
     leader = next((s for s in statuses if s.is_leader), None)
     if leader is None:
         raise PreconditionFailed(f"no etcd leader to take a snapshot from: {[s.endpoint for s in statuses]}")
+    taken_at = time.time()  # the snapshot holds what was committed when save began
     cluster.etcd.run(["snapshot", "save", remote], endpoints=[leader.endpoint])
     local = str(local_dir / name)
     cluster.access.copy_from(first, remote, local)
-    return verify_snapshot(etcdutl_local, local, local_dir)
+    return verify_snapshot(etcdutl_local, local, local_dir, taken_at)
 
 
 def restore_members(cluster: Cluster) -> list[RestoreMember]:
@@ -216,16 +218,17 @@ class EtcdRestore(Fault):
         assert access is not None
         return access.run(node, ["test", "-e", path], check=False).ok
 
-    def inject(self) -> str:
-        """The disaster: API servers, then etcd members, stopped; data dirs moved aside."""
+    def _stop_everything(self) -> None:
+        """API servers, then etcd members, stopped; returns once no member runs. A stop takes effect
+        asynchronously (a kubelet notices a moved manifest; a killed process is reaped), and a member's data
+        dir must never be moved while it runs: its open WAL would keep writing into whatever lands there."""
         rt = runtime_of(self.cluster)
         for node in self.cluster.control_planes:
             rt.stop("kube-apiserver", node)
         for m in self.members:
             rt.stop("etcd", m.node)
         for m in self.members:
-            # A stop takes effect asynchronously (a kubelet notices a moved manifest; a killed process is
-            # reaped): wait, and never move the data of a member that still runs.
+
             def etcd_on(node: str = m.node) -> Instance | None:
                 return rt.instance("etcd", node)
 
@@ -239,6 +242,11 @@ class EtcdRestore(Fault):
                 )
             except RecoveryTimeout as e:
                 raise FaultInjectionError(f"etcd on {m.node} still runs after stop: not moving its data ({e})") from e
+
+    def inject(self) -> str:
+        """The disaster: API servers, then etcd members, stopped; data dirs moved aside."""
+        self._stop_everything()
+        for m in self.members:
             if not self._exists(m.node, m.data_dir + ASIDE_SUFFIX):
                 self._node_run(m.node, ["mv", m.data_dir, m.data_dir + ASIDE_SUFFIX])
         apis, members = len(self.cluster.control_planes), len(self.members)
@@ -312,10 +320,7 @@ class EtcdRestore(Fault):
         if put_back:
             # API servers first: their watch caches may hold the restored (bumped) revisions, and must not
             # outlive the swap back to older data, or they serve stale objects and watches never resume.
-            for node in self.cluster.control_planes:
-                rt.stop("kube-apiserver", node)
-            for m in self.members:
-                rt.stop("etcd", m.node)
+            self._stop_everything()
             for m in put_back:
                 self._node_run(m.node, ["rm", "-rf", m.data_dir])
                 self._node_run(m.node, ["mv", m.data_dir + ASIDE_SUFFIX, m.data_dir])
