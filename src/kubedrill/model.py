@@ -22,6 +22,21 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """One reading of who leads or holds something (the etcd leader, a Lease holder), on the drill's clock.
+
+    ``subject`` names what was read (``etcd``, ``lease/kube-scheduler``); ``holder`` is None when nobody
+    leads (no quorum, an expired Lease) and ``error`` says why when the reading itself failed."""
+
+    t: float
+    wall: float
+    subject: str
+    holder: str | None
+    term: int | None = None  # etcd's raft term, when the subject has one
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class Window:
     """A span on the drill's monotonic clock, e.g. from injection to the end of recovery."""
 

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kubedrill.model import Check, Sample, Window
+from kubedrill.model import Check, Observation, Sample, Window
 
 
 def in_window(samples: Iterable[Sample], window: Window, op: str | None = None) -> list[Sample]:
@@ -99,6 +99,87 @@ def time_to_recover_s(samples: Sequence[Sample], fault_end: float, stable_s: flo
         if s.t - candidate >= stable_s:
             return max(0.0, candidate - fault_end)
     return None
+
+
+# ---------------------------------------------------------------- who leads: etcd leader, Lease holders
+
+NO_ANSWER = "(no answer)"  # the reading failed: nobody could be asked
+NOBODY = "(none)"  # the reading worked and nobody leads (no quorum, Lease released)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span during which every reading of one subject named the same holder."""
+
+    start: float
+    end: float
+    holder: str  # a holder, NOBODY or NO_ANSWER
+    term: int | None = None
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Leadership seen moving: the last reading of the old holder and the first of the new one."""
+
+    last_old: float
+    first_new: float
+    old: str
+    new: str
+    term: int | None = None
+
+    @property
+    def gap_s(self) -> float:
+        """How long, at most, nobody (known) led: from the last reading of the old holder to the new."""
+        return self.first_new - self.last_old
+
+
+def _label(o: Observation) -> str:
+    if o.error:
+        return NO_ANSWER
+    return o.holder or NOBODY
+
+
+def holder_segments(observations: Iterable[Observation], subject: str, end: float | None = None) -> list[Segment]:
+    """Consecutive readings of ``subject`` that agree, merged; each segment runs to the next reading that
+    disagrees (or ``end``). A change of term with the same holder (a leader re-elected) starts a new one."""
+    ordered = sorted((o for o in observations if o.subject == subject), key=lambda o: o.t)
+    out: list[Segment] = []
+    for o in ordered:
+        label = _label(o)
+        if out and out[-1].holder == label and (o.term is None or out[-1].term in (None, o.term)):
+            continue
+        if out:
+            out[-1] = Segment(out[-1].start, o.t, out[-1].holder, out[-1].term)
+        out.append(Segment(o.t, o.t, label, o.term))
+    if out:
+        last_t = ordered[-1].t if end is None else max(end, ordered[-1].t)
+        out[-1] = Segment(out[-1].start, last_t, out[-1].holder, out[-1].term)
+    return out
+
+
+def handovers(observations: Iterable[Observation], subject: str) -> list[Handover]:
+    """Every time a real holder was followed by a different real holder (or the same one in a later term),
+    with readings of nobody or no answer in between ignored."""
+    ordered = sorted((o for o in observations if o.subject == subject), key=lambda o: o.t)
+    found: list[Handover] = []
+    last: Observation | None = None
+    for o in ordered:
+        if o.error or not o.holder:
+            continue
+        if last is not None and (
+            o.holder != last.holder or (o.term is not None and last.term is not None and o.term > last.term)
+        ):
+            found.append(Handover(last.t, o.t, str(last.holder), o.holder, o.term))
+        last = o
+    return found
+
+
+def first_seen(observations: Iterable[Observation], subject: str, holder_is: str, after: float) -> float | None:
+    """When a reading first named ``holder_is`` for ``subject`` at or after ``after``."""
+    return min(
+        (o.t for o in observations if o.subject == subject and o.holder == holder_is and not o.error and o.t >= after),
+        default=None,
+    )
 
 
 # ---------------------------------------------------------------- write ledger

@@ -20,6 +20,7 @@ from typing import Any
 from kubedrill.backends.base import ComponentRuntime, NodeAccess
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.etcd import Etcdctl
+from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.backends.kube import Kube, load_target
 from kubedrill.backends.nodes import (
     HOST,
@@ -73,6 +74,7 @@ class Cluster:
     address_of: dict[str, str] = field(default_factory=dict)
     lb_addresses: list[str] = field(default_factory=list)
     cni_enforces_policies: bool = False  # KWOK pods have no network; kind's kindnet enforces NetworkPolicy
+    etcd_certs_local: bool = False  # etcd's client certs are files here: status over HTTP (see etcd_http)
 
     def etcd_on(self, node: str) -> Etcdctl:
         """etcdctl run *on* ``node`` against its own member (answers even when the node is cut off)."""
@@ -92,6 +94,12 @@ class Cluster:
             key=self.etcd.key,
             runner=_kind_etcd_runner(access, [node]) if isinstance(access, DockerExecAccess) else run,
         )
+
+    def etcd_status_http(self) -> EtcdStatusHttp | None:
+        """A cheap status reader for watching at 10 Hz, where the client certs are on this machine."""
+        if self.etcd is None or not self.etcd_certs_local:
+            return None
+        return EtcdStatusHttp(self.etcd.endpoints, self.etcd.cacert, self.etcd.cert, self.etcd.key)
 
     def kube(self, timeout_s: float = 5.0) -> Kube:
         return Kube(self.kubeconfig, self.context, timeout_s=timeout_s)
@@ -327,6 +335,7 @@ def detect(
             lb_addresses=[layout.bridge_ip],
             etcdutl=str(layout.binary("etcdutl")),
             snapshot_dir=str(layout.state_dir / "snapshots"),
+            etcd_certs_local=True,
             **base,
         )
     if chosen == "kind":

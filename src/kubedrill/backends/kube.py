@@ -220,7 +220,6 @@ class Kube:
         return sorted(out, key=lambda x: x["time"])
 
     @_wrap
-    @_wrap
     def lease(self, namespace: str, name: str) -> LeaseInfo | None:
         """A Lease's holder, how long ago (on this machine's clock) it was renewed, and its duration."""
         try:

@@ -136,6 +136,7 @@ def start_drill(
         with run.phase("steady state: namespace, API prober, baseline"):
             run.setup_namespace()
             prober = run.start_prober()
+            run.start_watcher()
             try:
                 baseline = wait_until(
                     "a steady API (10 successful writes)",
@@ -354,8 +355,11 @@ def _await_caught_up(run: DrillRun, node: str, start: float) -> None:
 
 
 def _settle(run: DrillRun) -> None:
-    """Keep the fault window open a little past recovery, to catch what follows the fault."""
-    run.hold(SETTLE_S)
+    """Keep the fault window open past recovery: SETTLE_S at least, to catch what follows the fault, and
+    until it spans ``api.window_min_s`` from injection, so availability is a share of enough probes."""
+    start = run.fault_window.start if run.fault_window is not None else run.now()
+    until = max(run.now() + SETTLE_S, start + run.profile.api.window_min_s)
+    run.hold(until - run.now())
     run.end_fault()
 
 
@@ -450,6 +454,7 @@ def restore_etcd_from_snapshot(
             disaster_wall = time.time()
             run.inject(fault)
             run.evidence["disaster"] = fault.confirm()
+            stopped_t = run.now()
         with run.phase("restore: etcdutl snapshot restore on every member; etcd, then API servers"):
             run.evidence["restore"] = fault.restore()
             leader = wait_until(
@@ -474,6 +479,10 @@ def restore_etcd_from_snapshot(
             assert first_write is not None
             rto = first_write - disaster_t
             run.metrics["rto_s"] = rto
+            # The RTO's stages, for the report's bar: where the time went.
+            run.metrics["rto_stop_s"] = stopped_t - disaster_t
+            run.metrics["rto_restore_s"] = api_start - stopped_t
+            run.metrics["rto_api_s"] = first_write - api_start
             run.add(
                 slo.check_max(
                     "RTO: disaster → first acknowledged write",
@@ -1015,7 +1024,7 @@ def drain_node(
     run = current(configuration)
     canary = _require_canary(run)
     target = node or max(sorted(_canary_nodes(canary).items()), key=lambda kv: kv[1])[0]
-    run.begin_fault()
+    run.begin_fault(f"drain {target} through the Eviction API")
     _drain_one(run, canary, target, DrainOptions(force, delete_emptydir_data, timeout_s=timeout_s))
     _settle(run)
     return {"drained": target, "metrics": run.metrics}
@@ -1030,7 +1039,7 @@ def rolling_drain(timeout_s: float = 30.0, configuration: dict[str, Any] | None 
         workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
     finally:
         kube.close()
-    start = run.begin_fault()
+    start = run.begin_fault(f"drain {', '.join(workers)}, one at a time")
     for worker in workers:
         _drain_one(run, canary, worker, DrainOptions(timeout_s=timeout_s))
     run.metrics["rolling_drain_total_s"] = run.now() - start

@@ -164,6 +164,7 @@ class Rollbacks:
     allow_quorum_loss: bool = False
     _stack: list[tuple[Fault, Entry]] = field(default_factory=list)
     failures: list[tuple[str, BaseException]] = field(default_factory=list)
+    injected: list[str] = field(default_factory=list)  # every fault recorded, in order (for the run summary)
 
     def inject(self, fault: Fault) -> str:
         """Resolve, record, inject, and remember to revert ``fault``. Raises FaultInjectionError if injection
@@ -175,6 +176,7 @@ class Rollbacks:
         self.check_quorum(fault)
         entry = self.ledger.begin(fault.kind, fault.params(), self.cluster_info, self.drill, fault.describe())
         self._stack.append((fault, entry))
+        self.injected.append(fault.describe())
         try:
             return fault.inject()
         except FaultInjectionError:

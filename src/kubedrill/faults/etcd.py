@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.etcd import Etcdctl
+from kubedrill.backends.etcd import Etcdctl, MemberStatus
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed
 from kubedrill.faults.base import Fault, Plan
 
@@ -35,10 +35,10 @@ def _etcd(cluster: Cluster) -> Etcdctl:
     return cluster.etcd
 
 
-def observe(cluster: Cluster) -> list[MemberView]:
-    """Every member that answered ``endpoint status``, by node name."""
+def observe(cluster: Cluster, statuses: Sequence[MemberStatus] | None = None) -> list[MemberView]:
+    """Every member that answered ``endpoint status`` (or the ``statuses`` read another way), by node name."""
     out = []
-    for s in _etcd(cluster).endpoint_status():
+    for s in _etcd(cluster).endpoint_status() if statuses is None else statuses:
         node = cluster.node_of_endpoint(s.endpoint) or s.endpoint
         out.append(
             MemberView(node, s.member_id, s.endpoint, s.is_leader, s.leader_id, s.revision, s.raft_term, s.errors)
@@ -129,6 +129,9 @@ class MoveLeader(Fault):
     @classmethod
     def from_params(cls, cluster: Cluster, params: dict[str, Any]) -> MoveLeader:
         return cls(cluster, params.get("to"), params.get("original_leader"))
+
+    def describe(self) -> str:
+        return f"move etcd leadership {self.original_leader or 'the leader'} → {self.to or 'a follower'}"
 
     def _resolve(self) -> tuple[MemberView, MemberView]:
         members = observe(self.cluster)

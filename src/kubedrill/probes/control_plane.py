@@ -1,0 +1,113 @@
+"""Who leads, over time: the etcd leader and the controller Lease holders, watched through the whole drill.
+
+The API prober says whether users were served; this watcher says who was in charge meanwhile. Two
+threads, each on its own fixed grid (a slow reading skips ticks, never bunches them), record an
+``Observation`` per reading on the drill's monotonic clock:
+
+- ``etcd``: which member leads and in which raft term, 10 times a second by default, so a leader change
+  is seen within ~100 ms of the members agreeing on it (the report's leader timeline, and the figure the
+  leader-change benchmark measures);
+- ``lease/<name>``: the holder of each leader-election Lease in ``kube-system``, twice a second (Leases are
+  renewed every 2 s, so finer sampling would show nothing new).
+
+Readers are plain callables, so the watcher runs against fakes in unit tests and against any backend.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kubedrill.model import Observation
+
+EtcdReader = Callable[[], tuple[str | None, int | None]]  # (leader node or None, raft term or None)
+HolderReader = Callable[[str], str | None]  # Lease name → holder identity or None
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    etcd_interval_s: float = 0.1  # the leader-change detection budget is 200 ms: sample at twice that rate
+    lease_interval_s: float = 0.5  # Leases renew every 2 s (retryPeriod); 0.5 s shows a handover to ±0.5 s
+
+
+@dataclass
+class ControlPlaneWatcher:
+    """Start it with the prober, stop it with the prober; read ``snapshot()``."""
+
+    read_etcd: EtcdReader | None
+    read_holder: HolderReader | None
+    leases: Sequence[str] = ()
+    settings: WatchSettings = field(default_factory=WatchSettings)
+    clock: Callable[[], float] = time.monotonic
+    observations: list[Observation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> ControlPlaneWatcher:
+        loops: list[tuple[str, Callable[[], list[Observation]], float]] = []
+        if self.read_etcd is not None:
+            loops.append(("etcd", self._read_etcd, self.settings.etcd_interval_s))
+        if self.read_holder is not None and self.leases:
+            loops.append(("leases", self._read_leases, self.settings.lease_interval_s))
+        for name, read, interval in loops:
+            t = threading.Thread(target=self._loop, args=(read, interval), name=f"kubedrill-watch-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def snapshot(self) -> list[Observation]:
+        with self._lock:
+            return list(self.observations)
+
+    # ---- readings ----
+    def _read_etcd(self) -> list[Observation]:
+        assert self.read_etcd is not None
+        t, wall = self.clock(), time.time()
+        try:
+            leader, term = self.read_etcd()
+        except Exception as e:  # a member that does not answer is data here, never a crash of the watcher
+            return [Observation(t, wall, "etcd", None, None, error=_short(e))]
+        return [Observation(t, wall, "etcd", leader, term)]
+
+    def _read_leases(self) -> list[Observation]:
+        assert self.read_holder is not None
+        out = []
+        for lease in self.leases:
+            t, wall = self.clock(), time.time()
+            try:
+                out.append(Observation(t, wall, f"lease/{lease}", self.read_holder(lease)))
+            except Exception as e:  # the API may be down during the fault: that is what is being watched
+                out.append(Observation(t, wall, f"lease/{lease}", None, error=_short(e)))
+        return out
+
+    def _loop(self, read: Callable[[], list[Observation]], interval: float) -> None:
+        next_tick = self.clock()
+        while not self._stop.is_set():
+            seen = read()
+            with self._lock:
+                self.observations.extend(seen)
+            next_tick += interval
+            now = self.clock()
+            if next_tick < now:  # a slow reading: skip the ticks it overran, stay on the grid
+                next_tick += interval * int((now - next_tick) / interval + 1)
+            self._stop.wait(max(0.0, next_tick - now))
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
