@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from kubedrill.errors import LocalClusterError
 from kubedrill.local import build
 
 
@@ -76,3 +77,50 @@ def test_a_partial_build_is_never_taken_as_complete(tmp_path: Path) -> None:
     assert build.is_complete(tmp_path, group)
     (tmp_path / "etcdutl").write_bytes(b"x" * 3)  # truncated binary
     assert not build.is_complete(tmp_path, group)
+
+
+def test_on_demand_groups_are_left_out_of_the_default_build() -> None:
+    """kind is built only when asked for: `kubedrill build`, the embedded cluster and CI never pay for it."""
+    assert "kind" not in build.load_groups()
+    assert [g.name for g in build.select_groups()] == list(build.load_groups())
+    every = build.load_groups(include_on_demand=True)
+    assert every["kind"].on_demand
+    assert every["kind"].binaries == {"kind": "sigs.k8s.io/kind"}
+    assert not any(g.on_demand for g in build.load_groups().values())
+    assert [g.name for g in build.select_groups(["kind"])] == ["kind"]
+    with pytest.raises(LocalClusterError, match="unknown binary group"):
+        build.select_groups(["kindd"])
+
+
+def test_on_demand_is_read_from_the_versions_file(tmp_path: Path) -> None:
+    versions = tmp_path / "versions.toml"
+    versions.write_text(
+        '[always]\nversion = "v1.0.0"\nmodules = ["example.com/a"]\nbinaries = { a = "example.com/a" }\n'
+        '[asked]\nversion = "v1.0.0"\nmodules = ["example.com/b"]\nbinaries = { b = "example.com/b" }\n'
+        "on_demand = true\n"
+    )
+    assert list(build.load_groups(versions)) == ["always"]
+    assert list(build.load_groups(versions, include_on_demand=True)) == ["always", "asked"]
+    versions.write_text(versions.read_text().replace("on_demand = true", 'on_demand = "yes"'))
+    with pytest.raises(LocalClusterError, match=r"\[asked\] on_demand: expected true or false"):
+        build.load_groups(versions, include_on_demand=True)
+
+
+def test_missing_binaries_never_name_an_on_demand_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEDRILL_CACHE", str(tmp_path))  # an empty cache: nothing is built
+    with pytest.raises(LocalClusterError) as missing:
+        build.cached_binaries()
+    assert "kubernetes v1.34.4" in str(missing.value)
+    assert "kind" not in str(missing.value)
+    assert build.cached_group("kind") is None
+
+
+def test_on_demand_groups_have_a_committed_go_mod_and_go_sum_matching_their_version() -> None:
+    for group in build.load_groups(include_on_demand=True).values():
+        if not group.on_demand:
+            continue
+        gomod = (group.gomod_dir / "go.mod").read_text()
+        assert (group.gomod_dir / "go.sum").stat().st_size > 0, group.name
+        assert (group.gomod_dir / "tools.go").is_file(), group.name
+        for module in group.modules:
+            assert f"{module} {group.version}" in gomod, f"{group.name}: go.mod does not require {module}"

@@ -1,7 +1,7 @@
 """Build the embedded cluster's binaries from their official Go modules, and cache them.
 
 Versions live in ``versions.toml`` beside this file. For every group there (kubernetes, etcd, kwok,
-kube-state-metrics) a ``gobuild/<group>/`` directory holds a go.mod/go.sum that require the official
+kube-state-metrics, kind) a ``gobuild/<group>/`` directory holds a go.mod/go.sum that require the official
 modules at exactly that version, plus a ``tools.go`` importing the main packages, so the build is
 ``go build`` against pinned, checksummed sources from the Go module proxy: nothing comes from release
 pages.
@@ -10,6 +10,10 @@ Each group is built into ``<cache>/bin/<group>-<version>-<key>/``; ``key`` hashe
 ldflags and Go version, so any change rebuilds. A build goes into a ``.partial`` directory and is renamed
 into place only after every binary exists and a ``.complete`` manifest is written: a partial or failed
 build is never used, and is redone.
+
+A group marked ``on_demand`` (kind: only the nightly kind cluster needs it) is not part of the default set:
+``kubedrill build``, ``ensure_binaries()`` and ``cached_binaries()`` leave it alone, so no run of the
+embedded cluster or of the tests pays for its build; ``ensure_group(name)`` builds it when asked.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Group:
     ldflags: str = ""
     staging_replaces: bool = False
     assets: tuple[str, ...] = ()  # files copied from the first module's source into the cache dir
+    on_demand: bool = False  # built only when asked for by name (ensure_group), never by default
 
     @property
     def gomod_dir(self) -> Path:
@@ -67,10 +72,16 @@ def cache_root() -> Path:
     return paths.from_env("KUBEDRILL_CACHE", paths.cache_home())
 
 
-def load_groups(path: Path = VERSIONS_FILE) -> dict[str, Group]:
+def load_groups(path: Path = VERSIONS_FILE, *, include_on_demand: bool = False) -> dict[str, Group]:
+    """The groups of ``versions.toml``: the default set, plus the on-demand ones with ``include_on_demand``."""
     data = tomllib.loads(path.read_text())
     groups = {}
     for name, spec in data.items():
+        on_demand = spec.get("on_demand", False)
+        if not isinstance(on_demand, bool):
+            raise LocalClusterError(f"{path}: [{name}] on_demand: expected true or false, got {on_demand!r}")
+        if on_demand and not include_on_demand:
+            continue
         groups[name] = Group(
             name=name,
             version=spec["version"],
@@ -79,6 +90,7 @@ def load_groups(path: Path = VERSIONS_FILE) -> dict[str, Group]:
             ldflags=spec.get("ldflags", ""),
             staging_replaces=bool(spec.get("staging_replaces", False)),
             assets=tuple(spec.get("assets", ())),
+            on_demand=on_demand,
         )
     return groups
 
@@ -218,16 +230,39 @@ def _default_binary_name(pkg: str) -> str:
     return last
 
 
+def select_groups(only: list[str] | None = None) -> list[Group]:
+    """The groups to build: those named in ``only`` (on-demand ones included), else the default set."""
+    if not only:
+        return list(load_groups().values())
+    every = load_groups(include_on_demand=True)
+    unknown = sorted(set(only) - set(every))
+    if unknown:
+        raise LocalClusterError(f"unknown binary group(s) {unknown}; {VERSIONS_FILE.name} has {sorted(every)}")
+    return [group for name, group in every.items() if name in only]
+
+
 def ensure_binaries(progress: Progress, only: list[str] | None = None) -> dict[str, Path]:
-    """Build (or reuse) every group; return binary name → path."""
+    """Build (or reuse) the default groups, or exactly those in ``only``; return binary name → path."""
     go = go_version()
     paths: dict[str, Path] = {}
-    for group in load_groups().values():
-        if only and group.name not in only:
-            continue
+    for group in select_groups(only):
         directory = build_group(group, progress, go)
         paths.update({name: directory / name for name in group.binaries})
     return paths
+
+
+def ensure_group(name: str, progress: Progress) -> dict[str, Path]:
+    """Build (or reuse) one group, on-demand ones included; return its binary name → path."""
+    return ensure_binaries(progress, [name])
+
+
+def cached_group(name: str) -> dict[str, Path] | None:
+    """Binary name → path of one group when a complete build of it is cached; None when it is not."""
+    group = load_groups(include_on_demand=True)[name]
+    directory = group_dir(group, go_version())
+    if not is_complete(directory, group):
+        return None
+    return {binary: directory / binary for binary in group.binaries}
 
 
 def cached_binaries() -> dict[str, Path]:
@@ -294,17 +329,24 @@ def regenerate(group: Group, progress: Progress) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubedrill.local.build", description=__doc__.split("\n")[0])
     parser.add_argument("--regen", action="store_true", help="regenerate go.mod/go.sum from versions.toml")
-    parser.add_argument("groups", nargs="*", help="only these groups (default: all)")
+    parser.add_argument(
+        "groups", nargs="*", help="only these groups (default: all but the on-demand ones; with --regen: all)"
+    )
     args = parser.parse_args(argv)
 
     def progress(msg: str) -> None:
         print(f"[build] {msg}", flush=True)
 
-    groups = load_groups()
+    groups = load_groups(include_on_demand=True)
     unknown = set(args.groups) - set(groups)
     if unknown:
         parser.error(f"unknown group(s) {sorted(unknown)}; known: {sorted(groups)}")
-    selected = [g for g in groups.values() if not args.groups or g.name in args.groups]
+    # --regen without names keeps every go.mod in step, on-demand groups included; a build without names
+    # builds the default set, as `kubedrill build` does.
+    if args.groups:
+        selected = [g for g in groups.values() if g.name in args.groups]
+    else:
+        selected = [g for g in groups.values() if args.regen or not g.on_demand]
     if args.regen:
         for group in selected:
             regenerate(group, progress)
