@@ -11,10 +11,11 @@ KUBEDRILL := $(VENV)/bin/kubedrill
 PYTEST := $(VENV)/bin/pytest
 REPORTS ?= reports
 PYTEST_ARGS ?=
-# Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd).
-APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server procps
+# Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd),
+# and the headless browser the report's test opens it in (chromium and its driver).
+APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server procps chromium chromium-driver
 # Tools whose absence means the packages above are missing.
-APT_PROBES := ip unshare iptables nft haproxy prometheus sshd
+APT_PROBES := ip unshare iptables nft haproxy prometheus sshd chromium chromedriver
 
 .PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean
 
@@ -85,7 +86,7 @@ DRILL_ARGS ?= --allow-quorum-loss
 
 drill: deps binaries up
 	@mkdir -p $(REPORTS)
-	@rc=0; $(PYTEST) drills/ $(DRILL_ARGS) --alluredir=$(REPORTS)/allure-results \
+	@rc=0; $(PYTEST) drills/ $(DRILL_ARGS) --alluredir=$(REPORTS)/allure-results --clean-alluredir \
 	  --junitxml=$(REPORTS)/junit.xml $(PYTEST_ARGS) || rc=$$?; \
 	$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report; \
 	exit $$rc

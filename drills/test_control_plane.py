@@ -17,6 +17,7 @@ from kubedrill.drill import DrillRun
 pytestmark = [pytest.mark.control_plane, pytest.mark.destructive]
 
 
+@pytest.mark.gameday
 def test_api_stays_available_through_the_load_balancer_when_one_api_server_is_killed(
     require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:

@@ -14,6 +14,7 @@ from kubedrill.drill import DrillRun
 @pytest.mark.destructive
 @pytest.mark.quorum_loss
 @pytest.mark.slow
+@pytest.mark.gameday
 def test_etcd_restores_from_a_snapshot_with_measured_rto_and_rpo(
     require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:

@@ -32,6 +32,7 @@ def test_api_stays_available_when_etcd_leader_is_moved(
 
 @pytest.mark.etcd
 @pytest.mark.destructive
+@pytest.mark.gameday
 def test_api_stays_available_when_the_etcd_leader_is_killed(
     require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:

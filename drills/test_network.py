@@ -11,7 +11,7 @@ from kubedrill.drill import DrillRun
 pytestmark = [pytest.mark.network, pytest.mark.destructive]
 
 
-@pytest.mark.parametrize("role", ["leader", "follower"])
+@pytest.mark.parametrize("role", [pytest.param("leader", marks=pytest.mark.gameday), "follower"])
 def test_api_stays_available_when_an_etcd_node_is_cut_off(
     role: str, require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:

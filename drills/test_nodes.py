@@ -11,6 +11,7 @@ from kubedrill.drill import DrillRun
 pytestmark = [pytest.mark.nodes, pytest.mark.destructive]
 
 
+@pytest.mark.gameday
 def test_canary_stays_above_its_pdb_when_a_worker_is_drained(run_scenario: Callable[[str], DrillRun]) -> None:
     """scenarios/nodes-drain.yaml: drain the busiest worker through the Eviction API; the canary never drops
     below its PDB (watched at 10 Hz), its pods come back elsewhere, the node is uncordoned."""

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubedrill.backends.embedded import Layout, default_state_dir
-from kubedrill.errors import DrillError
-from kubedrill.local import build, cluster
+from kubedrill.errors import ConfigError, DrillError
+from kubedrill.local import build, cluster, kind
 
 
 def _progress(msg: str) -> None:
@@ -35,7 +35,25 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    layout = cluster.up(args.control_planes, args.workers, _state_dir(args), _progress)
+    if args.provider == "kind":
+        # The kind cluster's shape is ci/kind-config.yaml's: refuse flags that would be silently ignored.
+        for flag, value in (("--control-planes", args.control_planes), ("--workers", args.workers)):
+            if value is not None:
+                raise ConfigError(
+                    "kubedrill up --provider kind",
+                    flag,
+                    "no --control-planes/--workers (ci/kind-config.yaml fixes the kind cluster's nodes: "
+                    "3 control planes, 3 workers; edit that file to change them)",
+                    value,
+                )
+        exports = kind.up(_progress, wait_prometheus=args.wait_prometheus)
+        print()
+        for key, value in exports.items():
+            print(f"export {key}={value if key == 'PATH' else shlex.quote(value)}")
+        return 0
+    control_planes = 3 if args.control_planes is None else args.control_planes
+    workers = 3 if args.workers is None else args.workers
+    layout = cluster.up(control_planes, workers, _state_dir(args), _progress)
     if args.wait_prometheus:
         cluster.wait_prometheus_targets_up(layout)
         _progress("every Prometheus target is up")
@@ -82,7 +100,6 @@ def cmd_env(args: argparse.Namespace) -> int:
     endpoints = ",".join(layout.etcd_client_url(n) for n in layout.nodes)
     exports = {
         "KUBECONFIG": str(layout.admin_kubeconfig),
-        "ETCDCTL_API": "3",
         "ETCDCTL_ENDPOINTS": endpoints,
         "ETCDCTL_CACERT": str(layout.etcd_ca),
         "ETCDCTL_CERT": str(layout.etcd_client_cert),
@@ -101,14 +118,40 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from kubedrill.backends import allure_cli
-    from kubedrill.report.allure_report import write_categories
+    from kubedrill.report.render import render
 
-    results = Path(args.results)
-    write_categories(results)
-    index = allure_cli.generate(results, Path(args.output), Path(args.config))
-    print(f"report: {index.resolve()}")
+    out = render(Path(args.results), Path(args.output), Path(args.config))
+    print(f"report: {out.first_page.resolve()}")
+    if out.single_file.exists():
+        print(f"single file (offline): {out.single_file.resolve()}")
     return 0
+
+
+def cmd_gameday(args: argparse.Namespace) -> int:
+    """Run a game-day plan with a person confirming each injection (see kubedrill.gameday)."""
+    import datetime as dt
+
+    from kubedrill import gameday
+
+    root = Path.cwd()
+    plan = gameday.load_plan(args.plan, root)  # bad plan: ConfigError before anything is touched
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    output = Path(args.output) if args.output else root / "reports" / "gameday" / stamp
+    output.mkdir(parents=True, exist_ok=True)
+    passthrough = [
+        f"{flag}={value}"
+        for flag, value in (
+            ("--kubeconfig", args.kubeconfig),
+            ("--kube-context", args.kube_context),
+            ("--backend", args.backend),
+            ("--inventory", args.inventory),
+            ("--prometheus-url", args.prometheus_url),
+            ("--slo-profile", args.slo_profile),
+        )
+        if value
+    ]
+    passthrough += [f"--allow-context={pattern}" for pattern in args.allow_context]
+    return gameday.run(plan, gameday.GameDayOptions(output, tuple(passthrough)))
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
@@ -180,9 +223,17 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("build", help="build (or reuse) the embedded cluster's binaries from their Go modules")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("up", help="start the embedded HA cluster")
-    s.add_argument("--control-planes", type=int, choices=(1, 3, 5), default=3, help="control-plane nodes (default 3)")
-    s.add_argument("--workers", type=_workers, default=3, help="KWOK worker nodes, 0-50 (default 3)")
+    s = sub.add_parser("up", help="start the embedded HA cluster (or, with --provider kind, the kind cluster of ci/)")
+    s.add_argument(
+        "--provider",
+        choices=("embedded", "kind"),
+        default="embedded",
+        help="embedded: the docker-free HA cluster (default); kind: ci/kind-config.yaml's cluster (needs Docker)",
+    )
+    s.add_argument(
+        "--control-planes", type=int, choices=(1, 3, 5), default=None, help="control-plane nodes (default 3; embedded)"
+    )
+    s.add_argument("--workers", type=_workers, default=None, help="KWOK worker nodes, 0-50 (default 3; embedded)")
     s.add_argument(
         "--no-wait-prometheus",
         dest="wait_prometheus",
@@ -204,6 +255,22 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("recover", help="revert every fault a killed run left behind (from the rollback ledger)")
     s.add_argument("--ledger", help="rollback ledger (default: $KUBEDRILL_LEDGER or ~/.local/state/kubedrill/…)")
     s.set_defaults(func=cmd_recover)
+
+    s = sub.add_parser(
+        "gameday", help="run a game-day plan: a person confirms each injection, enters detection and mitigation"
+    )
+    s.add_argument("plan", help="the plan (e.g. scenarios/gameday/quarterly-dr.yaml)")
+    s.add_argument("--output", help="where results, report and gameday.md go (default reports/gameday/<time>)")
+    s.add_argument("--kubeconfig")
+    s.add_argument("--kube-context")
+    s.add_argument("--backend", choices=("auto", "local", "kind", "ssh"))
+    s.add_argument("--inventory")
+    s.add_argument("--prometheus-url")
+    s.add_argument("--slo-profile")
+    s.add_argument(
+        "--allow-context", action="append", default=[], help="context pattern the drills may break (repeatable)"
+    )
+    s.set_defaults(func=cmd_gameday)
 
     s = sub.add_parser("report", help="render the Allure HTML report from the results")
     s.add_argument("--results", default="reports/allure-results")

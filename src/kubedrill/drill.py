@@ -22,10 +22,11 @@ from typing import Any
 
 from kubedrill import preflight, slo
 from kubedrill.backends.cluster import Cluster, detect
-from kubedrill.backends.kube import ProbeApi, Workloads
+from kubedrill.backends.etcd_http import EtcdStatusHttp
+from kubedrill.backends.kube import Kube, ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.errors import DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
+from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
@@ -33,7 +34,9 @@ from kubedrill.local import build
 from kubedrill.model import Check, Sample, Verdict, Window
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
+from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
 from kubedrill.report import allure_report, plots
+from kubedrill.report.summary import DrillRow
 from kubedrill.waiting import wait_until
 
 SUITE_LABEL = "app.kubernetes.io/created-by"
@@ -43,6 +46,23 @@ PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
 PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
+
+
+# ---- the injection gate: a person confirms each injection during a game day
+
+InjectionGate = Callable[["DrillRun", str], None]
+_INJECTION_GATE: InjectionGate | None = None
+
+
+@contextmanager
+def injection_gate(gate: InjectionGate) -> Iterator[None]:
+    """While active, every drill calls ``gate(drill, what)`` right before its fault window opens."""
+    global _INJECTION_GATE
+    previous, _INJECTION_GATE = _INJECTION_GATE, gate
+    try:
+        yield
+    finally:
+        _INJECTION_GATE = previous
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,7 @@ class DrillRun:
     log: Callable[[str], None] = print
     namespace: str = ""
     prober: ApiProber | None = None
+    watcher: ControlPlaneWatcher | None = None
     phases: list[PhaseRecord] = field(default_factory=list)
     fault_window: Window | None = None
     fault_open: bool = False  # begun and not ended: the fault action did not complete
@@ -166,6 +187,8 @@ class DrillRun:
     attachments: dict[str, Any] = field(default_factory=dict)
     rollbacks: Rollbacks = field(init=False)
     _probe_api: ProbeApi | None = None
+    _watch_kube: Kube | None = None
+    _watch_etcd: EtcdStatusHttp | None = None
     _t0: float = field(default_factory=time.monotonic)
     _wall0: float = field(default_factory=time.time)
 
@@ -304,6 +327,38 @@ class DrillRun:
         self.prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, ns), settings or ProberSettings())
         return self.prober.start()
 
+    def start_watcher(self, settings: WatchSettings | None = None) -> ControlPlaneWatcher:
+        """Watch the etcd leader (where etcd is reachable) and the controller Lease holders until the
+        prober stops, for the report's leader and Lease timelines."""
+        cluster = self.cluster
+        read_etcd = None
+        if cluster.etcd is not None:
+            http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl, at the rate it manages
+
+            def read_etcd() -> tuple[str | None, int | None]:
+                members = etcd_faults.observe(cluster, http.endpoint_status() if http else None)
+                leader = etcd_faults.leader_of(members)
+                return (leader.node, leader.raft_term) if leader else (None, None)
+
+        kube = cluster.kube(timeout_s=2.0)  # used by the watcher's Lease thread only; closed in stop_watcher
+
+        def read_holder(name: str) -> str | None:
+            return kube.lease_holder("kube-system", name)
+
+        self._watch_kube = kube
+        self.watcher = ControlPlaneWatcher(read_etcd, read_holder, preflight.LEADER_LEASES, settings or WatchSettings())
+        return self.watcher.start()
+
+    def stop_watcher(self) -> None:
+        if self.watcher is not None and self.watcher.running:
+            self.watcher.stop()
+        kube, self._watch_kube = self._watch_kube, None
+        if kube is not None:
+            kube.close()
+        http, self._watch_etcd = self._watch_etcd, None
+        if http is not None:
+            http.close()
+
     def await_recovery(self, op: str = "write") -> float | None:
         """Keep probing past the fault until the API is steady (time to recover) or the SLO runs out."""
         if self.prober is None or self.fault_window is None:
@@ -322,6 +377,7 @@ class DrillRun:
             return None
 
     def stop_prober(self) -> list[Sample]:
+        self.stop_watcher()
         if self.prober is None:
             return []
         self.prober.stop()
@@ -340,7 +396,8 @@ class DrillRun:
             kube.close()
 
     def teardown(self) -> None:
-        """Stop the prober and delete the drill's namespace. Safe to call twice."""
+        """Stop the prober and the watcher, and delete the drill's namespace. Safe to call twice."""
+        self.stop_watcher()
         if self.prober is not None and self.prober.running:
             self.prober.stop()
         if self._probe_api is not None:
@@ -375,7 +432,15 @@ class DrillRun:
         self.evidence[f"{fault.kind} injected"] = evidence
         return evidence
 
-    def begin_fault(self) -> float:
+    def begin_fault(self, what: str = "") -> float:
+        """The fault window opens now, right before the first injection. Under a game day a person
+        confirms it first (the gate may raise Declined, or KeyboardInterrupt to abort the game day)."""
+        gate = _INJECTION_GATE
+        if gate is not None:
+            try:
+                gate(self, what or (self.phases[-1].name if self.phases else self.title))
+            except Declined as e:
+                raise self.refuse(e) from None
         t = self.now()
         self.fault_window = Window(t, t)
         self.fault_open = True
@@ -476,6 +541,28 @@ class DrillRun:
                 [(p.name.split(":")[0][:24], p.start) for p in self.phases],
             )
             allure_report.attach_png("availability and latency.png", png)
+        observations = self.watcher.snapshot() if self.watcher else []
+        if observations:
+            subjects = ["etcd", *(f"lease/{name}" for name in preflight.LEADER_LEASES)]
+            end = max(o.t for o in observations)
+            png = plots.holders_png(
+                observations, subjects, self.fault_window, f"{self.title}: etcd leader and Lease holders", t0, end
+            )
+            allure_report.attach_png("etcd leader and Lease holders.png", png)
+            allure_report.attach_csv("leader and Lease timeline.csv", allure_report.observations_csv(observations, t0))
+        if self.metrics.get("rto_s") is not None:
+            stages = [
+                ("stop everything, data aside", self.metrics.get("rto_stop_s") or 0.0),
+                ("etcdutl restore, etcd elects", self.metrics.get("rto_restore_s") or 0.0),
+                ("API servers up, first write", self.metrics.get("rto_api_s") or 0.0),
+            ]
+            png = plots.restore_png(
+                stages,
+                self.profile.restore.rto_max_s,
+                self.metrics.get("rpo_s") or 0.0,
+                int(self.metrics.get("rpo_objects") or 0),
+            )
+            allure_report.attach_png("RTO and RPO.png", png)
         phases = [
             {
                 "phase": p.name,
@@ -494,6 +581,21 @@ class DrillRun:
         for name, data in self.attachments.items():
             allure_report.attach_json(name, data)
         allure_report.attach_text("SLO verdict", self.verdict.summary() or "no checks were made")
+
+    def summary_row(self, nodeid: str) -> DrillRow:
+        """This drill's line in the run summary (the verdict is filled in from pytest's outcome)."""
+        return DrillRow(
+            nodeid=nodeid,
+            drill=self.drill_id,
+            title=self.title,
+            faults=list(self.rollbacks.injected),
+            metrics=dict(self.metrics),
+            failed_checks=[c.line() for c in self.verdict.failed],
+            verdict="passed" if self.verdict.ok and self.verdict.checks else "unknown",
+            reason=str(self.refused) if self.refused else "",
+            started=self._wall0,
+            duration_s=round(self.now() - self._t0, 3),
+        )
 
     def assert_slos(self) -> None:
         if not self.verdict.checks:

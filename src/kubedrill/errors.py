@@ -5,7 +5,8 @@
     DrillError
     ├── ConfigError            bad input, raised before the cluster is touched
     ├── PreconditionFailed     steady state not met: nothing is injected
-    │   └── QuorumGuard        a fault would leave a minority of etcd members or API servers
+    │   ├── QuorumGuard        a fault would leave a minority of etcd members or API servers
+    │   └── Declined           a person declined the injection at a game-day gate
     ├── BackendError           wraps ApiException / CalledProcessError / HTTP errors (``raise … from e``)
     │   └── ClusterUnreachable the API server, etcd or Prometheus did not answer at all
     ├── FaultInjectionError    the fault could not be injected, or did not take effect
@@ -42,6 +43,10 @@ class PreconditionFailed(DrillError):
 
 class QuorumGuard(PreconditionFailed):
     """A fault would take down more than (N-1)/2 etcd members or API servers in a drill not allowed to."""
+
+
+class Declined(PreconditionFailed):
+    """A person declined the injection at a game-day gate: the drill is skipped, nothing was injected."""
 
 
 class BackendError(DrillError):

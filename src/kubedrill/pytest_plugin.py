@@ -19,11 +19,13 @@ option                 environment                 meaning
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import datetime as dt
 import os
 import secrets
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,10 +39,11 @@ from kubedrill.backends.prom import Prometheus
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings
-from kubedrill.errors import ConfigError, DrillError
+from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.probes.api import ApiProber
-from kubedrill.report import allure_report
+from kubedrill.report import allure_report, summary
+from kubedrill.report.summary import DrillRow
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DESTRUCTIVE = "destructive"
@@ -83,6 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+DRILL_FAMILIES = ("etcd", "control_plane", "network", "nodes", "dr")
 MARKERS = {
     "etcd": "drills that act on etcd members (leader moves, member kills, restores)",
     "control_plane": "drills that kill kube-apiserver, controller-manager, scheduler or etcd instances",
@@ -91,15 +95,20 @@ MARKERS = {
     "dr": "disaster-recovery drills (etcd snapshot and restore)",
     "destructive": "injects a real fault into the cluster; needs an allowed context",
     "quorum_loss": "takes down a majority of etcd members; runs only when selected explicitly (-m quorum_loss)",
-    "gameday": "part of a human-run game-day plan (asks for confirmation before injecting)",
+    "gameday": "part of the quarterly game-day plan; under `kubedrill gameday` a person confirms each injection",
     "slow": "takes more than a minute",
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads the option
 def pytest_configure(config: pytest.Config) -> None:
     # Registered here too, so the plugin works with --strict-markers outside this repository's pyproject.
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    # JUnit XML for CI systems goes next to the Allure results unless asked for elsewhere.
+    where = reports_dir(config)
+    if where is not None and not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(where / "junit.xml")
 
 
 def quorum_loss_selected(config: pytest.Config, item: pytest.Item) -> bool:
@@ -313,9 +322,86 @@ def run_scenario(
             allow_quorum_loss=quorum_loss,
             allow_contexts=tuple(p for p in user_allowed_contexts(request.config) if p.strip()),
         )
-        return runner.run(path, settings, journal_dir)
+        try:
+            return runner.run(path, settings, journal_dir, on_finished=lambda d: _record(request, d))
+        except Declined as e:  # a person said no at the game-day gate: nothing was injected
+            pytest.skip(f"declined at the game-day gate: {e}")
 
     return run
+
+
+# ---------------------------------------------------------------- the run summary
+
+SUMMARY_KEY = pytest.StashKey[dict[str, DrillRow]]()
+
+
+def _rows(config: pytest.Config) -> dict[str, DrillRow]:
+    return config.stash.setdefault(SUMMARY_KEY, {})
+
+
+def reports_dir(config: pytest.Config) -> Path | None:
+    """Where the report lives: the parent of --alluredir (``reports/`` for ``make drill``), if given."""
+    alluredir = config.getoption("allure_report_dir", default=None)
+    return Path(alluredir).resolve().parent if alluredir else None
+
+
+def _record(request: pytest.FixtureRequest, drill: DrillRun) -> None:
+    """Keep the drill's figures for the summary, and attach its trend across earlier runs."""
+    row = drill.summary_row(request.node.nodeid)
+    _rows(request.config)[row.nodeid] = row
+    where = reports_dir(request.config)
+    if where is None:
+        return
+    history = [*summary.load_history(summary.history_path(where)), {"run": "this run", **dataclasses.asdict(row)}]
+    png = summary.trends_png(history, [row.drill], f"{row.drill}: key figures across runs")
+    if png is not None:
+        allure_report.attach_png("trend across runs.png", png)
+
+
+def verdict_of(outcome: str, exc: BaseException | None) -> tuple[str, str]:
+    """pytest's outcome and exception → the summary's verdict and reason (pure)."""
+    if outcome == "passed":
+        return "passed", ""
+    if outcome == "skipped":
+        return "skipped", str(exc or "")[:300]
+    text = str(exc or "").strip().splitlines()[0][:300] if exc else ""
+    if isinstance(exc, SloViolation):
+        return "SLO violated", text
+    if isinstance(exc, PreconditionFailed) or "PreconditionFailed" in text:
+        return "not run", text
+    return "broken", f"{type(exc).__name__}: {text}" if exc else "broken"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    rows = _rows(item.config)
+    row = rows.get(item.nodeid)
+    if row is None and not report.passed and any(item.get_closest_marker(m) for m in DRILL_FAMILIES):
+        # A drill that never reached its experiment (skipped, refused by a guard) still has a line.
+        row = rows[item.nodeid] = DrillRow(nodeid=item.nodeid, drill=item.name.removeprefix("test_"), title=item.name)
+    if row is not None and (report.when == "call" or not report.passed):
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, pytest.skip.Exception):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(exc)
+            row.verdict, row.reason = "skipped", str(reason).removeprefix("Skipped: ")[:300]
+        else:
+            row.verdict, row.reason = verdict_of(report.outcome, exc)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = list(_rows(config).values())
+    if not rows:
+        return
+    terminalreporter.section("kubedrill run summary")
+    # CI logs are not terminals: never squeeze the table below 160 columns there.
+    terminalreporter.write_line(summary.text_table(rows, width=max(terminalreporter._tw.fullwidth, 160)))
+    where = reports_dir(config)
+    if where is not None:
+        terminalreporter.write_line(f"\nsummary: {where / 'summary.md'}; history: {summary.history_path(where)}")
 
 
 @pytest.fixture(scope="session")
@@ -344,6 +430,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     info: dict[str, Any] = getattr(session.config, "_kubedrill_env", {})
     if info:
         allure_report.write_environment(results, info)
+    rows = list(_rows(session.config).values())
+    where = reports_dir(session.config)
+    if not rows or where is None:
+        return
+    history_file = summary.history_path(where)
+    summary.append_history(history_file, _run_id(), rows)
+    title = f"kubedrill run summary ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
+    history = summary.load_history(history_file)
+    trend = summary.trends_png(history, list(dict.fromkeys(r.drill for r in rows)), "key figures across runs")
+    trend_b64 = base64.b64encode(trend).decode() if trend else ""
+    text = summary.markdown(rows, title, info)
+    page = summary.html_page(rows, title, info, trend_b64)
+    (where / "summary.md").write_text(text)
+    (where / "summary.html").write_text(page)
+    allure_report.write_run_summary(results, page, text, trend)
+    allure_report.write_perf(results, summary.perf_metrics(rows))
+    summary.save(results, rows, title, info, trend_b64)  # `kubedrill report` makes it the first page
+
+
+def _run_id() -> str:
+    """A CI run's id when there is one (GitHub Actions), else the time."""
+    gh = os.environ.get("GITHUB_RUN_ID")
+    return f"gh-{gh}" if gh else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def describe_environment(cluster: Cluster, profile: SloProfile) -> dict[str, str]:

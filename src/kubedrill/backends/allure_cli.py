@@ -1,7 +1,15 @@
-"""The Allure 3 CLI (npm ``allure``, installed into ``node_modules`` by ``make deps``)."""
+"""The Allure 3 CLI (npm ``allure``, installed into ``node_modules`` by ``make deps``).
+
+``allure generate`` never clears its output directory: a second run into the same one finds the old
+files and stops flattening its layout, leaving the previous run's index.html in place. So the output is
+removed first. Every generated page also embeds Google's tag manager (Allure's own analytics, on by
+default and without an option): a drill report of a production cluster must not call anyone when it is
+opened, so those tags are stripped and the report opens offline without a request leaving the machine.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +17,15 @@ from kubedrill.backends import shell
 from kubedrill.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[3]
+ANALYTICS = re.compile(
+    r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*'
+    r"(<script>\s*window\.dataLayer.*?</script>)?",
+    re.DOTALL,
+)
+# Where each plugin of the project's allurerc writes (a subdirectory per plugin id).
+INTERACTIVE = "awesome/index.html"
+SINGLE_FILE = "awesomeSingle/index.html"
+DASHBOARD = "dashboard/index.html"
 
 
 def binary() -> str:
@@ -21,12 +38,32 @@ def binary() -> str:
     return found
 
 
-def generate(results: Path, output: Path, config: Path | None = None, single_file: bool = False) -> Path:
-    """Render ``results`` into ``output``; returns the index.html path."""
-    if not results.is_dir() or not any(results.iterdir()):
-        raise ConfigError(str(results), "(directory)", "Allure results (run pytest with --alluredir)", "nothing there")
-    argv = [binary(), "generate", str(results), "--output", str(output)]
+def require_results(results: Path) -> None:
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise ConfigError(str(results), "(directory)", "Allure results (run pytest with --alluredir)", "none there")
+
+
+def generate(results: Path, output: Path, config: Path | None = None, history: Path | None = None) -> Path:
+    """Render ``results`` into a fresh ``output``; returns the interactive report's index.html. ``history``
+    is the JSON-lines file Allure appends this run to and reads trends from (the allurerc honours it)."""
+    require_results(results)
+    if output.resolve() in (PROJECT, Path.home(), Path("/")) or output.resolve() == results.resolve():
+        raise ConfigError(str(output), "--output", "a directory of its own (it is emptied first)", str(output))
+    shutil.rmtree(output, ignore_errors=True)
+    argv = [binary(), "generate", str(results.resolve()), "--output", str(output.resolve())]
     if config is not None and config.exists():
-        argv += ["--config", str(config)]
-    shell.run(argv, cwd=PROJECT, timeout_s=300)
-    return output / "index.html"
+        argv += ["--config", str(config.resolve())]
+    env = {"KUBEDRILL_ALLURE_HISTORY": str(history.resolve())} if history is not None else None
+    if history is not None:
+        history.parent.mkdir(parents=True, exist_ok=True)
+    result = shell.run(argv, cwd=PROJECT, timeout_s=600, env=env)
+    for line in (result.stdout + result.stderr).splitlines():
+        if re.search(r"plugin \S+ error", line):  # a crashed plugin does not fail the command: we do
+            raise ConfigError("allure generate", "plugins", "every plugin to render", line.strip())
+    for page in output.rglob("*.html"):
+        text = page.read_text(errors="surrogateescape")
+        clean = ANALYTICS.sub("", text)
+        if clean != text:
+            page.write_text(clean, errors="surrogateescape")
+    index = output / INTERACTIVE
+    return index if index.exists() else output / "index.html"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from chaoslib.types import Strategy
 from kubedrill.chaos import activities
 from kubedrill.config import read_yaml
 from kubedrill.drill import DrillRun, RunSettings
-from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RollbackFailed, SloViolation
+from kubedrill.errors import (
+    ConfigError,
+    Declined,
+    FaultInjectionError,
+    PreconditionFailed,
+    RollbackFailed,
+    SloViolation,
+)
 from kubedrill.redact import redact
 from kubedrill.report import allure_report
 
@@ -65,8 +73,16 @@ def _failed_actions(journal: dict[str, Any]) -> list[str]:
     ]
 
 
-def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None) -> DrillRun:
-    """Run the experiment at ``path``; return the drill run (measurements, verdict) or raise its failure."""
+def run(
+    path: str | Path,
+    settings: RunSettings,
+    journal_dir: Path | None = None,
+    on_finished: Callable[[DrillRun], None] | None = None,
+) -> DrillRun:
+    """Run the experiment at ``path``; return the drill run (measurements, verdict) or raise its failure.
+
+    ``on_finished`` sees the drill once it is reverted and reported, whatever the outcome (the run
+    summary collects its figures there)."""
     if threading.current_thread() is not threading.main_thread():
         raise PreconditionFailed("chaoslib's run_experiment must run in the main thread")
     experiment = load(path)
@@ -89,6 +105,8 @@ def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None
                 drill.collect_events()
                 drill.teardown()
                 drill.report()
+                if on_finished is not None:
+                    on_finished(drill)
         if journal:
             safe = redact(journal)
             allure_report.attach_json("chaos toolkit journal (redacted)", safe)
@@ -109,6 +127,8 @@ def run(path: str | Path, settings: RunSettings, journal_dir: Path | None = None
         raise PreconditionFailed(f"PreconditionFailed: {refusal}")
     if drill is None:
         raise FaultInjectionError(f"experiment {path} never started a drill: {_failed_actions(journal)}")
+    if isinstance(drill.refused, Declined):  # a person said no at the game-day gate
+        raise drill.refused
     if drill.refused is not None:  # steady state did not hold, or the quorum guard refused: nothing injected
         raise PreconditionFailed(f"PreconditionFailed in {drill.drill_id}: {drill.refused}")
     failed = _failed_actions(journal)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import allure
 
-from kubedrill.model import Sample
+from kubedrill.model import Observation, Sample
 
 CATEGORIES = [
     {
@@ -75,6 +77,15 @@ def timeline_csv(samples: Sequence[Sample], t0: float) -> str:
     return buf.getvalue()
 
 
+def observations_csv(observations: Sequence[Observation], t0: float) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["t_s", "wall_unix_s", "subject", "holder", "term", "error"])
+    for o in sorted(observations, key=lambda o: o.t):
+        w.writerow([f"{o.t - t0:.3f}", f"{o.wall:.3f}", o.subject, o.holder or "", o.term or "", o.error])
+    return buf.getvalue()
+
+
 def attach_csv(name: str, body: str) -> None:
     allure.attach(body, name=name, attachment_type=allure.attachment_type.CSV)
 
@@ -89,3 +100,30 @@ def write_environment(results_dir: Path, info: Mapping[str, str]) -> None:
 def write_categories(results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))
+
+
+def write_run_summary(results_dir: Path, page_html: str, page_md: str, trend_png: bytes | None) -> None:
+    """The run summary as Allure *global* attachments (a ``<uuid>-globals.json`` and its files): Allure 3
+    shows them on the report's overview, not under any one test."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    now_ms = int(time.time() * 1000)
+    files: list[tuple[str, bytes, str, str]] = [
+        ("run summary", page_html.encode(), "text/html", "html"),
+        ("run summary (markdown)", page_md.encode(), "text/markdown", "md"),
+    ]
+    if trend_png is not None:
+        files.append(("trends across runs", trend_png, "image/png", "png"))
+    attachments = []
+    for name, body, mime, ext in files:
+        source = f"{uuid.uuid4()}-attachment.{ext}"
+        (results_dir / source).write_bytes(body)
+        attachments.append({"name": name, "source": source, "type": mime, "timestamp": now_ms})
+    globals_file = results_dir / f"{uuid.uuid4()}-globals.json"
+    globals_file.write_text(json.dumps({"attachments": attachments, "errors": []}, indent=2))
+
+
+def write_perf(results_dir: Path, metrics: Sequence[Mapping[str, Any]]) -> None:
+    """Allure 3 performance metrics (``<uuid>-perf.json``): its Metrics section trends them across runs."""
+    if metrics:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / f"{uuid.uuid4()}-perf.json").write_text(json.dumps(list(metrics), indent=2))
