@@ -3,9 +3,11 @@
 Definitions (all over samples of one operation inside a window):
 
 - availability: successful samples / all samples;
-- outage: a maximal run of consecutive failed samples; its length runs from the first failed sample to
-  the first successful one after it (or the window's end), so a single failed 100 ms probe between two
-  successes counts as 100 ms, not 0;
+- outage: a maximal run of consecutive failed samples; it runs from the start of the first failed sample
+  to the *answer* of the first successful one after it (or the window's end), so a single failed 100 ms
+  probe between two successes counts as 100 ms, not 0, and a request that was sent during the outage and
+  hung until the API came back ends the outage when it was answered, not when it was sent (with 1 s
+  request timeouts the difference is up to a second: bench/bench_outage.py measures it);
 - time to recover: from the fault's end to the first success after which no sample fails for
   ``stable_s``;
 - latency percentiles over successful samples, nearest-rank.
@@ -56,7 +58,7 @@ def outages(samples: Sequence[Sample], window_end: float | None = None) -> list[
                 start = s.t
             count += 1
         elif start is not None:
-            found.append(Outage(start, s.t, count))
+            found.append(Outage(start, s.t + s.latency_s, count))
             start, count = None, 0
     if start is not None:
         end = window_end if window_end is not None else samples[-1].t

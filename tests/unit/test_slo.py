@@ -19,16 +19,28 @@ def test_availability_is_the_share_of_successful_probes() -> None:
 
 
 def test_a_single_failed_probe_is_an_outage_of_one_interval() -> None:
-    assert slo.longest_outage_s(timeline("..x..")) == pytest.approx(0.1)
+    # from the failed probe's start to the next probe's answer (sent 100 ms later, answered in 10 ms)
+    assert slo.longest_outage_s(timeline("..x..")) == pytest.approx(0.11)
 
 
 def test_longest_outage_runs_from_first_failure_to_first_success() -> None:
-    assert slo.longest_outage_s(timeline(".xx..xxxx.")) == pytest.approx(0.4)  # 4 failed probes
+    assert slo.longest_outage_s(timeline(".xx..xxxx.")) == pytest.approx(0.41)  # 4 failed probes
     assert [o.failed_samples for o in slo.outages(timeline(".xx..xxxx."))] == [2, 4]
 
 
 def test_an_outage_still_open_at_the_end_runs_to_the_window_end() -> None:
     assert slo.longest_outage_s(timeline("..xxx"), window_end=1.0) == pytest.approx(0.8)
+
+
+def test_a_request_that_hung_through_the_outage_ends_it_when_it_was_answered() -> None:
+    # failed at 0.0 (timed out after 1 s); the next request, sent at 1.0, hung until the API came back
+    # at 1.7 and succeeded: the outage lasted 1.7 s, not the 1.0 s between the two requests' starts.
+    samples = [
+        Sample(t=0.0, wall=1000.0, op="write", ok=False, latency_s=1.0, error="timeout"),
+        Sample(t=1.0, wall=1001.0, op="write", ok=True, latency_s=0.7),
+        Sample(t=1.8, wall=1001.8, op="write", ok=True, latency_s=0.01),
+    ]
+    assert slo.longest_outage_s(samples) == pytest.approx(1.7)
 
 
 def test_no_failures_no_outage() -> None:
@@ -90,7 +102,7 @@ def test_a_ledger_with_no_acknowledged_write_proves_nothing() -> None:
 def test_outage_check_message_names_expected_and_observed() -> None:
     check = slo.check_longest_outage("longest API write outage", timeline(".xxx."), 0.2, window_end=0.5)
     assert not check.ok
-    assert check.line().startswith("[FAIL] longest API write outage: expected ≤ 0.20 s, observed 0.30 s (3 failed")
+    assert check.line().startswith("[FAIL] longest API write outage: expected ≤ 0.20 s, observed 0.31 s (3 failed")
 
 
 def test_availability_check_without_samples_fails() -> None:
