@@ -382,7 +382,10 @@ def pytest_runtest_makereport(
     if row is None and not report.passed and any(item.get_closest_marker(m) for m in DRILL_FAMILIES):
         # A drill that never reached its experiment (skipped, refused by a guard) still has a line.
         row = rows[item.nodeid] = DrillRow(nodeid=item.nodeid, drill=item.name.removeprefix("test_"), title=item.name)
-    if row is not None and (report.when == "call" or not report.passed):
+    if row is not None and report.when == "call" and report.passed:
+        # A passing test keeps the drill's own verdict: a project test may expect the drill to fail.
+        row.verdict = "passed" if row.verdict == "unknown" else row.verdict
+    elif row is not None and not report.passed:
         exc = call.excinfo.value if call.excinfo is not None else None
         if isinstance(exc, pytest.skip.Exception):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(exc)

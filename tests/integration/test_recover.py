@@ -35,7 +35,7 @@ def test_recover_hands_etcd_leadership_back_after_the_runner_died(embedded: Layo
 
     proc = kubedrill("--state-dir", str(embedded.state_dir), "recover", "--ledger", str(ledger_path))
     assert proc.returncode == 0, proc.stderr
-    assert "reverted etcd.move-leader" in proc.stdout
+    assert f"reverted move etcd leadership {original.node} → " in proc.stdout, proc.stdout
     back = wait_until("leadership back", lambda: leader_of(observe(cluster)), lambda m: m is not None, timeout_s=30)
     assert back is not None
     assert back.node == original.node

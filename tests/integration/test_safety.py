@@ -27,6 +27,7 @@ from kubedrill.faults.components import StopComponent
 from kubedrill.faults.etcd import leader_of, observe
 from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.faults.restore import ASIDE_SUFFIX, REVISION_BUMP
+from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
 from .test_etcd_drills import healthy
@@ -167,7 +168,10 @@ def test_a_drill_does_not_start_while_an_etcd_member_is_down(embedded: Layout, t
     down.inject()
     try:
         down.confirm()
-        leader_before = leader_of(observe(c))
+        # If cp-3 led, the other two elect a new leader first: the drill must then leave that one alone.
+        leader_before = wait_until(
+            "a leader among the members still up", lambda: leader_of(observe(c)), lambda m: m is not None, timeout_s=30
+        )
         proc = pytest_run(tmp_path, TRACER)
         after = leader_of(observe(c))
     finally:
