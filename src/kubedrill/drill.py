@@ -368,7 +368,9 @@ class DrillRun:
         try:
             return wait_until(
                 "the API steady after the fault",
-                lambda: slo.time_to_recover_s([s for s in prober.snapshot() if s.op == op], end, RECOVERY_STABLE_S),
+                lambda: slo.time_to_recover_s(
+                    [s for s in prober.snapshot() if s.op == op], end, RECOVERY_STABLE_S, self.profile.api.stall_s
+                ),
                 lambda ttr: ttr is not None,
                 timeout_s=max(0.0, deadline - self.now()) + 0.5,
                 interval_s=0.1,
@@ -469,20 +471,25 @@ class DrillRun:
         api = self.profile.api
         w = self.fault_window
         inside = slo.in_window(samples, w, op)
-        self.metrics["availability"] = slo.availability(inside)
-        self.metrics["longest_outage_s"] = slo.longest_outage_s(inside, w.end)
+        stall = api.stall_s
+        self.metrics["availability"] = slo.availability(inside, stall)
+        self.metrics["longest_outage_s"] = slo.longest_outage_s(inside, w.end, stall)
         self.metrics["latency_p99_s"] = slo.latency_percentile_s(inside, 99)
         self.metrics["fault_window_s"] = w.duration_s
         if not expect_outage:
-            self.add(slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min))
-            self.add(slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end))
+            self.add(
+                slo.check_availability(f"API {op} availability during the fault", inside, api.availability_min, stall)
+            )
+            self.add(
+                slo.check_longest_outage(f"longest API {op} outage", inside, api.longest_outage_max_s, w.end, stall)
+            )
             self.add(slo.check_latency(f"API {op} latency during the fault", inside, 99, api.latency_p99_max_s))
         if self.allowed_lost:
             # A restore goes back to its snapshot: reads of the writes it lost find nothing, by design.
             self.metrics["reads_of_lost_writes"] = sum(s.op == "read" and s.error == "stale-read" for s in samples)
         else:
             self.add(slo.check_no_stale_reads(samples))
-        ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S)
+        ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S, stall)
         self.metrics["time_to_recover_s"] = ttr
         self.add(slo.check_max("API recovered after the fault", ttr, api.recovery_max_s))
 

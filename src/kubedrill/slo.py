@@ -1,15 +1,16 @@
 """SLO maths over the prober's timeline and the write ledger. Pure: values in, numbers and Checks out.
 
-Definitions (all over samples of one operation inside a window):
+Definitions (all over samples of one operation inside a window). A sample is *good* when the request
+succeeded and, given ``stall_s``, was answered within it: a request that hung for seconds and then
+succeeded kept its user waiting as surely as one that failed.
 
-- availability: successful samples / all samples;
-- outage: a maximal run of consecutive failed samples; it runs from the start of the first failed sample
-  to the *answer* of the first successful one after it (or the window's end), so a single failed 100 ms
-  probe between two successes counts as 100 ms, not 0, and a request that was sent during the outage and
-  hung until the API came back ends the outage when it was answered, not when it was sent (with 1 s
-  request timeouts the difference is up to a second: bench/bench_outage.py measures it);
-- time to recover: from the fault's end to the first success after which no sample fails for
-  ``stable_s``;
+- availability: good samples / all samples;
+- outage: a maximal run of consecutive bad samples. It runs from the start of the first bad sample to
+  the moment the API answered again: the answer of the run's last sample when that one succeeded late
+  (a stall), else the answer of the next good sample (or the window's end). So a single failed 100 ms
+  probe between two good ones counts as 100 ms, not 0, and an outage is resolved to the prober's 100 ms
+  grid whatever the client's timeout (bench/bench_outage.py measures it against injected outages);
+- time to recover: from the fault's end to the first good sample after which none is bad for ``stable_s``;
 - latency percentiles over successful samples, nearest-rank.
 """
 
@@ -29,45 +30,57 @@ def in_window(samples: Iterable[Sample], window: Window, op: str | None = None) 
     )
 
 
-def availability(samples: Sequence[Sample]) -> float | None:
-    """Fraction of successful samples; None when there are none (no evidence is not 100 %)."""
+def is_good(s: Sample, stall_s: float | None = None) -> bool:
+    """Succeeded, and (given ``stall_s``) answered within it."""
+    return s.ok and (stall_s is None or s.latency_s <= stall_s)
+
+
+def availability(samples: Sequence[Sample], stall_s: float | None = None) -> float | None:
+    """Fraction of good samples; None when there are none (no evidence is not 100 %)."""
     if not samples:
         return None
-    return sum(s.ok for s in samples) / len(samples)
+    return sum(is_good(s, stall_s) for s in samples) / len(samples)
 
 
 @dataclass(frozen=True)
 class Outage:
     start: float
     end: float
-    failed_samples: int
+    failed_samples: int  # bad samples: failed, or answered later than the stall threshold
 
     @property
     def duration_s(self) -> float:
         return self.end - self.start
 
 
-def outages(samples: Sequence[Sample], window_end: float | None = None) -> list[Outage]:
-    """Every run of consecutive failures, in time order. ``samples`` must be one op, sorted by time."""
+def outages(samples: Sequence[Sample], window_end: float | None = None, stall_s: float | None = None) -> list[Outage]:
+    """Every run of consecutive bad samples, in time order. ``samples`` must be one op, sorted by time."""
     found = []
     start: float | None = None
+    last_bad: Sample | None = None
     count = 0
     for s in samples:
-        if not s.ok:
+        if not is_good(s, stall_s):
             if start is None:
                 start = s.t
+            last_bad = s
             count += 1
-        elif start is not None:
-            found.append(Outage(start, s.t + s.latency_s, count))
-            start, count = None, 0
-    if start is not None:
-        end = window_end if window_end is not None else samples[-1].t
+        elif start is not None and last_bad is not None:
+            # A stalled success is the API answering again; a failure is not, so the next answer is.
+            end = last_bad.t + last_bad.latency_s if last_bad.ok else s.t + s.latency_s
+            found.append(Outage(start, end, count))
+            start, last_bad, count = None, None, 0
+    if start is not None and last_bad is not None:
+        if last_bad.ok:
+            end = last_bad.t + last_bad.latency_s
+        else:
+            end = window_end if window_end is not None else samples[-1].t
         found.append(Outage(start, max(end, start), count))
     return found
 
 
-def longest_outage_s(samples: Sequence[Sample], window_end: float | None = None) -> float:
-    return max((o.duration_s for o in outages(samples, window_end)), default=0.0)
+def longest_outage_s(samples: Sequence[Sample], window_end: float | None = None, stall_s: float | None = None) -> float:
+    return max((o.duration_s for o in outages(samples, window_end, stall_s)), default=0.0)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -85,15 +98,17 @@ def latency_percentile_s(samples: Sequence[Sample], q: float) -> float | None:
     return percentile([s.latency_s for s in samples if s.ok], q)
 
 
-def time_to_recover_s(samples: Sequence[Sample], fault_end: float, stable_s: float = 1.0) -> float | None:
+def time_to_recover_s(
+    samples: Sequence[Sample], fault_end: float, stable_s: float = 1.0, stall_s: float | None = None
+) -> float | None:
     """Seconds from ``fault_end`` until the API is good again for at least ``stable_s``; None if never.
 
-    Zero when the samples around the fault's end were already succeeding.
+    Zero when the samples around the fault's end were already good.
     """
     ordered = sorted((s for s in samples if s.t >= fault_end), key=lambda s: s.t)
     candidate: float | None = None
     for s in ordered:
-        if not s.ok:
+        if not is_good(s, stall_s):
             candidate = None
             continue
         if candidate is None:
@@ -221,25 +236,29 @@ def _fmt_pct(x: float | None) -> str:
     return "no samples" if x is None else f"{x * 100:.2f} %"
 
 
-def check_availability(name: str, samples: Sequence[Sample], minimum: float) -> Check:
-    value = availability(samples)
+def check_availability(name: str, samples: Sequence[Sample], minimum: float, stall_s: float | None = None) -> Check:
+    value = availability(samples, stall_s)
     failed = sum(not s.ok for s in samples)
+    stalled = sum(s.ok and not is_good(s, stall_s) for s in samples)
+    also = f", {stalled} answered after more than {stall_s:g} s" if stalled and stall_s is not None else ""
     return Check(
         name=name,
         expected=f"≥ {minimum * 100:.2f} %",
-        observed=f"{_fmt_pct(value)} ({failed} of {len(samples)} probes failed)",
+        observed=f"{_fmt_pct(value)} ({failed} of {len(samples)} probes failed{also})",
         ok=value is not None and value >= minimum,
         hint="see the prober timeline (CSV/PNG) for when the requests failed and with which errors",
     )
 
 
-def check_longest_outage(name: str, samples: Sequence[Sample], maximum_s: float, window_end: float) -> Check:
-    runs = outages(samples, window_end)
+def check_longest_outage(
+    name: str, samples: Sequence[Sample], maximum_s: float, window_end: float, stall_s: float | None = None
+) -> Check:
+    runs = outages(samples, window_end, stall_s)
     longest = max(runs, key=lambda o: o.duration_s, default=None)
     observed = (
         "no outage"
         if longest is None
-        else f"{longest.duration_s:.2f} s ({longest.failed_samples} failed probes in a row, {len(runs)} outage(s))"
+        else f"{longest.duration_s:.2f} s ({longest.failed_samples} bad probes in a row, {len(runs)} outage(s))"
     )
     return Check(
         name=name,

@@ -43,6 +43,38 @@ def test_a_request_that_hung_through_the_outage_ends_it_when_it_was_answered() -
     assert slo.longest_outage_s(samples) == pytest.approx(1.7)
 
 
+def sample(t: float, ok: bool, latency: float) -> Sample:
+    return Sample(t=t, wall=1000 + t, op="write", ok=ok, latency_s=latency, error="" if ok else "timeout")
+
+
+def test_a_request_that_stalled_through_a_short_freeze_is_the_outage_even_though_it_succeeded() -> None:
+    # A 1 s freeze with a 1 s client timeout fails no request: the one sent at 0.05 waits and succeeds at
+    # 1.0. Answered after more than stall_s, it is the outage, from its start to its answer.
+    samples = [sample(0.0 - 0.05, True, 0.01), sample(0.05, True, 0.95), sample(1.05, True, 0.01)]
+    assert slo.longest_outage_s(samples) == 0.0  # without a stall threshold nothing failed
+    assert slo.longest_outage_s(samples, stall_s=0.5) == pytest.approx(0.95)
+    assert slo.availability(samples, stall_s=0.5) == pytest.approx(2 / 3)
+    check = slo.check_availability("a", samples, 0.9, stall_s=0.5)
+    assert "(0 of 3 probes failed, 1 answered after more than 0.5 s)" in check.observed
+
+
+def test_failures_then_a_stalled_success_end_at_the_stalled_answer() -> None:
+    samples = [sample(0.0, False, 1.0), sample(1.0, True, 0.7), sample(1.8, True, 0.01)]
+    (outage,) = slo.outages(samples, stall_s=0.5)
+    assert (outage.start, outage.end, outage.failed_samples) == (0.0, pytest.approx(1.7), 2)
+
+
+def test_a_stall_at_the_window_end_ends_at_its_answer_not_at_the_window_end() -> None:
+    samples = [sample(0.0, True, 0.01), sample(0.1, True, 0.8)]
+    assert slo.longest_outage_s(samples, window_end=5.0, stall_s=0.5) == pytest.approx(0.8)
+
+
+def test_recovery_waits_for_answers_within_the_stall_threshold() -> None:
+    samples = [sample(1.0, True, 0.9), *(sample(2.0 + i / 10, True, 0.01) for i in range(12))]
+    assert slo.time_to_recover_s(samples, fault_end=1.0, stable_s=1.0) == 0.0
+    assert slo.time_to_recover_s(samples, fault_end=1.0, stable_s=1.0, stall_s=0.5) == pytest.approx(1.0)
+
+
 def test_no_failures_no_outage() -> None:
     assert slo.longest_outage_s(timeline(".....")) == 0.0
 
@@ -102,7 +134,7 @@ def test_a_ledger_with_no_acknowledged_write_proves_nothing() -> None:
 def test_outage_check_message_names_expected_and_observed() -> None:
     check = slo.check_longest_outage("longest API write outage", timeline(".xxx."), 0.2, window_end=0.5)
     assert not check.ok
-    assert check.line().startswith("[FAIL] longest API write outage: expected ≤ 0.20 s, observed 0.31 s (3 failed")
+    assert check.line().startswith("[FAIL] longest API write outage: expected ≤ 0.20 s, observed 0.31 s (3 bad")
 
 
 def test_availability_check_without_samples_fails() -> None:

@@ -75,24 +75,26 @@ class ControlPlaneWatcher:
             return list(self.observations)
 
     # ---- readings ----
+    # A reading is stamped when its answer arrived: that is when kubedrill knew.
+
     def _read_etcd(self) -> list[Observation]:
         assert self.read_etcd is not None
-        t, wall = self.clock(), time.time()
         try:
             leader, term = self.read_etcd()
         except Exception as e:  # a member that does not answer is data here, never a crash of the watcher
-            return [Observation(t, wall, "etcd", None, None, error=_short(e))]
-        return [Observation(t, wall, "etcd", leader, term)]
+            return [Observation(self.clock(), time.time(), "etcd", None, None, error=_short(e))]
+        return [Observation(self.clock(), time.time(), "etcd", leader, term)]
 
     def _read_leases(self) -> list[Observation]:
         assert self.read_holder is not None
         out = []
         for lease in self.leases:
-            t, wall = self.clock(), time.time()
             try:
-                out.append(Observation(t, wall, f"lease/{lease}", self.read_holder(lease)))
+                holder = self.read_holder(lease)
             except Exception as e:  # the API may be down during the fault: that is what is being watched
-                out.append(Observation(t, wall, f"lease/{lease}", None, error=_short(e)))
+                out.append(Observation(self.clock(), time.time(), f"lease/{lease}", None, error=_short(e)))
+                continue
+            out.append(Observation(self.clock(), time.time(), f"lease/{lease}", holder))
         return out
 
     def _loop(self, read: Callable[[], list[Observation]], interval: float) -> None:
