@@ -17,7 +17,7 @@ APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh
 # Tools whose absence means the packages above are missing.
 APT_PROBES := ip unshare iptables nft haproxy prometheus sshd chromium chromedriver
 
-.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean
+.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench
 
 help:
 	@echo "make drill   boot the embedded cluster (if needed), run drills/, write the Allure report under $(REPORTS)/"
@@ -93,6 +93,11 @@ drill: deps binaries up
 
 report: deps
 	@$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report
+
+# Every benchmark of BENCHMARKS.md, one after another (about 25 min); each prints its figures.
+bench: deps binaries up
+	@for b in outage leader_detection prober_load ctk suite up; do echo "== bench/bench_$$b.py"; \
+	  $(PY) bench/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(REPORTS)/allure-results $(REPORTS)/allure-report $(REPORTS)/junit.xml

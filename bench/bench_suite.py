@@ -1,0 +1,113 @@
+"""Benchmark: suite time and runner overhead. Runs drill selections as users do and prints their wall time
+(target: `pytest drills/ -m etcd` ≤ 5 min on 2 cores) and, per drill, the runner's overhead: the drill's
+wall time minus its fault window (injection to the end of observation) and the recovery after it
+(target ≤ 2 s), with where that time went.
+
+    .venv/bin/python bench/bench_suite.py                          # -m etcd, then -m etcd with quorum loss
+    .venv/bin/python bench/bench_suite.py --select all             # the whole drills/ (--allow-quorum-loss)
+    .venv/bin/python bench/bench_suite.py --results reports/allure-results   # overhead of a finished run
+
+Figures come from the run's own Allure results: each drill attaches its measurements (fault window,
+time to recover) and its phase timeline; pytest's JUnit XML gives each drill's wall time, fixtures
+included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from benchlib import ROOT, machine, summary
+
+SELECTIONS = {
+    "etcd": ["-m", "etcd"],
+    "etcd+quorum": ["-m", "etcd", "--allow-quorum-loss"],
+    "all": ["--allow-quorum-loss"],
+}
+OUTSIDE = ("pre-flight", "steady state", "SLO verdict", "rollback")  # phases that are the runner's, not the fault's
+
+
+def attachment(results: Path, result: dict, name: str) -> object | None:
+    stack = [result]
+    while stack:
+        node = stack.pop()
+        for a in node.get("attachments", []):
+            if a["name"] == name:
+                return json.loads((results / a["source"]).read_text())
+        stack.extend(node.get("steps", []))
+    return None
+
+
+def overhead(results: Path, junit: Path) -> list[tuple[str, float, float, float, dict[str, float]]]:
+    """(drill, wall, fault window + recovery, overhead, runner phases) for every drill that ran."""
+    walls = {
+        case.get("name", ""): float(case.get("time", 0))
+        for case in ET.parse(junit).getroot().iter("testcase")  # noqa: S314 (pytest's own file, just written)
+        if case.find("skipped") is None
+    }
+    out = []
+    for path in sorted(results.glob("*-result.json")):
+        result = json.loads(path.read_text())
+        metrics = attachment(results, result, "measurements")
+        phases = attachment(results, result, "phase timeline")
+        name = result["name"]
+        if not isinstance(metrics, dict) or not isinstance(phases, list) or name not in walls:
+            continue
+        window = float(metrics.get("fault_window_s") or 0.0)
+        recovery = float(metrics.get("time_to_recover_s") or 0.0)
+        spent: dict[str, float] = {}
+        for p in phases:
+            kind = next((k for k in OUTSIDE if p["phase"].startswith(k)), None)
+            if kind and p.get("end_s") is not None:
+                spent[kind] = spent.get(kind, 0.0) + p["end_s"] - p["start_s"]
+        out.append((name, walls[name], window + recovery, walls[name] - window - recovery, spent))
+    return out
+
+
+def run(selection: str, scratch: Path) -> tuple[float, Path, Path, int]:
+    results, junit = scratch / selection / "allure-results", scratch / selection / "junit.xml"
+    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-q", *SELECTIONS[selection]]
+    argv += ["--alluredir", str(results), "--junitxml", str(junit)]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
+    print(f"pytest drills/ {' '.join(SELECTIONS[selection])}: {wall:.0f} s ({wall / 60:.1f} min), {tail}")
+    return wall, results, junit, proc.returncode
+
+
+def report(rows: list[tuple[str, float, float, float, dict[str, float]]]) -> None:
+    print(f"\n{'drill':78} {'wall':>7} {'fault+rec':>9} {'overhead':>8}  runner phases")
+    for name, wall, fault, over, spent in rows:
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in spent.items())
+        print(f"{name[:78]:78} {wall:6.1f}s {fault:8.1f}s {over:7.1f}s  {phases}")
+    print(f"\nrunner overhead per drill: {summary([r[3] for r in rows])} (target ≤ 2 s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--select", choices=[*SELECTIONS, "default"], default="default")
+    parser.add_argument("--results", help="only compute overhead from these Allure results (and junit.xml beside)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}\n")
+    if args.results:
+        results = Path(args.results)
+        report(overhead(results, results.parent / "junit.xml"))
+        return
+    selections = ["etcd", "etcd+quorum"] if args.select == "default" else [args.select]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kubedrill-bench-") as tmp:
+        for sel in selections:
+            _, results, junit, _ = run(sel, Path(tmp))
+            rows = overhead(results, junit)
+        report(rows)
+
+
+if __name__ == "__main__":
+    main()
