@@ -10,6 +10,7 @@ Every acknowledged write is kept in the ledger: afterwards each must still be re
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kubedrill.model import Sample
+from kubedrill.probes.grid import Loops, on_grid
 
 
 class ProbeTarget(Protocol):
@@ -58,23 +60,17 @@ class ApiProber:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops = Loops()
         self._seq = 0
 
     # ---- lifecycle ----
     def start(self) -> ApiProber:
         for op in ("read", "write"):
-            t = threading.Thread(target=self._loop, args=(op,), name=f"kubedrill-prober-{op}", daemon=True)
-            self._threads.append(t)
-            t.start()
+            self._loops.start(f"kubedrill-prober-{op}", functools.partial(self._loop, op))
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=10)
-        self._threads.clear()
+        self._loops.stop()
 
     def __enter__(self) -> ApiProber:
         return self.start()
@@ -84,7 +80,7 @@ class ApiProber:
 
     @property
     def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self._loops.running
 
     # ---- views ----
     def snapshot(self) -> list[Sample]:
@@ -119,36 +115,31 @@ class ApiProber:
             return f"{self.settings.key_prefix}-{self._seq:06d}"
 
     def _loop(self, op: str) -> None:
-        target = self.make_target()
-        interval = self.settings.interval_s
-        next_tick = self.clock()
+        target = self.make_target()  # one client per thread
         try:
-            while not self._stop.is_set():
-                key = self._next_key() if op == "write" else ""
-                t0 = self.clock()
-                wall = time.time()
-                error = ""
-                revision: int | None = None
-                try:
-                    if op == "write":
-                        revision = target.write(key)
-                    else:
-                        target.read(self._latest_acknowledged())
-                    ok = True
-                except Exception as e:  # every failure is data here, never a crash of the prober
-                    ok = False
-                    error = target.classify(e)
-                latency = self.clock() - t0
-                with self._lock:
-                    self.samples.append(Sample(t=t0, wall=wall, op=op, ok=ok, latency_s=latency, error=error))
-                    if ok and op == "write":
-                        self.acknowledged.append(key)
-                        if revision is not None:
-                            self.revisions[key] = revision
-                next_tick += interval
-                now = self.clock()
-                if next_tick < now:  # a slow request: skip the ticks it overran, stay on the grid
-                    next_tick += interval * int((now - next_tick) / interval + 1)
-                self._stop.wait(max(0.0, next_tick - now))
+            on_grid(lambda: self._probe(target, op), self.settings.interval_s, self._loops.stopping, self.clock)
         finally:
             target.close()
+
+    def _probe(self, target: ProbeTarget, op: str) -> None:
+        key = self._next_key() if op == "write" else ""
+        t0 = self.clock()
+        wall = time.time()
+        error = ""
+        revision: int | None = None
+        try:
+            if op == "write":
+                revision = target.write(key)
+            else:
+                target.read(self._latest_acknowledged())
+            ok = True
+        except Exception as e:  # every failure is data here, never a crash of the prober
+            ok = False
+            error = target.classify(e)
+        latency = self.clock() - t0
+        with self._lock:
+            self.samples.append(Sample(t=t0, wall=wall, op=op, ok=ok, latency_s=latency, error=error))
+            if ok and op == "write":
+                self.acknowledged.append(key)
+                if revision is not None:
+                    self.revisions[key] = revision

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kubedrill.model import Observation
+from kubedrill.probes.grid import Loops, on_grid
 
 EtcdReader = Callable[[], tuple[str | None, int | None]]  # (leader node or None, raft term or None)
 HolderReader = Callable[[str], str | None]  # Lease name → holder identity or None
@@ -45,30 +46,21 @@ class ControlPlaneWatcher:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops = Loops()
 
     def start(self) -> ControlPlaneWatcher:
-        loops: list[tuple[str, Callable[[], list[Observation]], float]] = []
         if self.read_etcd is not None:
-            loops.append(("etcd", self._read_etcd, self.settings.etcd_interval_s))
+            self._loops.start("kubedrill-watch-etcd", self._loop(self._read_etcd, self.settings.etcd_interval_s))
         if self.read_holder is not None and self.leases:
-            loops.append(("leases", self._read_leases, self.settings.lease_interval_s))
-        for name, read, interval in loops:
-            t = threading.Thread(target=self._loop, args=(read, interval), name=f"kubedrill-watch-{name}", daemon=True)
-            self._threads.append(t)
-            t.start()
+            self._loops.start("kubedrill-watch-leases", self._loop(self._read_leases, self.settings.lease_interval_s))
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=10)
-        self._threads.clear()
+        self._loops.stop()
 
     @property
     def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self._loops.running
 
     def snapshot(self) -> list[Observation]:
         with self._lock:
@@ -97,17 +89,13 @@ class ControlPlaneWatcher:
             out.append(Observation(self.clock(), time.time(), f"lease/{lease}", holder))
         return out
 
-    def _loop(self, read: Callable[[], list[Observation]], interval: float) -> None:
-        next_tick = self.clock()
-        while not self._stop.is_set():
+    def _loop(self, read: Callable[[], list[Observation]], interval: float) -> Callable[[], None]:
+        def record() -> None:
             seen = read()
             with self._lock:
                 self.observations.extend(seen)
-            next_tick += interval
-            now = self.clock()
-            if next_tick < now:  # a slow reading: skip the ticks it overran, stay on the grid
-                next_tick += interval * int((now - next_tick) / interval + 1)
-            self._stop.wait(max(0.0, next_tick - now))
+
+        return lambda: on_grid(record, interval, self._loops.stopping, self.clock)
 
 
 def _short(e: BaseException) -> str:
