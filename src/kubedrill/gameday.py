@@ -45,6 +45,7 @@ from kubedrill import pytest_plugin
 from kubedrill.config import read_yaml
 from kubedrill.drill import DrillRun, injection_gate
 from kubedrill.errors import ConfigError, Declined
+from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.report import allure_report
 from kubedrill.report.summary import DrillRow
 
@@ -145,17 +146,27 @@ class Event:
     note: str = ""
 
 
+# Whole words only: "yeah, wait" is not a yes.
+ANSWERS = {
+    "y": "y", "yes": "y", "s": "s", "skip": "s", "p": "p", "pause": "p",
+    "r": "r", "resume": "r", "a": "a", "abort": "a",
+}  # fmt: skip
+
+
 @dataclass
 class Console:
     """What people type, read on a thread of its own so they can speak while a fault is on.
 
-    Answers to a prompt (y/s/p/r/a) go to the prompt waiting for them; d/m/n are recorded the moment
-    they are read; ``a`` while a drill runs raises SIGINT in this process, exactly like Ctrl-C."""
+    Answers to a prompt (y/s/p/r/a) go to the prompt waiting for them, and only those typed while it
+    waits: an answer left over from an earlier prompt never confirms a later injection. d/m/n are
+    recorded the moment they are read. ``a`` while a drill runs raises SIGINT in this process once,
+    exactly like Ctrl-C; between drills it stops the game day before the next one."""
 
     stdin: IO[str]
     stdout: IO[str]
     events: list[Event] = field(default_factory=list)
     current: str = ""  # the drill under way
+    in_drill: bool = False  # between a drill's setup and the end of its teardown
     pause_requested: bool = False
     aborted: bool = False
 
@@ -174,7 +185,7 @@ class Console:
         self.stdout.flush()
 
     def record(self, kind: str, note: str = "", drill: str | None = None) -> Event:
-        event = Event(time.time(), kind, self.current if drill is None else drill, note)
+        event = Event(time.time(), kind, (self.current if self.in_drill else "") if drill is None else drill, note)
         with self._lock:
             self.events.append(event)
         return event
@@ -191,21 +202,32 @@ class Console:
                 e = self.record(kind, rest.strip())
                 self.say(f"{kind} at {_clock(e.wall)}{': ' + e.note if e.note else ''} ({e.drill or 'no drill'})")
             elif self._asking.is_set():
-                self._answers.put(cmd)
+                self._answers.put(line.lower())
             elif cmd == "p":
                 self.pause_requested = True
                 self.say("pause requested: the game day stops before the next injection")
-            elif cmd == "a":
+            elif cmd == "a" and not self.aborted:
                 self.aborted = True
-                self.record("aborted", rest.strip() or "by the operator during the drill")
-                self.say("ABORT: reverting every fault now")
-                os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C path: rollbacks run, nothing is left
+                self.record("aborted", rest.strip() or "by the operator")
+                if self.in_drill:
+                    self.say("ABORT: reverting every fault now")
+                    os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C path: rollbacks run, nothing is left
+                else:
+                    self.say("ABORT: no drill is running; the game day stops before the next one")
+            elif cmd == "a":
+                self.say("already aborting: the reverts are running")
             else:
                 self.say(f"nothing to answer now ({line!r}); {HELP}")
         self._answers.put(None)  # end of input
 
     def ask(self, question: str, choices: str) -> str:
         """Block until an answer in ``choices``; the end of input answers ``a`` (abort)."""
+        while True:  # answers typed before this prompt are stale: never let one confirm it
+            try:
+                if self._answers.get_nowait() is None:
+                    return "a"
+            except queue.Empty:
+                break
         self._asking.set()
         try:
             while True:
@@ -214,8 +236,9 @@ class Console:
                 if answer is None:
                     self.say("end of input: aborting (nothing is injected without a 'y')")
                     return "a"
-                if answer[:1] in choices:
-                    return answer[:1]
+                mapped = ANSWERS.get(answer)
+                if mapped is not None and mapped in choices:
+                    return mapped
                 self.say(f"{answer!r} is not an answer here; {HELP}")
         finally:
             self._asking.clear()
@@ -278,7 +301,10 @@ class GameDay:
         entry = self.by_nodeid.get(item.nodeid)
         if entry is None:
             return
+        if self.console.aborted:
+            raise KeyboardInterrupt("game day aborted by the operator between drills")
         self.console.current = entry.name
+        self.console.in_drill = True
         if self.console.pause_requested:
             self._pause()
         self.console.say(f"── {entry.name} ──")
@@ -299,6 +325,8 @@ class GameDay:
         entry = self.by_nodeid.get(report.nodeid)
         if entry is not None and (report.when == "call" or not report.passed):
             self.console.record("finished", report.outcome, drill=entry.name)
+        if entry is not None and report.when == "teardown":
+            self.console.in_drill = False
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.rows = dict(pytest_plugin._rows(session.config))
@@ -319,9 +347,14 @@ class DrillOutcome:
 
 
 def outcomes(
-    plan: Plan, events: Sequence[Event], injected_at: dict[str, float], rows: dict[str, DrillRow]
+    plan: Plan,
+    events: Sequence[Event],
+    injected_at: dict[str, float],
+    rows: dict[str, DrillRow],
+    left_over: Sequence[str] = (),
 ) -> list[DrillOutcome]:
-    """Per drill: its verdict, and time to detect and to mitigate from what people entered (pure)."""
+    """Per drill: its verdict, and time to detect and to mitigate from what people entered (pure).
+    ``left_over`` names the faults the ledger still holds: an aborted drill is "reverted" only without any."""
     out = []
     for d in plan.drills:
         t0 = injected_at.get(d.name)
@@ -338,12 +371,19 @@ def outcomes(
         if any(e.drill == d.name and e.kind == "declined" for e in events):
             verdict = "skipped by the operator"
         elif any(e.drill == d.name and e.kind == "aborted" for e in events):
-            verdict = "aborted (reverted)"
+            verdict = "aborted, NOT reverted: run kubedrill recover" if left_over else "aborted (reverted)"
         out.append(DrillOutcome(d, verdict, t0, first("detected"), first("mitigated"), row.reason if row else ""))
     return out
 
 
-def markdown(plan: Plan, events: Sequence[Event], results: Sequence[DrillOutcome], context: str, report: str) -> str:
+def markdown(
+    plan: Plan,
+    events: Sequence[Event],
+    results: Sequence[DrillOutcome],
+    context: str,
+    report: str,
+    left_over: Sequence[str] = (),
+) -> str:
     def secs(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f} s"
 
@@ -354,6 +394,8 @@ def markdown(plan: Plan, events: Sequence[Event], results: Sequence[DrillOutcome
         f"{dt.datetime.fromtimestamp(started, dt.UTC):%Y-%m-%d %H:%M} UTC · context `{context}` · plan `{plan.source}`",
         "",
     ]
+    if left_over:
+        lines += ["**Faults still in place: run `kubedrill recover` now.**", ""] + [f"- {f}" for f in left_over] + [""]
     if plan.description:
         lines += [plan.description, ""]
     lines += [
@@ -401,6 +443,7 @@ def run(plan: Plan, options: GameDayOptions, stdin: IO[str] = sys.stdin, stdout:
         "--clean-alluredir",
         "--junitxml",
         str(options.output / "junit.xml"),
+        "--timeout=0",  # people take the time they need at a prompt; drills bound their own waits
         *options.pytest_args,
     ]
     with injection_gate(plugin.gate):
@@ -413,11 +456,17 @@ def run(plan: Plan, options: GameDayOptions, stdin: IO[str] = sys.stdin, stdout:
         report = str(render(results_dir, options.output / "allure-report", ALLURERC).first_page)
     except Exception as e:  # the summary must still be written
         console.say(f"could not render the HTML report: {e}")
-    results = outcomes(plan, console.events, plugin.injected_at, plugin.rows)
-    (options.output / "gameday.md").write_text(markdown(plan, console.events, results, context, report))
+    left_over = [f"{e.description} (drill {e.drill})" for e in RollbackLedger().pending()]
+    results = outcomes(plan, console.events, plugin.injected_at, plugin.rows, left_over)
+    text = markdown(plan, console.events, results, context, report, left_over)
+    (options.output / "gameday.md").write_text(text)
     (options.output / "timeline.json").write_text(json.dumps([asdict(e) for e in console.events], indent=2))
+    for fault in left_over:
+        console.say(f"NOT REVERTED: {fault}; run 'kubedrill recover' now")
     console.say(f"game-day summary: {options.output / 'gameday.md'}")
     console.say(f"report: {report}")
+    if left_over:
+        return 1
     if console.aborted:
         return 130
     return code

@@ -112,7 +112,7 @@ class Operator:
 
 def test_answers_reach_the_prompt_and_notes_are_recorded_when_read() -> None:
     op = Operator()
-    op.console.current = "leader-kill"
+    op.console.current, op.console.in_drill = "leader-kill", True
     assert op.ask_and_answer("d alert in #oncall", "what", "y") == "y"
     (detected,) = [e for e in op.console.events if e.kind == "detected"]
     assert (detected.drill, detected.note) == ("leader-kill", "alert in #oncall")
@@ -126,6 +126,33 @@ def test_a_yes_typed_before_the_prompt_does_not_confirm_a_later_injection() -> N
     while "nothing to answer now" not in op.out.getvalue():
         threading.Event().wait(0.01)
     assert op.ask_and_answer("s") == "s"
+    op.close()
+
+
+def test_a_second_yes_typed_at_one_prompt_does_not_confirm_the_next() -> None:
+    op = Operator()
+    assert op.ask_and_answer("y", "y") == "y"
+    threading.Event().wait(0.2)  # the second "y" reached the queue while the first prompt still waited
+    assert op.ask_and_answer("s") == "s"
+    op.close()
+
+
+def test_only_whole_words_answer_a_prompt() -> None:
+    op = Operator()
+    assert op.ask_and_answer("yeah, wait", "you sure?", "yes") == "y"
+    out = op.out.getvalue()
+    assert "'yeah, wait' is not an answer here" in out
+    assert "'you sure?' is not an answer here" in out
+    op.close()
+
+
+def test_an_abort_between_drills_stops_the_game_day_without_a_signal() -> None:
+    op = Operator()  # no drill runs: a SIGINT here would kill the game day's own bookkeeping
+    op.type("a")
+    while "no drill is running" not in op.out.getvalue():
+        threading.Event().wait(0.01)
+    assert op.console.aborted
+    assert [e.kind for e in op.console.events] == ["aborted"]
     op.close()
 
 
@@ -167,6 +194,11 @@ def test_time_to_detect_and_mitigate_run_from_the_confirmed_injection() -> None:
     assert (first.verdict, first.detected_s, first.mitigated_s) == ("passed", 12.5, 40.0)
     assert (second.verdict, second.detected_s) == ("skipped by the operator", None)
     text = gameday.markdown(p, events, [first, second], "kubedrill-local", "report/index.html")
+    aborted = [*events, Event(160.0, "aborted", p.drills[0].name)]
+    (left,) = gameday.outcomes(p, aborted, {name: 100.0}, rows, ["kill etcd on cp-2 (drill x)"])[:1]
+    assert left.verdict == "aborted, NOT reverted: run kubedrill recover"
+    warning = gameday.markdown(p, aborted, [left], "c", "r", ["kill etcd on cp-2 (drill x)"])
+    assert "**Faults still in place: run `kubedrill recover` now.**" in warning
     assert "| api_stays_available_when_the_etcd_leader_is_killed | up | passed |" in text
     assert "12.5 s | 40.0 s |" in text
     assert "**declined** etcd_restores" in text

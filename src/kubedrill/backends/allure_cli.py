@@ -2,9 +2,10 @@
 
 ``allure generate`` never clears its output directory: a second run into the same one finds the old
 files and stops flattening its layout, leaving the previous run's index.html in place. So the output is
-removed first. Every generated page also embeds Google's tag manager (Allure's own analytics, on by
-default and without an option): a drill report of a production cluster must not call anyone when it is
-opened, so those tags are stripped and the report opens offline without a request leaving the machine.
+removed first, and only when it is a report kubedrill wrote (a marker file says so). Every generated
+page also embeds Google's tag manager (Allure's own analytics, on by default and without an option): a
+drill report of a production cluster must not call anyone when it is opened, so those tags are stripped
+and the report opens offline without a request leaving the machine.
 """
 
 from __future__ import annotations
@@ -38,6 +39,25 @@ def binary() -> str:
     return found
 
 
+MARKER = ".kubedrill-report"  # in every output kubedrill report wrote: only such a directory is ever emptied
+
+
+def clear_output(output: Path, results: Path) -> None:
+    """Empty ``output`` for a fresh report, refusing anything that is not a report kubedrill wrote: a
+    directory holding the results, the project, home or the working directory, or one without the marker."""
+    out = output.resolve()
+    for what, path in (("the results", results), ("the project", PROJECT), ("home", Path.home()), ("cwd", Path.cwd())):
+        if path.resolve().is_relative_to(out):
+            raise ConfigError(str(output), "--output", f"a directory of its own, not one holding {what}", str(output))
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not (out / MARKER).exists():
+        raise ConfigError(
+            str(output), "--output", f"an empty directory or an earlier report (it has no {MARKER})", "other files"
+        )
+    shutil.rmtree(out)
+
+
 def require_results(results: Path) -> None:
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ConfigError(str(results), "(directory)", "Allure results (run pytest with --alluredir)", "none there")
@@ -47,9 +67,7 @@ def generate(results: Path, output: Path, config: Path | None = None, history: P
     """Render ``results`` into a fresh ``output``; returns the interactive report's index.html. ``history``
     is the JSON-lines file Allure appends this run to and reads trends from (the allurerc honours it)."""
     require_results(results)
-    if output.resolve() in (PROJECT, Path.home(), Path("/")) or output.resolve() == results.resolve():
-        raise ConfigError(str(output), "--output", "a directory of its own (it is emptied first)", str(output))
-    shutil.rmtree(output, ignore_errors=True)
+    clear_output(output, results)
     argv = [binary(), "generate", str(results.resolve()), "--output", str(output.resolve())]
     if config is not None and config.exists():
         argv += ["--config", str(config.resolve())]
@@ -65,5 +83,6 @@ def generate(results: Path, output: Path, config: Path | None = None, history: P
         clean = ANALYTICS.sub("", text)
         if clean != text:
             page.write_text(clean, errors="surrogateescape")
+    (output / MARKER).write_text("written by kubedrill report; the next report into this directory replaces it\n")
     index = output / INTERACTIVE
     return index if index.exists() else output / "index.html"

@@ -115,6 +115,8 @@ def run(
                 (journal_dir / f"journal-{run_id}.json").write_text(json.dumps(safe, indent=2, default=str))
     status = journal.get("status")
     if status == "interrupted":
+        if rollback_error is not None:  # still an interrupt (the run must stop), but never a silent one
+            raise KeyboardInterrupt(f"experiment {path} interrupted; {rollback_error}")
         raise KeyboardInterrupt(f"experiment {path} interrupted; rollbacks were played")
     if rollback_error is not None:
         raise rollback_error
