@@ -546,6 +546,7 @@ class DrillRun:
                 self.fault_window,
                 f"{self.title}: API availability and latency",
                 [(p.name.split(":")[0][:24], p.start) for p in self.phases],
+                self.profile.api.stall_s,
             )
             allure_report.attach_png("availability and latency.png", png)
         observations = self.watcher.snapshot() if self.watcher else []

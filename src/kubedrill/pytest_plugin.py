@@ -455,7 +455,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _run_id() -> str:
     """A CI run's id when there is one (GitHub Actions), else the time."""
     gh = os.environ.get("GITHUB_RUN_ID")
-    return f"gh-{gh}" if gh else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    if gh:  # a re-run of the same workflow run is a run of its own
+        return f"gh-{gh}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def describe_environment(cluster: Cluster, profile: SloProfile) -> dict[str, str]:

@@ -191,12 +191,9 @@ def handovers(observations: Iterable[Observation], subject: str) -> list[Handove
     return found
 
 
-def first_seen(observations: Iterable[Observation], subject: str, holder_is: str, after: float) -> float | None:
-    """When a reading first named ``holder_is`` for ``subject`` at or after ``after``."""
-    return min(
-        (o.t for o in observations if o.subject == subject and o.holder == holder_is and not o.error and o.t >= after),
-        default=None,
-    )
+def node_of_holder(holder: str | None) -> str | None:
+    """Leader-election identities are ``<hostname>_<uuid>``; the hostname is the node's name."""
+    return holder.rsplit("_", 1)[0] if holder and "_" in holder else None
 
 
 # ---------------------------------------------------------------- write ledger

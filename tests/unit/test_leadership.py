@@ -56,9 +56,11 @@ def test_no_change_no_handover_and_subjects_do_not_mix() -> None:
     assert [s.holder for s in slo.holder_segments(obs, "lease/kube-scheduler")] == ["cp-b"]
 
 
-def test_first_seen_finds_the_new_holder_after_a_time() -> None:
-    assert slo.first_seen(readings("aabbab"), "etcd", "cp-b", after=0.35) == pytest.approx(0.5)
-    assert slo.first_seen(readings("aaaa"), "etcd", "cp-b", after=0.0) is None
+def test_a_lease_holder_names_its_node_before_the_process_uuid() -> None:
+    assert slo.node_of_holder("cp-2_6f1c2d3e-1111-2222-3333-444455556666") == "cp-2"
+    assert slo.node_of_holder("kind-control-plane2_abc") == "kind-control-plane2"
+    assert slo.node_of_holder("no-uuid") is None
+    assert slo.node_of_holder(None) is None
 
 
 # ---------------------------------------------------------------- the watcher's loop

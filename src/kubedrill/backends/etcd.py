@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubedrill.backends import shell
 from kubedrill.errors import BackendError
@@ -33,6 +34,22 @@ class MemberStatus:
     @property
     def is_leader(self) -> bool:
         return self.member_id == self.leader_id and self.leader_id != "0"
+
+    @classmethod
+    def from_status(cls, endpoint: str, st: dict[str, Any]) -> MemberStatus:
+        """From etcd's StatusResponse as JSON: etcdctl's ``Status`` and the HTTP gateway's body alike
+        (etcdctl prints numbers, the gateway strings: both go through int)."""
+        hdr = st.get("header", {})
+        return cls(
+            endpoint=endpoint,
+            member_id=_hex(int(hdr.get("member_id", 0))),
+            leader_id=_hex(int(st.get("leader", 0) or 0)),
+            revision=int(hdr.get("revision", 0)),
+            raft_term=int(st.get("raftTerm", hdr.get("raft_term", 0))),
+            raft_index=int(st.get("raftIndex", 0)),
+            db_size=int(st.get("dbSize", 0)),
+            errors=tuple(st.get("errors", []) or []),
+        )
 
 
 @dataclass(frozen=True)
@@ -100,23 +117,7 @@ class Etcdctl:
             rows = json.loads(result.stdout)
         except ValueError as e:
             raise BackendError(f"etcdctl endpoint status printed no JSON: {result.stdout[:300]!r}") from e
-        out = []
-        for row in rows:
-            st = row["Status"]
-            hdr = st["header"]
-            out.append(
-                MemberStatus(
-                    endpoint=row["Endpoint"],
-                    member_id=_hex(hdr["member_id"]),
-                    leader_id=_hex(st.get("leader", 0)),
-                    revision=int(hdr.get("revision", 0)),
-                    raft_term=int(st.get("raftTerm", hdr.get("raft_term", 0))),
-                    raft_index=int(st.get("raftIndex", 0)),
-                    db_size=int(st.get("dbSize", 0)),
-                    errors=tuple(st.get("errors", []) or []),
-                )
-            )
-        return out
+        return [MemberStatus.from_status(row["Endpoint"], row["Status"]) for row in rows]
 
     def member_list(self) -> list[Member]:
         data = json.loads(self.run(["member", "list", "-w", "json"]).stdout)

@@ -16,7 +16,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -25,10 +24,6 @@ from kubedrill.errors import BackendError
 
 CONNECT_TIMEOUT_S = 0.3  # a member on a bridge answers a connect in < 1 ms; this is a dropped packet
 READ_TIMEOUT_S = 0.5
-
-
-def _hex(value: Any) -> str:
-    return format(int(value or 0), "x")
 
 
 @dataclass
@@ -43,11 +38,15 @@ class EtcdStatusHttp:
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.endpoints)), thread_name_prefix="kubedrill-etcd")
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
 
     def _session(self) -> requests.Session:
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
             s = self._local.session = requests.Session()
+            with self._lock:
+                self._sessions.append(s)
         return s
 
     def _one(self, endpoint: str) -> MemberStatus | None:
@@ -64,17 +63,7 @@ class EtcdStatusHttp:
             st = r.json()
         except (requests.RequestException, ValueError):
             return None
-        hdr = st.get("header", {})
-        return MemberStatus(
-            endpoint=endpoint,
-            member_id=_hex(hdr.get("member_id")),
-            leader_id=_hex(st.get("leader")),
-            revision=int(hdr.get("revision", 0)),
-            raft_term=int(st.get("raftTerm", hdr.get("raft_term", 0))),
-            raft_index=int(st.get("raftIndex", 0)),
-            db_size=int(st.get("dbSize", 0)),
-            errors=tuple(st.get("errors", []) or []),
-        )
+        return MemberStatus.from_status(endpoint, st)
 
     def endpoint_status(self) -> list[MemberStatus]:
         answered = [s for s in self._pool.map(self._one, self.endpoints) if s is not None]
@@ -83,4 +72,8 @@ class EtcdStatusHttp:
         return answered
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # a reading in flight ends within its timeouts
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()

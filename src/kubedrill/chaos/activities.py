@@ -572,11 +572,6 @@ def lease_holder(run: DrillRun, component: str) -> str | None:
         kube.close()
 
 
-def node_of_holder(holder: str | None) -> str | None:
-    """Leader-election identities are ``<hostname>_<uuid>``; the hostname is the node's name."""
-    return holder.rsplit("_", 1)[0] if holder and "_" in holder else None
-
-
 def _require_canary(run: DrillRun) -> Canary:
     if run.canary is None:
         raise PreconditionFailed("this drill needs the canary: start_drill with canary: true")
@@ -609,7 +604,7 @@ def kill_component(component: str, target: str = "any", configuration: dict[str,
             raise ConfigError(
                 "experiment", "kill_component.target", "lease-holder only for leader-elected components", component
             )
-        node = node_of_holder(holder)
+        node = slo.node_of_holder(holder)
         if node not in nodes:
             raise PreconditionFailed(f"the {component} Lease holder {holder!r} is on no known node ({nodes})")
     elif target == "any":
@@ -683,7 +678,7 @@ def _await_lease_handover(run: DrillRun, component: str, holder: str | None, sta
         )
     )
     if new is not None:
-        run.evidence["lease moved"] = f"{node_of_holder(holder)} → {node_of_holder(new)}"
+        run.evidence["lease moved"] = f"{slo.node_of_holder(holder)} → {slo.node_of_holder(new)}"
     return handover_s
 
 

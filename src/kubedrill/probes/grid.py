@@ -41,7 +41,7 @@ class Loops:
         self.stopping.set()
         for t in self._threads:
             t.join(timeout=timeout_s)
-        self._threads.clear()
+        self._threads = [t for t in self._threads if t.is_alive()]  # still running: `running` says so
 
     @property
     def running(self) -> bool:

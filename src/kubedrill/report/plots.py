@@ -23,13 +23,13 @@ NO_ANSWER_COLOR = "#7f7f7f"
 
 
 def availability_series(
-    samples: Sequence[Sample], op: str, t0: float, bin_s: float = 0.5
+    samples: Sequence[Sample], op: str, t0: float, bin_s: float = 0.5, stall_s: float | None = None
 ) -> tuple[list[float], list[float]]:
-    """Success ratio per ``bin_s`` bin, as (bin start relative to t0, ratio)."""
+    """Share of good samples per ``bin_s`` bin (as the verdict judges them), as (bin start from t0, ratio)."""
     bins: dict[int, list[bool]] = {}
     for s in samples:
         if s.op == op:
-            bins.setdefault(int((s.t - t0) // bin_s), []).append(s.ok)
+            bins.setdefault(int((s.t - t0) // bin_s), []).append(slo.is_good(s, stall_s))
     keys = sorted(bins)
     return [k * bin_s for k in keys], [sum(bins[k]) / len(bins[k]) for k in keys]
 
@@ -39,12 +39,14 @@ def timeline_png(
     fault: Window | None,
     title: str,
     phases: Sequence[tuple[str, float]] = (),
+    stall_s: float | None = None,
 ) -> bytes:
-    """Two panels sharing the time axis: availability (read and write) and latency (failed probes in red)."""
+    """Two panels sharing the time axis: availability (read and write, good probes as the verdict counts
+    them) and latency (failed probes in red, the stall threshold dashed)."""
     t0 = 0.0 if not samples else min(s.t for s in samples)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, dpi=100)
     for op, color in (("write", "#1f77b4"), ("read", "#2ca02c")):
-        xs, ys = availability_series(samples, op, t0)
+        xs, ys = availability_series(samples, op, t0, stall_s=stall_s)
         ax1.step(xs, [y * 100 for y in ys], where="post", label=f"{op} availability", color=color)
         ok = [(s.t - t0, s.latency_s * 1000) for s in samples if s.op == op and s.ok]
         if ok:
@@ -52,6 +54,8 @@ def timeline_png(
     failed = [(s.t - t0, s.latency_s * 1000) for s in samples if not s.ok]
     if failed:
         ax2.scatter(*zip(*failed, strict=True), s=10, color="#d62728", marker="x", label="failed probe")
+    if stall_s is not None:
+        ax2.axhline(stall_s * 1000, color="#d62728", linewidth=0.8, linestyle="--", label="stall threshold")
     for ax in (ax1, ax2):
         if fault is not None:
             ax.axvspan(fault.start - t0, fault.end - t0, color="#ff7f0e", alpha=0.2, label="fault window")
@@ -78,11 +82,6 @@ def to_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def short_holder(holder: str) -> str:
-    """A Lease holder reads ``cp-2_6f1c…`` (node, then a per-process UUID): the node is what matters."""
-    return holder.split("_", 1)[0] if "_" in holder else holder
-
-
 def holders_png(
     observations: Sequence[Observation],
     subjects: Sequence[str],
@@ -103,7 +102,7 @@ def holders_png(
             elif seg.holder == slo.NO_ANSWER:
                 color = NO_ANSWER_COLOR
             else:
-                name = short_holder(seg.holder)
+                name = slo.node_of_holder(seg.holder) or seg.holder  # cp-2_6f1c… → cp-2
                 color = colors.setdefault(name, PALETTE[len(colors) % len(PALETTE)])
             ax.broken_barh([(seg.start - t0, max(seg.end - seg.start, 0.05))], (lane - 0.35, 0.7), color=color)
             if seg.term is not None and seg.end - seg.start > 1.5:

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 from kubedrill.report.plots import PALETTE, to_png
 
 HISTORY_ENV = "KUBEDRILL_HISTORY"
-HISTORY_KEEP = 200  # runs kept per drill: a nightly job's half year
+HISTORY_KEEP = 200  # runs kept (each holds every drill that ran): a nightly job's half year
 
 # The figure that says how long recovery took, by drill family, first present wins; and its label.
 RECOVERY_FIGURES: tuple[tuple[str, str], ...] = (
@@ -224,7 +224,9 @@ def append_history(path: Path, run_id: str, rows: Sequence[DrillRow]) -> None:
     runs = list(dict.fromkeys(e["run"] for e in entries))
     if len(runs) > HISTORY_KEEP:
         keep = set(runs[-HISTORY_KEEP:])
-        path.write_text("".join(json.dumps(e) + "\n" for e in entries if e["run"] in keep))
+        trimmed = path.with_suffix(".trimming")
+        trimmed.write_text("".join(json.dumps(e) + "\n" for e in entries if e["run"] in keep))
+        os.replace(trimmed, path)  # a run killed mid-trim leaves the old history, never half of it
 
 
 def load_history(path: Path) -> list[dict[str, Any]]:
