@@ -17,6 +17,14 @@ def test_an_earlier_report_is_emptied(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_an_allure_report_written_before_the_marker_existed_is_emptied_too(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    (out / "widgets").mkdir(parents=True)
+    (out / "index.html").write_text("old")
+    allure_cli.clear_output(out, tmp_path / "results")
+    assert not out.exists()
+
+
 def test_a_missing_or_empty_output_is_fine(tmp_path: Path) -> None:
     allure_cli.clear_output(tmp_path / "new", tmp_path / "results")
     (tmp_path / "empty").mkdir()

@@ -51,7 +51,8 @@ def clear_output(output: Path, results: Path) -> None:
             raise ConfigError(str(output), "--output", f"a directory of its own, not one holding {what}", str(output))
     if not out.exists() or not any(out.iterdir()):
         return
-    if not (out / MARKER).exists():
+    allure_made = (out / "index.html").exists() and any((out / x).exists() for x in ("test-results.json", "widgets"))
+    if not (out / MARKER).exists() and not allure_made:  # an Allure report from before the marker existed
         raise ConfigError(
             str(output), "--output", f"an empty directory or an earlier report (it has no {MARKER})", "other files"
         )
