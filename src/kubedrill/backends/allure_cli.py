@@ -46,7 +46,7 @@ def clear_output(output: Path, results: Path) -> None:
     """Empty ``output`` for a fresh report, refusing anything that is not a report kubedrill wrote: a
     directory holding the results, the project, home or the working directory, or one without the marker."""
     out = output.resolve()
-    for what, path in (("the results", results), ("the project", PROJECT), ("home", Path.home()), ("cwd", Path.cwd())):
+    for what, path in (("the project", PROJECT), ("home", Path.home()), ("cwd", Path.cwd()), ("the results", results)):
         if path.resolve().is_relative_to(out):
             raise ConfigError(str(output), "--output", f"a directory of its own, not one holding {what}", str(output))
     if not out.exists() or not any(out.iterdir()):
