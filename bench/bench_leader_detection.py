@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -52,11 +53,7 @@ def main() -> None:
     cluster = connect()
     http = None if args.etcdctl else cluster.etcd_status_http()
 
-    def read() -> tuple[str | None, int | None]:
-        members = etcd_faults.observe(cluster, http.endpoint_status() if http else None)
-        leader = etcd_faults.leader_of(members)
-        return (leader.node, leader.raft_term) if leader else (None, None)
-
+    read = functools.partial(etcd_faults.leader_now, cluster, http)
     watcher = ControlPlaneWatcher(read, None, (), WatchSettings(etcd_interval_s=0.1)).start()
     logs = {n: str(lay.log_file(f"etcd-{n}")) for n in lay.nodes}
     print(f"machine: {machine()}")

@@ -13,6 +13,7 @@ cluster's own cost, whatever else the machine does; states alternate within each
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import statistics
 import time
@@ -66,14 +67,12 @@ def instruments(state: str, cluster: Cluster, ns: str) -> list[Callable[[], None
         kube = cluster.kube(timeout_s=2.0)
         assert http is not None
 
-        def read_etcd() -> tuple[str | None, int | None]:
-            leader = etcd_faults.leader_of(etcd_faults.observe(cluster, http.endpoint_status()))
-            return (leader.node, leader.raft_term) if leader else (None, None)
-
         def holder(name: str) -> str | None:
             return kube.lease_holder("kube-system", name)
 
-        w = ControlPlaneWatcher(read_etcd, holder, preflight.LEADER_LEASES).start()
+        w = ControlPlaneWatcher(
+            functools.partial(etcd_faults.leader_now, cluster, http), holder, preflight.LEADER_LEASES
+        ).start()
         stops += [w.stop, http.close, kube.close]
     return stops
 

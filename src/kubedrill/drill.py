@@ -9,6 +9,7 @@ verdict collects ``Check``s and ``assert_slos`` raises SloViolation naming expec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import secrets
 import shutil
@@ -331,14 +332,10 @@ class DrillRun:
         """Watch the etcd leader (where etcd is reachable) and the controller Lease holders until the
         prober stops, for the report's leader and Lease timelines."""
         cluster = self.cluster
-        read_etcd = None
+        read_etcd: Callable[[], tuple[str | None, int | None]] | None = None
         if cluster.etcd is not None:
             http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl, at the rate it manages
-
-            def read_etcd() -> tuple[str | None, int | None]:
-                members = etcd_faults.observe(cluster, http.endpoint_status() if http else None)
-                leader = etcd_faults.leader_of(members)
-                return (leader.node, leader.raft_term) if leader else (None, None)
+            read_etcd = functools.partial(etcd_faults.leader_now, cluster, http)
 
         kube = cluster.kube(timeout_s=2.0)  # used by the watcher's Lease thread only; closed in stop_watcher
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.etcd import Etcdctl, MemberStatus
+from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed
 from kubedrill.faults.base import Fault, Plan
 
@@ -53,6 +54,13 @@ def leader_of(members: Sequence[MemberView]) -> MemberView | None:
         return None
     (lid,) = leaders
     return next((m for m in members if m.member_id == lid), None)
+
+
+def leader_now(cluster: Cluster, http: EtcdStatusHttp | None = None) -> tuple[str | None, int | None]:
+    """Who leads and in which term, as the answering members agree (None, None without agreement); over
+    the HTTP gateway when ``http`` is given, else with etcdctl. What the leader watcher reads."""
+    leader = leader_of(observe(cluster, http.endpoint_status() if http else None))
+    return (leader.node, leader.raft_term) if leader else (None, None)
 
 
 def caught_up(members: Sequence[MemberView], node: str) -> bool:

@@ -35,7 +35,7 @@ from kubedrill.backends.embedded import (
 )
 from kubedrill.backends.etcd import Etcdctl
 from kubedrill.backends.kube import Kube
-from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import BackendError, ConfigError, LocalClusterError
 from kubedrill.local import build, configs, pki
 from kubedrill.local.supervisor import ComponentSpec
@@ -532,19 +532,36 @@ def status(state_dir: Path | None = None) -> ClusterStatus:
     return st
 
 
-def wait_prometheus_targets_up(layout: Layout, timeout_s: float = 60.0) -> None:
-    prom = Prometheus(layout.prometheus_url, timeout_s=3)
+def all_up(targets: list[Target]) -> bool:
+    return bool(targets) and all(t.health == "up" for t in targets)
+
+
+def wait_targets(
+    url: str,
+    complete: Callable[[list[Target]], bool] = all_up,
+    what: str = "every Prometheus target up",
+    timeout_s: float = 60.0,
+    interval_s: float = 0.5,
+) -> None:
+    """Wait until Prometheus at ``url`` reports its scrape targets ``complete``; the error names each one."""
+    prom = Prometheus(url, timeout_s=3)
     try:
         wait_until(
-            "every Prometheus target up",
+            what,
             prom.targets,
-            lambda ts: bool(ts) and all(t.health == "up" for t in ts),
+            complete,
             timeout_s=timeout_s,
-            interval_s=0.5,
-            describe=lambda ts: ", ".join(f"{t.job}/{t.instance}={t.health}" for t in ts),
+            interval_s=interval_s,
+            describe=lambda ts: (
+                ", ".join(f"{t.job}/{t.instance}={t.health} {t.last_error}".strip() for t in ts) or "no targets"
+            ),
         )
     finally:
         prom.close()
+
+
+def wait_prometheus_targets_up(layout: Layout, timeout_s: float = 60.0) -> None:
+    wait_targets(layout.prometheus_url, timeout_s=timeout_s)
 
 
 # ---------------------------------------------------------------- down

@@ -25,6 +25,7 @@ from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import ConfigError, LocalClusterError
 from kubedrill.local import build
+from kubedrill.local import cluster as local_cluster
 from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
@@ -159,17 +160,6 @@ def targets_complete(targets: list[Target]) -> bool:
 
 
 def wait_targets_up(url: str, timeout_s: float = TARGETS_TIMEOUT_S) -> None:
-    prom = Prometheus(url, timeout_s=3)
-    try:
-        wait_until(
-            f"every Prometheus target up (jobs {', '.join(EXPECTED_JOBS)})",
-            prom.targets,
-            targets_complete,
-            timeout_s=timeout_s,
-            interval_s=1.0,
-            describe=lambda ts: (
-                ", ".join(f"{t.job}/{t.instance}={t.health} {t.last_error}".strip() for t in ts) or "no targets"
-            ),
-        )
-    finally:
-        prom.close()
+    local_cluster.wait_targets(
+        url, targets_complete, f"every Prometheus target up (jobs {', '.join(EXPECTED_JOBS)})", timeout_s, 1.0
+    )
