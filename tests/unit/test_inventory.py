@@ -1,7 +1,7 @@
 import pytest
 
-from kubedrill.backends.cluster import parse_inventory
-from kubedrill.backends.nodes import SshAccess, SshHost
+from kubedrill.backends.access import SshAccess, SshHost
+from kubedrill.backends.inventory import parse_inventory
 from kubedrill.errors import ConfigError
 
 GOOD = {

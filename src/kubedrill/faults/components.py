@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubedrill.backends.base import ComponentRuntime, Instance
 from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.runtimes import ComponentRuntime, Instance
 from kubedrill.errors import BackendError, PreconditionFailed
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.waiting import wait_until

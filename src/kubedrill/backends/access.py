@@ -1,0 +1,188 @@
+"""Node access: how kubedrill runs a command on a node and copies files to and from it.
+
+One small protocol, ``NodeAccess``, and one implementation per way of reaching a node:
+
+- ``NetnsAccess``: the embedded cluster, a node is a network namespace on this machine (``ip netns exec``);
+- ``DockerExecAccess``: kind, a node is a container (``docker exec``, ``docker cp``);
+- ``SshAccess``: real hosts from an inventory (``ssh``/``scp`` in batch mode).
+
+Each differs only in the argv prefix it puts in front of a command; everything above this module
+(component runtimes, faults) is written once against the protocol. Commands are argv lists; where a node
+needs a shell (a timer that must outlive the ssh session, say), ``shell_argv`` is the one place that
+quotes one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from kubedrill.backends import shell
+from kubedrill.backends.shell import Result
+from kubedrill.errors import BackendError
+
+HOST = "host"  # the embedded cluster's host-side components (HAProxy, KWOK, …) run in no node namespace
+# What `eval $(kubedrill env)` exports for the operator's shell; a command run "on a node" must not see it
+# (ssh does not carry it either), or etcdctl refuses ETCDCTL_* that shadow its own flags.
+OPERATOR_ENV_PREFIXES = ("ETCDCTL_",)
+
+
+class NodeAccess(Protocol):
+    """How to run a command on a node."""
+
+    @property
+    def name(self) -> str:
+        """``netns``, ``docker`` or ``ssh``."""
+        ...
+
+    def run(self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True) -> Result: ...
+
+    def describe(self, node: str, argv: list[str]) -> str:
+        """The command as it would be run (for --dry-run and the report)."""
+        ...
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        """Copy a file from this machine to ``remote`` on the node (a snapshot, a binary)."""
+        ...
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        """Copy ``remote`` on the node to ``local`` on this machine."""
+        ...
+
+
+def shell_script(*commands: Sequence[str]) -> str:
+    """``commands`` (each an argv) as one shell script, run one after another whatever each returns."""
+    return "; ".join(shlex.join(c) for c in commands)
+
+
+def shell_argv(*commands: Sequence[str], detach: bool = False) -> list[str]:
+    """One ``sh -c`` running ``commands`` (each an argv, quoted here) one after another.
+
+    With ``detach`` the script runs in its own session with no terminal (``setsid -f``), so it outlives the
+    command that started it: how a partition's self-heal timer survives the runner and the ssh session."""
+    script = shell_script(*commands)
+    if detach:
+        return ["sh", "-c", f"setsid -f sh -c {shlex.quote(script)} </dev/null >/dev/null 2>&1"]
+    return ["sh", "-c", script]
+
+
+@dataclass(frozen=True)
+class NetnsAccess:
+    """The embedded cluster: a node is a network namespace on this machine."""
+
+    netns_of: dict[str, str]
+    name: str = "netns"
+
+    def argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        if node == HOST:  # HAProxy, Prometheus, KWOK run on this machine itself
+            return list(argv)
+        try:
+            ns = self.netns_of[node]
+        except KeyError:
+            raise BackendError(f"unknown node {node!r}; nodes: {sorted(self.netns_of)}") from None
+        return ["ip", "netns", "exec", ns, *argv]
+
+    def run(self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True) -> Result:
+        return shell.run(
+            self.argv(node, argv), timeout_s=timeout_s, check=check, drop_env_prefixes=OPERATOR_ENV_PREFIXES
+        )
+
+    def describe(self, node: str, argv: list[str]) -> str:
+        return shlex.join(self.argv(node, argv))
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        # A namespace shares this machine's filesystem.
+        if Path(local).resolve() != Path(remote).resolve():
+            shell.run(["cp", "--", local, remote])
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        self.copy_to(node, remote, local)
+
+
+@dataclass(frozen=True)
+class DockerExecAccess:
+    """kind: a node is a container named after the node (``kind-control-plane``, ``kind-control-plane2``)."""
+
+    docker: str = "docker"
+    name: str = "docker"
+
+    def argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        return [self.docker, "exec", node, *argv]
+
+    def run(self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True) -> Result:
+        return shell.run(self.argv(node, argv), timeout_s=timeout_s, check=check)
+
+    def describe(self, node: str, argv: list[str]) -> str:
+        return shlex.join(self.argv(node, argv))
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        shell.run([self.docker, "cp", local, f"{node}:{remote}"], timeout_s=120)
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        shell.run([self.docker, "cp", f"{node}:{remote}", local], timeout_s=120)
+
+
+@dataclass(frozen=True)
+class SshHost:
+    address: str
+    user: str = "root"
+    port: int = 22
+    identity_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """Real nodes: ``ssh`` with batch mode (never a password prompt), from an inventory."""
+
+    hosts: dict[str, SshHost]
+    known_hosts: str | None = None  # None: ssh's own known_hosts, as the operator's ssh would use
+    connect_timeout_s: int = 5
+    name: str = "ssh"
+    extra_options: tuple[str, ...] = field(default=())
+
+    def _host(self, node: str) -> SshHost:
+        try:
+            return self.hosts[node]
+        except KeyError:
+            raise BackendError(f"node {node!r} is not in the inventory; nodes: {sorted(self.hosts)}") from None
+
+    def _options(self, h: SshHost, port_flag: str) -> list[str]:
+        """The options ssh and scp share; only the port flag differs (``-p`` vs ``-P``)."""
+        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout_s}", port_flag, str(h.port)]
+        if self.known_hosts:
+            opts += ["-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=accept-new"]
+        if h.identity_file:
+            opts += ["-i", h.identity_file, "-o", "IdentitiesOnly=yes"]
+        return [*opts, *self.extra_options]
+
+    def argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        h = self._host(node)
+        return ["ssh", *self._options(h, "-p"), "-o", "LogLevel=ERROR", f"{h.user}@{h.address}", "--", shlex.join(argv)]
+
+    def run(self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True) -> Result:
+        result = shell.run(self.argv(node, argv), timeout_s=timeout_s + self.connect_timeout_s, check=False)
+        if result.returncode == 255:  # ssh's own failure, not the command's
+            raise BackendError(f"ssh to {node} ({self._host(node).address}) failed: {result.stderr.strip()[-300:]}")
+        if check and not result.ok:
+            raise BackendError(
+                f"on {node}: {shlex.join(argv)} exited {result.returncode}: {result.stderr.strip()[-500:]}"
+            )
+        return result
+
+    def describe(self, node: str, argv: list[str]) -> str:
+        return shlex.join(self.argv(node, argv))
+
+    def _scp(self, node: str, source: str, dest: str) -> None:
+        h = self._host(node)
+        shell.run(["scp", *self._options(h, "-P"), "-q", source, dest], timeout_s=300)
+
+    def copy_to(self, node: str, local: str, remote: str) -> None:
+        h = self._host(node)
+        self._scp(node, local, f"{h.user}@{h.address}:{remote}")
+
+    def copy_from(self, node: str, remote: str, local: str) -> None:
+        h = self._host(node)
+        self._scp(node, f"{h.user}@{h.address}:{remote}", local)

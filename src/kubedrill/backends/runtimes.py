@@ -1,0 +1,248 @@
+"""Component runtimes: how control-plane components run on a node, and how to kill, stop and start them.
+
+One small protocol, ``ComponentRuntime``, written once on top of any ``NodeAccess``:
+
+- ``SupervisorRuntime``: the embedded cluster's supervisor (``run/<component>.json`` and ``.hold`` files);
+- ``StaticPodRuntime``: kubeadm and kind, static pods under the kubelet (``crictl``, manifests moved out);
+- ``SystemdRuntime``: binary installs (seed 001/003), systemd units (``systemctl``).
+
+A runtime never stops a static pod through the API: deleting a mirror pod stops nothing, the kubelet
+recreates the mirror and the container never died. A kill returns the ``Instance`` it killed, and the
+proof of the kill is a later ``instance()`` with another id (PID, container ID, MainPID).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from kubedrill.backends.access import HOST, NodeAccess
+from kubedrill.backends.shell import Result
+from kubedrill.errors import FaultInjectionError
+
+KUBELET_RESTART = ["systemctl", "restart", "kubelet"]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running instance of a component: what proves a kill (the id must change)."""
+
+    component: str
+    node: str
+    id: str  # PID, or container ID
+    restarts: int | None = None
+
+
+class ComponentRuntime(Protocol):
+    """How control-plane components run on a node, and how to kill, stop and start them for real."""
+
+    @property
+    def name(self) -> str:
+        """``supervisor``, ``static-pod`` or ``systemd``."""
+        ...
+
+    @property
+    def access(self) -> NodeAccess:
+        """How the runtime reaches the nodes."""
+        ...
+
+    def instance(self, component: str, node: str) -> Instance | None:
+        """The running instance, or None when it is not running."""
+        ...
+
+    def kill(self, component: str, node: str) -> Instance:
+        """SIGKILL the running instance and return what was killed. Its manager restarts it."""
+        ...
+
+    def stop(self, component: str, node: str) -> None:
+        """Stop it and keep it stopped (until ``start``)."""
+        ...
+
+    def start(self, component: str, node: str) -> None:
+        """Undo ``stop``. Idempotent."""
+        ...
+
+    def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
+        """Run ``argv`` where ``component`` runs on ``node``, seeing its files (etcdctl with etcd's
+        certificates). Never raises for the command's own failure: the result says."""
+        ...
+
+    def restart_kubelet(self, node: str) -> str:
+        """Restart what plays the kubelet on ``node``; returns what was restarted ("" for nothing)."""
+        ...
+
+    def describe(self, action: str, component: str, node: str) -> str:
+        """The commands ``action`` (kill, stop, start) would run, for --dry-run."""
+        ...
+
+
+@dataclass(frozen=True)
+class SupervisorRuntime:
+    """The embedded cluster's components, through the supervisor's files (``run/<name>.json|.hold``).
+
+    Every action is a command run on the node, so it works through ``ip netns exec`` and through ssh
+    into the node alike. A kill is SIGKILL to the component's PID; the supervisor restarts it. KWOK plays
+    every kubelet, on the host.
+    """
+
+    access: NodeAccess
+    run_dir: Path
+    name: str = "supervisor"
+
+    def _process(self, component: str, node: str) -> str:
+        return component if node == HOST else f"{component}-{node}"
+
+    def _file(self, component: str, node: str, suffix: str) -> str:
+        return str(self.run_dir / f"{self._process(component, node)}.{suffix}")
+
+    def instance(self, component: str, node: str) -> Instance | None:
+        result = self.access.run(node, ["cat", self._file(component, node, "json")], check=False)
+        if not result.ok:
+            return None
+        data = json.loads(result.stdout)
+        if data.get("state") != "running" or not data.get("pid"):
+            return None
+        pid = str(int(data["pid"]))
+        if not self.access.run(node, ["kill", "-0", pid], check=False).ok:
+            return None
+        return Instance(component=component, node=node, id=pid, restarts=int(data.get("restarts", 0)))
+
+    def kill(self, component: str, node: str) -> Instance:
+        inst = self.instance(component, node)
+        if inst is None:
+            raise FaultInjectionError(f"{component} on {node} is not running: nothing to kill")
+        self.access.run(node, ["kill", "-KILL", inst.id])
+        return inst
+
+    def stop(self, component: str, node: str) -> None:
+        self.access.run(node, ["touch", self._file(component, node, "hold")])
+        inst = self.instance(component, node)
+        if inst is not None:
+            self.access.run(node, ["kill", "-KILL", inst.id], check=False)
+
+    def start(self, component: str, node: str) -> None:
+        self.access.run(node, ["rm", "-f", self._file(component, node, "hold")])
+
+    def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
+        return self.access.run(node, argv, timeout_s=timeout_s, check=False)
+
+    def restart_kubelet(self, node: str) -> str:
+        if self.instance("kwok", node) is None:
+            return ""
+        self.kill("kwok", node)
+        return self._process("kwok", node)
+
+    def describe(self, action: str, component: str, node: str) -> str:
+        pid = f"<pid in {self._file(component, node, 'json')}>"
+        steps = {
+            "kill": [["kill", "-KILL", pid]],
+            "stop": [["touch", self._file(component, node, "hold")], ["kill", "-KILL", pid]],
+            "start": [["rm", "-f", self._file(component, node, "hold")]],
+        }[action]
+        return "; ".join(self.access.describe(node, argv) for argv in steps)
+
+
+@dataclass(frozen=True)
+class StaticPodRuntime:
+    """kubeadm and kind: components are static pods. Kill with ``crictl stop --timeout 0`` (SIGKILL at
+    once); the kubelet starts a new container with a new ID. Stop by moving the manifest out of
+    ``/etc/kubernetes/manifests`` (what seeds 000/003 do before a restore); start by moving it back."""
+
+    access: NodeAccess
+    manifests: str = "/etc/kubernetes/manifests"
+    held: str = "/etc/kubernetes/kubedrill-held"
+    name: str = "static-pod"
+
+    def _running(self, component: str) -> list[str]:
+        return ["crictl", "ps", "--name", f"^{component}$", "--state", "running", "-q"]
+
+    def instance(self, component: str, node: str) -> Instance | None:
+        out = self.access.run(node, self._running(component), check=False)
+        ids = out.stdout.split()
+        return Instance(component=component, node=node, id=ids[0]) if out.ok and ids else None
+
+    def kill(self, component: str, node: str) -> Instance:
+        inst = self.instance(component, node)
+        if inst is None:
+            raise FaultInjectionError(f"no running {component} container on {node} (crictl ps): nothing to kill")
+        self.access.run(node, ["crictl", "stop", "--timeout", "0", inst.id])
+        return inst
+
+    def stop(self, component: str, node: str) -> None:
+        manifest = f"{self.manifests}/{component}.yaml"
+        self.access.run(node, ["mkdir", "-p", self.held])
+        if self.access.run(node, ["test", "-f", manifest], check=False).ok:
+            self.access.run(node, ["mv", manifest, f"{self.held}/{component}.yaml"])
+
+    def start(self, component: str, node: str) -> None:
+        held = f"{self.held}/{component}.yaml"
+        if self.access.run(node, ["test", "-f", held], check=False).ok:
+            self.access.run(node, ["mv", held, f"{self.manifests}/"])
+
+    def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
+        inst = self.instance(component, node)
+        if inst is None:
+            return Result(tuple(argv), 1, "", f"no running {component} container on {node}")
+        return self.access.run(node, ["crictl", "exec", inst.id, *argv], timeout_s=timeout_s, check=False)
+
+    def restart_kubelet(self, node: str) -> str:
+        self.access.run(node, KUBELET_RESTART, check=False)
+        return f"kubelet on {node}"
+
+    def describe(self, action: str, component: str, node: str) -> str:
+        argv = {
+            "kill": ["crictl", "stop", "--timeout", "0", f"<id of {component}>"],
+            "stop": ["mv", f"{self.manifests}/{component}.yaml", f"{self.held}/"],
+            "start": ["mv", f"{self.held}/{component}.yaml", f"{self.manifests}/"],
+        }[action]
+        return self.access.describe(node, argv)
+
+
+DEFAULT_UNITS = {c: c for c in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+
+
+@dataclass(frozen=True)
+class SystemdRuntime:
+    """Binary installs (seed 003): components are systemd units; a kill is ``systemctl kill -s SIGKILL``
+    (the unit's Restart= brings it back with a new MainPID)."""
+
+    access: NodeAccess
+    units: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_UNITS))
+    name: str = "systemd"
+
+    def instance(self, component: str, node: str) -> Instance | None:
+        out = self.access.run(
+            node, ["systemctl", "show", "-p", "MainPID", "--value", self.units[component]], check=False
+        )
+        pid = out.stdout.strip()
+        return Instance(component=component, node=node, id=pid) if out.ok and pid not in ("", "0") else None
+
+    def kill(self, component: str, node: str) -> Instance:
+        inst = self.instance(component, node)
+        if inst is None:
+            raise FaultInjectionError(f"unit {self.units[component]} on {node} has no main PID: nothing to kill")
+        self.access.run(node, ["systemctl", "kill", "-s", "SIGKILL", self.units[component]])
+        return inst
+
+    def stop(self, component: str, node: str) -> None:
+        self.access.run(node, ["systemctl", "stop", self.units[component]])
+
+    def start(self, component: str, node: str) -> None:
+        self.access.run(node, ["systemctl", "start", self.units[component]])
+
+    def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
+        return self.access.run(node, argv, timeout_s=timeout_s, check=False)
+
+    def restart_kubelet(self, node: str) -> str:
+        self.access.run(node, KUBELET_RESTART, check=False)
+        return f"kubelet on {node}"
+
+    def describe(self, action: str, component: str, node: str) -> str:
+        argv = {
+            "kill": ["systemctl", "kill", "-s", "SIGKILL", self.units[component]],
+            "stop": ["systemctl", "stop", self.units[component]],
+            "start": ["systemctl", "start", self.units[component]],
+        }[action]
+        return self.access.describe(node, argv)
