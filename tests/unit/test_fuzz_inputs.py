@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubedrill.backends.cluster import parse_inventory
+from kubedrill.backends.inventory import parse_inventory
 from kubedrill.chaos import runner
 from kubedrill.drill import RunSettings
 from kubedrill.errors import ConfigError

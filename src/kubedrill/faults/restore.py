@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kubedrill.backends.base import Instance
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.shell import run as run_local
+from kubedrill.backends.etcd import Etcdutl
+from kubedrill.backends.runtimes import Instance
 from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.faults.components import runtime_of
@@ -62,21 +62,15 @@ def verify_snapshot(etcdutl_local: str, path: str, scratch: Path, taken_at: floa
     when ``snapshot save`` began (the snapshot's point in time, what RPO is measured from)."""
     if not Path(path).is_file() or Path(path).stat().st_size == 0:
         raise PreconditionFailed(f"snapshot {path} is missing or empty: refusing to restore from it")
-    status = run_local([etcdutl_local, "snapshot", "status", path, "-w", "json"], check=False, timeout_s=120)
+    etcdutl = Etcdutl(etcdutl_local)
+    status = etcdutl.snapshot_status(path)
     if not status.ok:
         raise PreconditionFailed(
             f"snapshot {path} is unreadable (etcdutl snapshot status: {status.stderr.strip()[-300:]}): "
             "refusing to stop anything"
         )
     data = json.loads(status.stdout)
-    trial = scratch / f"trial-{secrets.token_hex(4)}"
-    restored = run_local(
-        [etcdutl_local, "snapshot", "restore", path, f"--data-dir={trial}", "--name=trial",
-         "--initial-cluster=trial=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380"],
-        check=False,
-        timeout_s=300,
-    )  # fmt: skip
-    run_local(["rm", "-rf", str(trial)], check=False)
+    restored = etcdutl.trial_restore(path, scratch)
     if not restored.ok:
         raise PreconditionFailed(
             f"snapshot {path} failed a trial restore ({restored.stderr.strip()[-300:]}): refusing to stop anything"
@@ -298,14 +292,10 @@ class EtcdRestore(Fault):
                 if rt.instance(kind, node) is not None:
                     rt.kill(kind, node)
                     done.append(f"{kind}-{node}")
-        for kind, node in self.cluster.kubelets:
-            if rt.instance(kind, node) is not None:
-                rt.kill(kind, node)
-                done.append(kind if node == "host" else f"{kind}-{node}")
-        if self.cluster.kubelet_restart_argv and self.cluster.access is not None:
-            for node in self.cluster.control_planes:
-                self.cluster.access.run(node, self.cluster.kubelet_restart_argv, check=False)
-                done.append(f"kubelet on {node}")
+        for node in self.cluster.kubelet_nodes:
+            restarted = rt.restart_kubelet(node)
+            if restarted:
+                done.append(restarted)
         return "restarted " + ", ".join(done)
 
     def prove(self) -> str:

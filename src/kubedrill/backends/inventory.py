@@ -1,0 +1,119 @@
+"""The inventory file: a real cluster's control-plane nodes, how to reach them, how their components run.
+
+Parsed and checked before anything is touched: every mistake is a ConfigError naming the file, the key,
+what was expected and what was found. See ``ci/inventory.example.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubedrill.backends.access import SshHost
+from kubedrill.config import read_yaml
+from kubedrill.errors import ConfigError
+
+RUNTIMES = ("static-pod", "systemd", "supervisor")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hosts: dict[str, SshHost]
+    runtime: str  # static-pod | systemd | supervisor
+    etcd_endpoints: dict[str, str]
+    etcd_cacert: str
+    etcd_cert: str
+    etcd_key: str
+    etcdctl: str = "etcdctl"
+    etcdutl: str = "etcdutl"
+    etcd_data_dir: str = "/var/lib/etcd"
+    etcd_owner: str | None = None  # chown the restored data dir to this user (seed 000: etcd:etcd)
+    supervisor_run_dir: str | None = None
+    known_hosts: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    lb_addresses: tuple[str, ...] = ()  # API load balancers: cut too when a node is isolated
+
+
+def _req(data: dict[str, Any], key: str, source: str, where: str, kind: type, expected: str) -> Any:
+    if key not in data:
+        raise ConfigError(source, f"{where}{key}", expected, "(missing)")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigError(source, f"{where}{key}", expected, value)
+    return value
+
+
+def parse_inventory(data: object, source: str) -> Inventory:
+    """An inventory file: which control-plane nodes exist, how to reach them, how components run."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(top level)", "a mapping with nodes, runtime and etcd", type(data).__name__)
+    nodes = _req(data, "nodes", source, "", dict, "a mapping of node name → {address, user, port}")
+    if not nodes:
+        raise ConfigError(source, "nodes", "at least one control-plane node", nodes)
+    hosts = {}
+    for name, spec in nodes.items():
+        where = f"nodes.{name}."
+        if not isinstance(spec, dict):
+            raise ConfigError(source, f"nodes.{name}", "a mapping with address, user, port", spec)
+        unknown = set(spec) - {"address", "user", "port", "identity_file"}
+        if unknown:
+            raise ConfigError(source, f"nodes.{name}", "only address, user, port, identity_file", sorted(unknown))
+        port = spec.get("port", 22)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(source, f"{where}port", "a TCP port from 1 to 65535", port)
+        user = spec.get("user", "root")
+        if not isinstance(user, str) or not user:
+            raise ConfigError(source, f"{where}user", "a user name", user)
+        identity = spec.get("identity_file")
+        if identity is not None and not isinstance(identity, str):
+            raise ConfigError(source, f"{where}identity_file", "a path", identity)
+        hosts[str(name)] = SshHost(
+            address=_req(spec, "address", source, where, str, "a host name or IP address"),
+            user=user,
+            port=port,
+            identity_file=os.path.expanduser(identity) if identity else None,
+        )
+    runtime = _req(data, "runtime", source, "", str, "static-pod, systemd or supervisor")
+    if runtime not in RUNTIMES:
+        raise ConfigError(source, "runtime", "static-pod, systemd or supervisor", runtime)
+    etcd = _req(data, "etcd", source, "", dict, "a mapping with endpoints, cacert, cert, key")
+    endpoints = _req(etcd, "endpoints", source, "etcd.", dict, "a mapping of node name → https://host:2379")
+    for node, url in endpoints.items():
+        if node not in hosts:
+            raise ConfigError(source, f"etcd.endpoints.{node}", f"a node listed under nodes ({sorted(hosts)})", node)
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(source, f"etcd.endpoints.{node}", "an URL like https://10.0.0.1:2379", url)
+    run_dir = data.get("supervisor_run_dir")
+    if runtime == "supervisor" and not isinstance(run_dir, str):
+        raise ConfigError(source, "supervisor_run_dir", "the supervisor's run directory (runtime: supervisor)", run_dir)
+    units = data.get("units", {}) or {}
+    if not isinstance(units, dict) or not all(isinstance(v, str) for v in units.values()):
+        raise ConfigError(source, "units", "a mapping of component → systemd unit name", units)
+    lbs = data.get("lb_addresses", []) or []
+    if not isinstance(lbs, list) or not all(isinstance(x, str) for x in lbs):
+        raise ConfigError(source, "lb_addresses", "a list of load-balancer addresses", lbs)
+    known_hosts = data.get("known_hosts")
+    if known_hosts is not None and not isinstance(known_hosts, str):
+        raise ConfigError(source, "known_hosts", "a path", known_hosts)
+    return Inventory(
+        hosts=hosts,
+        runtime=runtime,
+        etcd_endpoints={str(k): str(v) for k, v in endpoints.items()},
+        etcd_cacert=_req(etcd, "cacert", source, "etcd.", str, "a path on the nodes"),
+        etcd_cert=_req(etcd, "cert", source, "etcd.", str, "a path on the nodes"),
+        etcd_key=_req(etcd, "key", source, "etcd.", str, "a path on the nodes"),
+        etcdctl=str(etcd.get("etcdctl", "etcdctl")),
+        etcdutl=str(etcd.get("etcdutl", "etcdutl")),
+        etcd_data_dir=str(etcd.get("data_dir", "/var/lib/etcd")),
+        etcd_owner=str(etcd["owner"]) if etcd.get("owner") else None,
+        supervisor_run_dir=run_dir,
+        known_hosts=known_hosts,
+        units={str(k): str(v) for k, v in units.items()},
+        lb_addresses=tuple(lbs),
+    )
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    return parse_inventory(read_yaml(path, "inventory file"), str(path))
