@@ -7,6 +7,8 @@ so a drill's report says which member did not answer.
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +137,27 @@ class Etcdctl:
     def move_leader(self, target_member_id: str, leader_endpoint: str) -> None:
         """``etcdctl move-leader`` must be sent to the current leader's endpoint."""
         self.run(["move-leader", target_member_id], endpoints=[leader_endpoint])
+
+
+@dataclass(frozen=True)
+class Etcdutl:
+    """etcdutl on this machine: reads and trial-restores snapshot files, offline."""
+
+    binary: str
+
+    def snapshot_status(self, path: str) -> shell.Result:
+        return shell.run([self.binary, "snapshot", "status", path, "-w", "json"], check=False, timeout_s=120)
+
+    def trial_restore(self, path: str, scratch: Path) -> shell.Result:
+        """Restore ``path`` into a throw-away data dir under ``scratch`` (which checks the snapshot's
+        integrity hash), then remove it."""
+        trial = scratch / f"trial-{secrets.token_hex(4)}"
+        try:
+            return shell.run(
+                [self.binary, "snapshot", "restore", path, f"--data-dir={trial}", "--name=trial",
+                 "--initial-cluster=trial=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380"],
+                check=False,
+                timeout_s=300,
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(trial, ignore_errors=True)

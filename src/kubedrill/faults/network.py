@@ -4,24 +4,23 @@ Every partition lives in one chain ``KD-<id>`` in the node's ``filter`` table, j
 INPUT and OUTPUT, so reverting removes exactly those rules and nothing an operator wrote. When the
 rules are installed, a timer is started *on the node* (``setsid -f sh -c 'sleep TTL; remove the chain'``):
 if the runner and the API both disappear, the node heals by itself. Packet loss uses iptables'
-``statistic`` match; delay would need ``tc netem``, which kubedrill detects and skips where the kernel
-lacks it.
+``statistic`` match (delay would need ``tc netem``, which this project's kernels lack).
 """
 
 from __future__ import annotations
 
 import secrets
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from kubedrill.backends.base import NodeAccess
+from kubedrill.backends.access import NodeAccess, shell_argv, shell_script
 from kubedrill.backends.cluster import Cluster
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed
 from kubedrill.faults.base import Fault, Plan
 
 DEFAULT_TTL_S = 300  # a partition outlives no drill by more than this, runner or not
 CHAIN_PREFIX = "KD-"
+MAX_JUMPS = 10  # jumps to one chain deleted at most, so a revert always ends
 
 
 @dataclass(frozen=True)
@@ -63,33 +62,29 @@ def rules(chain: str, cut: Cut) -> list[list[str]]:
     return out
 
 
-def install_script(chain: str, cut: Cut) -> str:
-    lines = [f"iptables -N {chain}"]
-    lines += ["iptables " + shlex.join(r) for r in rules(chain, cut)]
-    lines += [f"iptables -I INPUT 1 -j {chain}", f"iptables -I OUTPUT 1 -j {chain}"]
-    return " && ".join(lines)
+def install_commands(chain: str, cut: Cut) -> list[list[str]]:
+    """The chain, its rules, then the jumps to it: each step only once the one before succeeded."""
+    return [
+        ["iptables", "-N", chain],
+        *(["iptables", *r] for r in rules(chain, cut)),
+        ["iptables", "-I", "INPUT", "1", "-j", chain],
+        ["iptables", "-I", "OUTPUT", "1", "-j", chain],
+    ]
 
 
-def remove_script(chain: str) -> str:
-    """Idempotent: every step tolerates a chain that is already gone."""
-    return (
-        f"while iptables -D INPUT -j {chain} 2>/dev/null; do :; done; "
-        f"while iptables -D OUTPUT -j {chain} 2>/dev/null; do :; done; "
-        f"iptables -F {chain} 2>/dev/null; iptables -X {chain} 2>/dev/null; true"
-    )
+def remove_commands(chain: str) -> list[list[str]]:
+    """The jumps, then the chain; each tolerates what is already gone (run them whatever each returns)."""
+    return [
+        ["iptables", "-D", "INPUT", "-j", chain],
+        ["iptables", "-D", "OUTPUT", "-j", chain],
+        ["iptables", "-F", chain],
+        ["iptables", "-X", chain],
+    ]
 
 
 def chains_on(access: NodeAccess, node: str) -> list[str]:
     out = access.run(node, ["iptables", "-S"], check=False).stdout
     return sorted({line.split()[1] for line in out.splitlines() if line.startswith(f"-N {CHAIN_PREFIX}")})
-
-
-def netem_available(access: NodeAccess, node: str, dev: str = "eth0") -> bool:
-    """Whether ``tc netem`` works on the node (it does not on kernels built without sch_netem)."""
-    probe = access.run(node, ["tc", "qdisc", "add", "dev", dev, "root", "netem", "delay", "1ms"], check=False)
-    if probe.ok:
-        access.run(node, ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
-    return probe.ok
 
 
 class Partition(Fault):
@@ -143,29 +138,29 @@ class Partition(Fault):
         return self.cluster.access
 
     def _timer(self) -> str:
-        return f"sleep {self.ttl_s}; {remove_script(self.chain)}"
+        """The node's own heal: what runs there after ``ttl_s`` (also the pattern that finds it)."""
+        return shell_script(["sleep", str(self.ttl_s)], *remove_commands(self.chain))
 
     def _start_timer_argv(self) -> list[str]:
         # Detached from us entirely (own session, no inherited pipes), so it outlives this command.
-        return ["sh", "-c", f"setsid -f sh -c {shlex.quote(self._timer())} </dev/null >/dev/null 2>&1"]
+        return shell_argv(["sleep", str(self.ttl_s)], *remove_commands(self.chain), detach=True)
 
     def plan(self) -> Plan:
         a = self._access()
         return Plan(
             fault=self.kind,
             targets={"node": self.node, "chain": self.chain, "ttl": f"{self.ttl_s} s"},
-            actions=[
-                a.describe(self.node, ["sh", "-c", install_script(self.chain, self.cut)]),
-                a.describe(self.node, self._start_timer_argv()),
-            ],
-            revert=[a.describe(self.node, ["sh", "-c", remove_script(self.chain)])],
+            actions=[a.describe(self.node, self._start_timer_argv())]
+            + [a.describe(self.node, c) for c in install_commands(self.chain, self.cut)],
+            revert=[a.describe(self.node, c) for c in remove_commands(self.chain)],
         )
 
     def inject(self) -> str:
         a = self._access()
         # The timer first: if installing half-fails, the node still heals by itself.
         a.run(self.node, self._start_timer_argv())
-        a.run(self.node, ["sh", "-c", install_script(self.chain, self.cut)])
+        for argv in install_commands(self.chain, self.cut):
+            a.run(self.node, argv)
         count = len(rules(self.chain, self.cut))
         return f"{count} rules in {self.chain} on {self.node}, healing by itself in {self.ttl_s} s"
 
@@ -176,7 +171,11 @@ class Partition(Fault):
 
     def revert(self) -> str:
         a = self._access()
-        a.run(self.node, ["sh", "-c", remove_script(self.chain)])
+        for argv in remove_commands(self.chain):
+            # A jump inserted twice (an inject retried by hand) needs deleting twice: delete until none is left.
+            for _ in range(MAX_JUMPS):
+                if not a.run(self.node, argv, check=False).ok or argv[1] != "-D":
+                    break
         # The node's timer has nothing left to do: stop it rather than leave it sleeping.
         a.run(self.node, ["pkill", "-f", self._timer()], check=False)
         left = [c for c in chains_on(a, self.node) if c == self.chain]
