@@ -28,7 +28,10 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Sample:
+class Instant:
+    """One element of an instant vector (a query's answer at one time); the prober's samples are
+    ``kubedrill.model.Sample``."""
+
     labels: dict[str, str]
     value: float
 
@@ -79,10 +82,10 @@ class Prometheus:
             for t in data.get("activeTargets", [])
         ]
 
-    def query(self, promql: str, at: dt.datetime | None = None) -> list[Sample]:
+    def query(self, promql: str, at: dt.datetime | None = None) -> list[Instant]:
         params = {"time": f"{at.timestamp():.3f}"} if at else None
         result = self._call(f"query {promql!r}", self._client.custom_query, promql, params=params)
-        return [_sample(r) for r in result]
+        return [_instant(r) for r in result]
 
     def query_range(self, promql: str, start: dt.datetime, end: dt.datetime, step_s: float) -> list[Series]:
         result = self._call(
@@ -99,6 +102,6 @@ class Prometheus:
         ]
 
 
-def _sample(r: dict[str, Any]) -> Sample:
+def _instant(r: dict[str, Any]) -> Instant:
     value = r.get("value", [0, "nan"])
-    return Sample(labels=dict(r.get("metric", {})), value=float(value[1]))
+    return Instant(labels=dict(r.get("metric", {})), value=float(value[1]))
