@@ -22,7 +22,8 @@ import yaml
 
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.embedded import Layout
-from kubedrill.backends.kube import ProbeApi, Workloads
+from kubedrill.backends.probe_api import ProbeApi
+from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import RunSettings
 from kubedrill.local import cluster as local_cluster
 from kubedrill.probes.api import ApiProber, ProberSettings

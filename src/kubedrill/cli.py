@@ -157,7 +157,7 @@ def cmd_gameday(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     """Revert every fault the ledger holds as injected and not reverted (after a killed run), newest first,
     as the runner would have; then delete the namespaces dead drills left. Idempotent."""
-    from kubedrill.backends.kube import Workloads
+    from kubedrill.backends.workloads import Workloads
     from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, RunSettings
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger

@@ -24,8 +24,10 @@ from typing import Any
 from kubedrill import preflight, slo
 from kubedrill.backends.cluster import Cluster, detect
 from kubedrill.backends.etcd_http import EtcdStatusHttp
-from kubedrill.backends.kube import Kube, ProbeApi, Workloads
+from kubedrill.backends.kube import Kube
+from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.workloads import Workloads
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults import etcd as etcd_faults

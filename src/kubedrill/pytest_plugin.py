@@ -34,8 +34,9 @@ import pytest
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import ProbeApi, Workloads
+from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.workloads import Workloads
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings

@@ -11,8 +11,9 @@ import pytest
 
 from kubedrill.backends import shell
 from kubedrill.backends.embedded import Layout, read_status
-from kubedrill.backends.kube import Kube, Workloads
+from kubedrill.backends.kube import Kube
 from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.workloads import Workloads
 from kubedrill.local import cluster
 from kubedrill.waiting import wait_until
 

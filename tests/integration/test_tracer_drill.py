@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from kubedrill.backends.embedded import Layout
-from kubedrill.backends.kube import Kube, Workloads
+from kubedrill.backends.kube import Kube
+from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.local import cluster

@@ -16,7 +16,7 @@ from typing import Any
 
 from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import Workloads
+from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import Canary, DrillRun, RunSettings
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
