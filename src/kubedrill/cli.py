@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubedrill.backends.embedded import Layout, default_state_dir
 from kubedrill.errors import ConfigError, DrillError
-from kubedrill.local import build, cluster, kind
+from kubedrill.local import build, health, kind, lifecycle
 
 
 def _progress(msg: str) -> None:
@@ -53,23 +53,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     control_planes = 3 if args.control_planes is None else args.control_planes
     workers = 3 if args.workers is None else args.workers
-    layout = cluster.up(control_planes, workers, _state_dir(args), _progress)
+    layout = lifecycle.up(control_planes, workers, _state_dir(args), _progress)
     if args.wait_prometheus:
-        cluster.wait_prometheus_targets_up(layout)
+        health.wait_prometheus_targets_up(layout)
         _progress("every Prometheus target is up")
     print(f"\nexport KUBECONFIG={layout.admin_kubeconfig}   # or: eval $(kubedrill env)")
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    removed = cluster.down(_state_dir(args), _progress)
+    removed = lifecycle.down(_state_dir(args), _progress)
     if not removed:
         _progress("nothing to remove: no embedded cluster")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    st = cluster.status(_state_dir(args))
+    st = health.status(_state_dir(args))
     if args.output == "json":
         print(json.dumps(st.to_json(), indent=2))
         return 0 if st.healthy else 1
@@ -80,8 +80,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"API {st.api_url}   Prometheus {st.prometheus_url}   supervisor pid {st.supervisor_pid}")
     print(f"\n{'COMPONENT':32} {'NODE':6} {'PID':>8} {'STATE':8} {'RESTARTS':>8}  HEALTH")
     for c in st.components:
-        health = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
-        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {health}")
+        verdict = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
+        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {verdict}")
     print(f"\n{'ETCD MEMBER':12} {'ID':18} {'LEADER':6} {'REVISION':>9} {'TERM':>5}")
     for m in st.etcd_members:
         print(f"{m['name']:12} {m['id']:18} {'*' if m['leader'] else '':6} {m['revision']:>9} {m['raft_term']:>5}")
