@@ -24,9 +24,9 @@ from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.backends.workloads import Workloads
-from kubedrill.drill import RunSettings
 from kubedrill.local import health, lifecycle
 from kubedrill.probes.api import ApiProber, ProberSettings
+from kubedrill.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -158,9 +158,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
     """Revert every fault the ledger holds as injected and not reverted (after a killed run), newest first,
     as the runner would have; then delete the namespaces dead drills left. Idempotent."""
     from kubedrill.backends.workloads import Workloads
-    from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, RunSettings
+    from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger
+    from kubedrill.settings import RunSettings
     from kubedrill.waiting import wait_until
 
     ledger = RollbackLedger(Path(args.ledger) if args.ledger else None)

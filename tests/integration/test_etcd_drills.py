@@ -12,11 +12,11 @@ import pytest
 
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
-from kubedrill.drill import local_etcdutl
 from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.faults.restore import take_snapshot, verify_snapshot
 from kubedrill.local import health
+from kubedrill.settings import local_etcdutl
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
