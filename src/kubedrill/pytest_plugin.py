@@ -68,7 +68,7 @@ MARKERS = {
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads the option
 def pytest_configure(config: pytest.Config) -> None:
-    # Registered here too, so the plugin works with --strict-markers outside this repository's pyproject.
+    # Registered here (not in pyproject.toml), so the plugin works with --strict-markers outside this repository.
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     # JUnit XML for CI systems goes next to the Allure results unless asked for elsewhere.
