@@ -10,9 +10,8 @@ import base64
 import dataclasses
 import datetime as dt
 import os
-import secrets
 import signal
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,15 +20,12 @@ import pytest
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun
+from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
-from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
 from kubedrill.settings import OPTIONS, Option, RunSettings, option
@@ -184,53 +180,6 @@ def cluster(pytestconfig: pytest.Config, kubedrill_settings: RunSettings, slo_pr
     return found
 
 
-@pytest.fixture
-def prometheus(cluster: Cluster) -> Iterator[Prometheus]:
-    """A Prometheus client for the cluster's Prometheus; skips when none is configured."""
-    if not cluster.prometheus_url:
-        pytest.skip("no Prometheus: give --prometheus-url or KUBEDRILL_PROMETHEUS_URL")
-    prom = Prometheus(cluster.prometheus_url)
-    yield prom
-    prom.close()
-
-
-@pytest.fixture
-def drill_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
-    """A namespace for this drill, labelled as the suite's, deleted afterwards."""
-    name = f"kubedrill-{request.node.name[5:35].replace('_', '-')}-{secrets.token_hex(3)}".lower().strip("-")
-    kube = cluster.kube()
-    w = Workloads(kube)
-    try:
-        w.create_namespace(name, {SUITE_LABEL: SUITE_VALUE, DRILL_LABEL: request.node.name[:63]})
-        yield name
-    finally:
-        w.delete_namespace(name)
-        kube.close()
-
-
-@pytest.fixture
-def api_prober(cluster: Cluster, drill_namespace: str) -> Iterator[ApiProber]:
-    """The 10 Hz API prober, running for the whole drill in its namespace."""
-    anchor = ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)
-    anchor.ensure_anchor()
-    anchor.close()
-    prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)).start()
-    yield prober
-    prober.stop()
-
-
-@pytest.fixture
-def canary(cluster: Cluster, drill_namespace: str) -> Iterator[Canary]:
-    """A 3-replica canary Deployment on worker nodes with a PDB (minAvailable 2), Available before the drill."""
-    kube = cluster.kube()
-    try:
-        c = Canary(Workloads(kube), drill_namespace)
-        c.create()
-        yield c
-    finally:
-        kube.close()
-
-
 def user_allowed_contexts(config: pytest.Config) -> list[str]:
     """Context patterns the user allowed: --allow-context (repeatable) and KUBEDRILL_ALLOW_CONTEXT."""
     o = option("--allow-context")
@@ -373,11 +322,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     where = reports_dir(config)
     if where is not None:
         terminalreporter.write_line(f"\nsummary: {where / 'summary.md'}; history: {summary.history_path(where)}")
-
-
-@pytest.fixture(scope="session")
-def rollback_ledger() -> RollbackLedger:
-    return RollbackLedger()
 
 
 # ---------------------------------------------------------------- session hooks
