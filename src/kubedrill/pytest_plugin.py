@@ -1,7 +1,9 @@
 """kubedrill's pytest plugin, registered by the top-level ``conftest.py``: options, markers, fixtures, and the
 run summary.
 
-Its options, each with an environment fallback, are ``kubedrill.settings.OPTIONS``.
+Its options, each with an environment fallback, are ``kubedrill.settings.OPTIONS``; its markers are ``MARKERS``
+below (registered here, so the plugin works with --strict-markers outside this repository). README.md lists
+both, and tests/unit/test_readme.py keeps it in step.
 """
 
 from __future__ import annotations
