@@ -17,6 +17,11 @@ from pathlib import Path
 from kubedrill.backends.embedded import Layout, default_state_dir
 from kubedrill.errors import ConfigError, DrillError
 from kubedrill.local import build, health, kind, lifecycle
+from kubedrill.settings import OPTIONS
+
+# What `kubedrill gameday` takes and passes on to pytest: the settings' options with a value (not the flags:
+# a game day neither dry-runs nor opens the quorum guard from the command line).
+GAMEDAY_OPTIONS = [(o.flag, o) for o in OPTIONS if o.flag and o.kind != "flag"]
 
 
 def _progress(msg: str) -> None:
@@ -138,19 +143,13 @@ def cmd_gameday(args: argparse.Namespace) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     output = Path(args.output) if args.output else root / "reports" / "gameday" / stamp
     output.mkdir(parents=True, exist_ok=True)
-    passthrough = [
-        f"{flag}={value}"
-        for flag, value in (
-            ("--kubeconfig", args.kubeconfig),
-            ("--kube-context", args.kube_context),
-            ("--backend", args.backend),
-            ("--inventory", args.inventory),
-            ("--prometheus-url", args.prometheus_url),
-            ("--slo-profile", args.slo_profile),
-        )
-        if value
-    ]
-    passthrough += [f"--allow-context={pattern}" for pattern in args.allow_context]
+    passthrough: list[str] = []
+    for flag, o in GAMEDAY_OPTIONS:
+        value = getattr(args, o.dest)
+        if o.kind == "list":
+            passthrough += [f"{flag}={v}" for v in value]
+        elif value:
+            passthrough.append(f"{flag}={value}")
     return gameday.run(plan, gameday.GameDayOptions(output, tuple(passthrough)))
 
 
@@ -262,15 +261,11 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("plan", help="the plan (e.g. scenarios/gameday/quarterly-dr.yaml)")
     s.add_argument("--output", help="where results, report and gameday.md go (default reports/gameday/<time>)")
-    s.add_argument("--kubeconfig")
-    s.add_argument("--kube-context")
-    s.add_argument("--backend", choices=("auto", "local", "kind", "ssh"))
-    s.add_argument("--inventory")
-    s.add_argument("--prometheus-url")
-    s.add_argument("--slo-profile")
-    s.add_argument(
-        "--allow-context", action="append", default=[], help="context pattern the drills may break (repeatable)"
-    )
+    for flag, o in GAMEDAY_OPTIONS:
+        if o.kind == "list":
+            s.add_argument(flag, action="append", default=[], help=o.help)
+        else:
+            s.add_argument(flag, choices=o.choices, help=o.help)
     s.set_defaults(func=cmd_gameday)
 
     s = sub.add_parser("report", help="render the Allure HTML report from the results")

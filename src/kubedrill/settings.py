@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubedrill import preflight
-from kubedrill.backends.cluster import Cluster, detect
+from kubedrill.backends.cluster import BACKENDS, Cluster, detect
 from kubedrill.errors import DrillError
 from kubedrill.local import build
 
@@ -35,6 +35,7 @@ class Option:
     kind: Kind
     help: str
     env_true: tuple[str, ...] = TRUE_WORDS  # for a flag: the environment values that turn it on
+    choices: tuple[str, ...] | None = None  # checked by `kubedrill gameday`'s parser (pytest leaves it to detect)
 
     @property
     def dest(self) -> str:
@@ -67,7 +68,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--backend", "KUBEDRILL_BACKEND", "backend", "kubedrill_backend", "value",
-        "how to reach nodes: auto, local, kind or ssh (default auto)",
+        "how to reach nodes: auto, local, kind or ssh (default auto)", choices=BACKENDS,
     ),
     Option(
         "--inventory", "KUBEDRILL_INVENTORY", "inventory", "kubedrill_inventory", "value",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kubedrill.chaos.activities import settings_from
@@ -63,3 +65,24 @@ def test_a_configuration_overrides_the_environment_and_round_trips(monkeypatch: 
     assert settings_from(configuration) == settings
     partial = settings_from({"kubedrill_backend": "kind", "kube_context": ""})  # empty: the environment's
     assert (partial.backend, partial.context, partial.ledger) == ("kind", "from-env", "/tmp/ledger.jsonl")
+
+
+def test_kubedrill_gameday_takes_and_passes_on_every_option_with_a_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kubedrill import cli, gameday
+
+    passed: list[tuple[str, ...]] = []
+    monkeypatch.setattr(gameday, "load_plan", lambda plan, root: plan)
+    monkeypatch.setattr(gameday, "run", lambda plan, options: passed.append(options.pytest_args) or 0)
+    argv = ["gameday", "plan.yaml", "--output", str(tmp_path)]
+    expected = []
+    for o in OPTIONS:
+        if o.flag is None or o.kind == "flag":
+            continue
+        value = "ssh" if o.choices else f"{o.dest}-value"
+        argv += [o.flag, value]
+        expected.append(f"{o.flag}={value}")
+    assert cli.main(argv) == 0
+    assert passed == [tuple(expected)]
+    assert "--backend" in [e.split("=")[0] for e in expected]
