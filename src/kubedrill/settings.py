@@ -94,7 +94,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--dry-run", "KUBEDRILL_DRY_RUN", None, None, "flag",
         "resolve and print each drill's targets and commands, then skip it; nothing is touched",
-        env_true=("1",),
+        env_true=("1",),  # only 1, as it has always been (the other flags also take true and yes)
     ),
     Option(
         "--allow-quorum-loss", "KUBEDRILL_ALLOW_QUORUM_LOSS", "allow_quorum_loss", "kubedrill_allow_quorum_loss",
