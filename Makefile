@@ -72,7 +72,7 @@ test: lint deps binaries
 
 up: deps binaries
 	@# Up means its supervisor runs; a momentarily unhealthy target is not a reason to start it again.
-	@$(PY) -c "from kubedrill.local.cluster import is_up; raise SystemExit(0 if is_up() else 1)" || $(KUBEDRILL) up
+	@$(PY) -c "from kubedrill.local.lifecycle import is_up; raise SystemExit(0 if is_up() else 1)" || $(KUBEDRILL) up
 
 down: deps-python
 	@$(KUBEDRILL) down

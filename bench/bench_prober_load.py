@@ -23,7 +23,7 @@ from benchlib import connect, cpu_seconds, layout, machine, pid_of, scratch_name
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import ProbeApi
+from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher

@@ -41,8 +41,8 @@ def bench_up(runs: int) -> None:
             [
                 sys.executable,
                 "-c",
-                "from kubedrill.local import cluster; from kubedrill.backends.embedded import "
-                "Layout; cluster.wait_prometheus_targets_up(Layout.load())",
+                "from kubedrill.local import health; from kubedrill.backends.embedded import "
+                "Layout; health.wait_prometheus_targets_up(Layout.load())",
             ],
             check=True,
         )

@@ -22,10 +22,11 @@ import yaml
 
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.embedded import Layout
-from kubedrill.backends.kube import ProbeApi, Workloads
-from kubedrill.drill import RunSettings
-from kubedrill.local import cluster as local_cluster
+from kubedrill.backends.probe_api import ProbeApi
+from kubedrill.backends.workloads import Workloads
+from kubedrill.local import health, lifecycle
 from kubedrill.probes.api import ApiProber, ProberSettings
+from kubedrill.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -34,13 +35,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def layout() -> Layout:
     """The embedded cluster, started if it is not up, and healthy (a member a previous benchmark killed
     is back) before anything is measured."""
-    if not local_cluster.is_up():
+    if not lifecycle.is_up():
         subprocess.run([sys.executable, "-m", "kubedrill.cli", "up"], check=True)
     found = Layout.load()
     if found is None:
         sys.exit("no embedded cluster after 'kubedrill up'")
     deadline = time.monotonic() + 120
-    while not (st := local_cluster.status(found.state_dir)).healthy:
+    while not (st := health.status(found.state_dir)).healthy:
         if time.monotonic() > deadline:
             sys.exit(f"the embedded cluster is not healthy: {'; '.join(st.problems)}")
         time.sleep(1)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.kube import Kube
-from kubedrill.drill import RunSettings
 from kubedrill.faults import etcd as etcd_faults
+from kubedrill.settings import RunSettings
 
 NAMESPACE = os.environ.get("CTK_NAMESPACE", "default")
 

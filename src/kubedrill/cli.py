@@ -16,7 +16,12 @@ from pathlib import Path
 
 from kubedrill.backends.embedded import Layout, default_state_dir
 from kubedrill.errors import ConfigError, DrillError
-from kubedrill.local import build, cluster, kind
+from kubedrill.local import build, health, kind, lifecycle
+from kubedrill.settings import OPTIONS
+
+# What `kubedrill gameday` takes and passes on to pytest: the settings' options with a value (not the flags:
+# a game day neither dry-runs nor opens the quorum guard from the command line).
+GAMEDAY_OPTIONS = [(o.flag, o) for o in OPTIONS if o.flag and o.kind != "flag"]
 
 
 def _progress(msg: str) -> None:
@@ -53,23 +58,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     control_planes = 3 if args.control_planes is None else args.control_planes
     workers = 3 if args.workers is None else args.workers
-    layout = cluster.up(control_planes, workers, _state_dir(args), _progress)
+    layout = lifecycle.up(control_planes, workers, _state_dir(args), _progress)
     if args.wait_prometheus:
-        cluster.wait_prometheus_targets_up(layout)
+        health.wait_prometheus_targets_up(layout)
         _progress("every Prometheus target is up")
     print(f"\nexport KUBECONFIG={layout.admin_kubeconfig}   # or: eval $(kubedrill env)")
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    removed = cluster.down(_state_dir(args), _progress)
+    removed = lifecycle.down(_state_dir(args), _progress)
     if not removed:
         _progress("nothing to remove: no embedded cluster")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    st = cluster.status(_state_dir(args))
+    st = health.status(_state_dir(args))
     if args.output == "json":
         print(json.dumps(st.to_json(), indent=2))
         return 0 if st.healthy else 1
@@ -80,8 +85,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"API {st.api_url}   Prometheus {st.prometheus_url}   supervisor pid {st.supervisor_pid}")
     print(f"\n{'COMPONENT':32} {'NODE':6} {'PID':>8} {'STATE':8} {'RESTARTS':>8}  HEALTH")
     for c in st.components:
-        health = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
-        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {health}")
+        verdict = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
+        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {verdict}")
     print(f"\n{'ETCD MEMBER':12} {'ID':18} {'LEADER':6} {'REVISION':>9} {'TERM':>5}")
     for m in st.etcd_members:
         print(f"{m['name']:12} {m['id']:18} {'*' if m['leader'] else '':6} {m['revision']:>9} {m['raft_term']:>5}")
@@ -138,29 +143,24 @@ def cmd_gameday(args: argparse.Namespace) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     output = Path(args.output) if args.output else root / "reports" / "gameday" / stamp
     output.mkdir(parents=True, exist_ok=True)
-    passthrough = [
-        f"{flag}={value}"
-        for flag, value in (
-            ("--kubeconfig", args.kubeconfig),
-            ("--kube-context", args.kube_context),
-            ("--backend", args.backend),
-            ("--inventory", args.inventory),
-            ("--prometheus-url", args.prometheus_url),
-            ("--slo-profile", args.slo_profile),
-        )
-        if value
-    ]
-    passthrough += [f"--allow-context={pattern}" for pattern in args.allow_context]
+    passthrough: list[str] = []
+    for flag, o in GAMEDAY_OPTIONS:
+        value = getattr(args, o.dest)
+        if o.kind == "list":
+            passthrough += [f"{flag}={v}" for v in value]
+        elif value:
+            passthrough.append(f"{flag}={value}")
     return gameday.run(plan, gameday.GameDayOptions(output, tuple(passthrough)))
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
     """Revert every fault the ledger holds as injected and not reverted (after a killed run), newest first,
     as the runner would have; then delete the namespaces dead drills left. Idempotent."""
-    from kubedrill.backends.kube import Workloads
-    from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, RunSettings
+    from kubedrill.backends.workloads import Workloads
+    from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
     from kubedrill.faults.base import rebuild
     from kubedrill.faults.ledger import RollbackLedger
+    from kubedrill.settings import RunSettings
     from kubedrill.waiting import wait_until
 
     ledger = RollbackLedger(Path(args.ledger) if args.ledger else None)
@@ -261,15 +261,11 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("plan", help="the plan (e.g. scenarios/gameday/quarterly-dr.yaml)")
     s.add_argument("--output", help="where results, report and gameday.md go (default reports/gameday/<time>)")
-    s.add_argument("--kubeconfig")
-    s.add_argument("--kube-context")
-    s.add_argument("--backend", choices=("auto", "local", "kind", "ssh"))
-    s.add_argument("--inventory")
-    s.add_argument("--prometheus-url")
-    s.add_argument("--slo-profile")
-    s.add_argument(
-        "--allow-context", action="append", default=[], help="context pattern the drills may break (repeatable)"
-    )
+    for flag, o in GAMEDAY_OPTIONS:
+        if o.kind == "list":
+            s.add_argument(flag, action="append", default=[], help=o.help)
+        else:
+            s.add_argument(flag, choices=o.choices, help=o.help)
     s.set_defaults(func=cmd_gameday)
 
     s = sub.add_parser("report", help="render the Allure HTML report from the results")

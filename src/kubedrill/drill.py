@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import secrets
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,22 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from kubedrill import preflight, slo
-from kubedrill.backends.cluster import Cluster, detect
+from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.etcd_http import EtcdStatusHttp
-from kubedrill.backends.kube import Kube, ProbeApi, Workloads
+from kubedrill.backends.kube import Kube
+from kubedrill.backends.probe_api import ProbeApi
 from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.workloads import Workloads
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.local import build
 from kubedrill.model import Check, Sample, Verdict, Window
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
 from kubedrill.report import allure_report, plots
 from kubedrill.report.summary import DrillRow
+from kubedrill.settings import RunSettings, local_etcdutl
 from kubedrill.waiting import wait_until
 
 SUITE_LABEL = "app.kubernetes.io/created-by"
@@ -64,64 +64,6 @@ def injection_gate(gate: InjectionGate) -> Iterator[None]:
         yield
     finally:
         _INJECTION_GATE = previous
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How to reach the cluster and judge it: from pytest options, env vars, or an experiment's configuration."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    backend: str = "auto"
-    inventory: str | None = None
-    prometheus_url: str | None = None
-    slo_profile: str | None = None
-    ledger: str | None = None
-    allow_quorum_loss: bool = False  # only for drills marked quorum_loss and selected explicitly
-    allow_contexts: tuple[str, ...] = ()  # context patterns allowed beyond the embedded cluster and kind-*
-
-    @classmethod
-    def from_env(cls, overrides: dict[str, Any] | None = None) -> RunSettings:
-        env = os.environ
-        values: dict[str, Any] = {
-            "kubeconfig": env.get("KUBECONFIG") or None,
-            "context": env.get("KUBEDRILL_CONTEXT") or None,
-            "backend": env.get("KUBEDRILL_BACKEND") or "auto",
-            "inventory": env.get("KUBEDRILL_INVENTORY") or None,
-            "prometheus_url": env.get("KUBEDRILL_PROMETHEUS_URL") or None,
-            "slo_profile": env.get("KUBEDRILL_SLO_PROFILE") or None,
-            "ledger": env.get("KUBEDRILL_LEDGER") or None,
-            "allow_quorum_loss": env.get("KUBEDRILL_ALLOW_QUORUM_LOSS", "") in ("1", "true", "yes"),
-            "allow_contexts": _patterns(env.get("KUBEDRILL_ALLOW_CONTEXT", "")),
-        }
-        values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "") and k in values})
-        if isinstance(values["allow_contexts"], str):  # from an experiment's configuration: comma-separated
-            values["allow_contexts"] = _patterns(values["allow_contexts"])
-        return cls(**values)
-
-    def connect(self, remembered: dict[str, Any] | None = None) -> Cluster:
-        return detect(
-            self.kubeconfig,
-            self.context,
-            self.backend,
-            self.inventory,
-            self.prometheus_url,
-            local_etcdutl(),
-            remembered=remembered,
-        )
-
-
-def _patterns(text: str) -> tuple[str, ...]:
-    """Comma-separated context patterns → a tuple (blanks dropped)."""
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def local_etcdutl() -> str | None:
-    """etcdutl on this machine (kubedrill's own build), to verify snapshots and to upload to kind nodes."""
-    try:
-        return str(build.cached_binaries()["etcdutl"])
-    except DrillError:
-        return shutil.which("etcdutl")
 
 
 @dataclass

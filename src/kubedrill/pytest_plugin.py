@@ -1,20 +1,9 @@
-"""kubedrill's pytest plugin, registered by the top-level ``conftest.py``.
+"""kubedrill's pytest plugin, registered by the top-level ``conftest.py``: options, markers, fixtures, and the
+run summary.
 
-Options (each with an environment fallback):
-
-=====================  ==========================  ==========================================
-option                 environment                 meaning
-=====================  ==========================  ==========================================
---kubeconfig           KUBECONFIG                  kubeconfig file
---kube-context         KUBEDRILL_CONTEXT           context in it (default: current)
---backend              KUBEDRILL_BACKEND           auto | local | kind | ssh
---inventory            KUBEDRILL_INVENTORY         nodes, how to reach them, component runtime
---prometheus-url       KUBEDRILL_PROMETHEUS_URL    Prometheus for PromQL SLOs
---slo-profile          KUBEDRILL_SLO_PROFILE       SLO profile YAML (default scenarios/slo/default.yaml)
---allow-context        KUBEDRILL_ALLOW_CONTEXT     pattern(s) of contexts destructive drills may break
---dry-run              KUBEDRILL_DRY_RUN=1         print resolved targets and commands, touch nothing
---allow-quorum-loss    KUBEDRILL_ALLOW_QUORUM_LOSS=1  run the quorum_loss drills (majority of etcd down, restore)
-=====================  ==========================  ==========================================
+Its options, each with an environment fallback, are ``kubedrill.settings.OPTIONS``; its markers are ``MARKERS``
+below (registered here, so the plugin works with --strict-markers outside this repository). README.md lists
+both, and tests/unit/test_readme.py keeps it in step.
 """
 
 from __future__ import annotations
@@ -23,9 +12,8 @@ import base64
 import dataclasses
 import datetime as dt
 import os
-import secrets
 import signal
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,56 +22,32 @@ import pytest
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.workloads import Workloads
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings
+from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
-from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
+from kubedrill.settings import OPTIONS, Option, RunSettings, option
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DESTRUCTIVE = "destructive"
 
-_OPTIONS: list[tuple[str, str, str]] = [
-    ("--kubeconfig", "KUBECONFIG", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"),
-    ("--kube-context", "KUBEDRILL_CONTEXT", "kubeconfig context (default: the current one)"),
-    ("--backend", "KUBEDRILL_BACKEND", "how to reach nodes: auto, local, kind or ssh (default auto)"),
-    ("--inventory", "KUBEDRILL_INVENTORY", "inventory YAML: control-plane nodes, ssh access, runtime, etcd"),
-    ("--prometheus-url", "KUBEDRILL_PROMETHEUS_URL", "Prometheus base URL for PromQL SLO checks"),
-    ("--slo-profile", "KUBEDRILL_SLO_PROFILE", "SLO profile YAML (default scenarios/slo/default.yaml)"),
-]
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubedrill", "kubedrill drills")
-    for flag, env, help_text in _OPTIONS:
-        group.addoption(flag, default=None, help=f"{help_text} [env {env}]")
-    group.addoption(
-        "--allow-context",
-        action="append",
-        default=[],
-        help="context pattern destructive drills may run against, repeatable "
-        f"(default {', '.join(preflight.DEFAULT_ALLOWED_CONTEXTS)}) [env KUBEDRILL_ALLOW_CONTEXT, comma-separated]",
-    )
-    group.addoption(
-        "--dry-run",
-        action="store_true",
-        default=False,
-        help="resolve and print each drill's targets and commands, then skip it; nothing is touched "
-        "[env KUBEDRILL_DRY_RUN=1]",
-    )
-    group.addoption(
-        "--allow-quorum-loss",
-        action="store_true",
-        default=False,
-        help="also run drills marked quorum_loss (a majority of etcd members or API servers down: quorum loss, "
-        "restore); without it they run only when -m names quorum_loss or their node id is given "
-        "[env KUBEDRILL_ALLOW_QUORUM_LOSS=1]",
-    )
+    for o in OPTIONS:
+        if o.flag is None:  # environment (and experiment configuration) only
+            continue
+        help_text = f"{o.help} [env {o.env_help}]"
+        if o.kind == "value":
+            group.addoption(o.flag, default=None, help=help_text)
+        elif o.kind == "flag":
+            group.addoption(o.flag, action="store_true", default=False, help=help_text)
+        else:
+            group.addoption(o.flag, action="append", default=[], help=help_text)
 
 
 DRILL_FAMILIES = ("etcd", "control_plane", "network", "nodes", "dr")
@@ -102,7 +66,7 @@ MARKERS = {
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads the option
 def pytest_configure(config: pytest.Config) -> None:
-    # Registered here too, so the plugin works with --strict-markers outside this repository's pyproject.
+    # Registered here (not in pyproject.toml), so the plugin works with --strict-markers outside this repository.
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     # JUnit XML for CI systems goes next to the Allure results unless asked for elsewhere.
@@ -114,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def quorum_loss_selected(config: pytest.Config, item: pytest.Item) -> bool:
     """A quorum_loss drill runs only when selected explicitly: ``-m`` names quorum_loss, its node id is on
     the command line, or --allow-quorum-loss (KUBEDRILL_ALLOW_QUORUM_LOSS=1) is given."""
-    if config.getoption("allow_quorum_loss") or os.environ.get("KUBEDRILL_ALLOW_QUORUM_LOSS") in ("1", "true", "yes"):
+    if _flag(config, option("--allow-quorum-loss")):
         return True
     if "quorum_loss" in (config.getoption("markexpr", default="") or ""):
         return True
@@ -145,24 +109,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _opt(config: pytest.Config, flag: str, env: str) -> str | None:
-    value = config.getoption(flag.lstrip("-").replace("-", "_"))
-    return value if value else (os.environ.get(env) or None)
+def _opt(config: pytest.Config, o: Option) -> str | None:
+    """A value option: the flag, else its environment variable."""
+    value = config.getoption(o.dest)
+    return value if value else (os.environ.get(o.env) or None)
+
+
+def _flag(config: pytest.Config, o: Option) -> bool:
+    """A flag option: given on the command line, or turned on in the environment."""
+    return bool(config.getoption(o.dest)) or os.environ.get(o.env, "") in o.env_true
 
 
 @pytest.fixture(scope="session")
 def kubedrill_settings(pytestconfig: pytest.Config) -> RunSettings:
+    # The value options; allow_contexts and allow_quorum_loss are set per drill (run_scenario).
     values: dict[str, Any] = {
-        "kubeconfig": _opt(pytestconfig, "--kubeconfig", "KUBECONFIG"),
-        "context": _opt(pytestconfig, "--kube-context", "KUBEDRILL_CONTEXT"),
-        "backend": _opt(pytestconfig, "--backend", "KUBEDRILL_BACKEND") or "auto",
-        "inventory": _opt(pytestconfig, "--inventory", "KUBEDRILL_INVENTORY"),
-        "prometheus_url": _opt(pytestconfig, "--prometheus-url", "KUBEDRILL_PROMETHEUS_URL"),
-        "slo_profile": _opt(pytestconfig, "--slo-profile", "KUBEDRILL_SLO_PROFILE"),
+        o.field: _opt(pytestconfig, o) for o in OPTIONS if o.flag and o.field and o.kind == "value"
     }
     if values["kubeconfig"] is None:
         values["kubeconfig"] = _embedded_kubeconfig()
-    return RunSettings(**values)
+    return RunSettings(**{k: v for k, v in values.items() if v is not None})  # unset: the field's default
 
 
 def _embedded_kubeconfig() -> str | None:
@@ -216,57 +182,10 @@ def cluster(pytestconfig: pytest.Config, kubedrill_settings: RunSettings, slo_pr
     return found
 
 
-@pytest.fixture
-def prometheus(cluster: Cluster) -> Iterator[Prometheus]:
-    """A Prometheus client for the cluster's Prometheus; skips when none is configured."""
-    if not cluster.prometheus_url:
-        pytest.skip("no Prometheus: give --prometheus-url or KUBEDRILL_PROMETHEUS_URL")
-    prom = Prometheus(cluster.prometheus_url)
-    yield prom
-    prom.close()
-
-
-@pytest.fixture
-def drill_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
-    """A namespace for this drill, labelled as the suite's, deleted afterwards."""
-    name = f"kubedrill-{request.node.name[5:35].replace('_', '-')}-{secrets.token_hex(3)}".lower().strip("-")
-    kube = cluster.kube()
-    w = Workloads(kube)
-    try:
-        w.create_namespace(name, {SUITE_LABEL: SUITE_VALUE, DRILL_LABEL: request.node.name[:63]})
-        yield name
-    finally:
-        w.delete_namespace(name)
-        kube.close()
-
-
-@pytest.fixture
-def api_prober(cluster: Cluster, drill_namespace: str) -> Iterator[ApiProber]:
-    """The 10 Hz API prober, running for the whole drill in its namespace."""
-    anchor = ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)
-    anchor.ensure_anchor()
-    anchor.close()
-    prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, drill_namespace)).start()
-    yield prober
-    prober.stop()
-
-
-@pytest.fixture
-def canary(cluster: Cluster, drill_namespace: str) -> Iterator[Canary]:
-    """A 3-replica canary Deployment on worker nodes with a PDB (minAvailable 2), Available before the drill."""
-    kube = cluster.kube()
-    try:
-        c = Canary(Workloads(kube), drill_namespace)
-        c.create()
-        yield c
-    finally:
-        kube.close()
-
-
 def user_allowed_contexts(config: pytest.Config) -> list[str]:
     """Context patterns the user allowed: --allow-context (repeatable) and KUBEDRILL_ALLOW_CONTEXT."""
-    env = os.environ.get("KUBEDRILL_ALLOW_CONTEXT", "")
-    return [*(config.getoption("allow_context") or []), *env.split(",")]
+    o = option("--allow-context")
+    return [*(config.getoption(o.dest) or []), *os.environ.get(o.env, "").split(",")]
 
 
 @pytest.fixture
@@ -306,7 +225,7 @@ def run_scenario(
     def run(name: str) -> DrillRun:
         path = SCENARIOS / name
         experiment = runner.load(path)
-        if request.config.getoption("dry_run") or os.environ.get("KUBEDRILL_DRY_RUN") == "1":
+        if _flag(request.config, option("--dry-run")):
             from kubedrill.chaos import plans
 
             text = plans.render(experiment, cluster)
@@ -405,11 +324,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     where = reports_dir(config)
     if where is not None:
         terminalreporter.write_line(f"\nsummary: {where / 'summary.md'}; history: {summary.history_path(where)}")
-
-
-@pytest.fixture(scope="session")
-def rollback_ledger() -> RollbackLedger:
-    return RollbackLedger()
 
 
 # ---------------------------------------------------------------- session hooks

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kubedrill.backends.embedded import Layout
-from kubedrill.local import cluster
+from kubedrill.local import lifecycle
 
 KUBEDRILL = [sys.executable, "-m", "kubedrill.cli"]
 
@@ -36,7 +36,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def ensure_cluster(control_planes: int = 3, workers: int = 3) -> Layout:
     layout = Layout.load()
-    if layout is not None and cluster.is_up() and (layout.control_planes, layout.workers) == (control_planes, workers):
+    if (
+        layout is not None
+        and lifecycle.is_up()
+        and (layout.control_planes, layout.workers) == (control_planes, workers)
+    ):
         return layout
     if layout is not None:
         kubedrill("down", check=True)
@@ -48,10 +52,10 @@ def ensure_cluster(control_planes: int = 3, workers: int = 3) -> Layout:
 
 @pytest.fixture(scope="session")
 def cluster_was_up() -> Iterator[bool]:
-    was_up = cluster.is_up()
+    was_up = lifecycle.is_up()
     yield was_up
     layout = Layout.load()
-    if was_up and (layout is None or not cluster.is_up() or layout.control_planes != 3):
+    if was_up and (layout is None or not lifecycle.is_up() or layout.control_planes != 3):
         kubedrill("down")
         kubedrill("up")
     elif not was_up and layout is not None:

@@ -11,9 +11,10 @@ import pytest
 
 from kubedrill.backends import shell
 from kubedrill.backends.embedded import Layout, read_status
-from kubedrill.backends.kube import Kube, Workloads
+from kubedrill.backends.kube import Kube
 from kubedrill.backends.prom import Prometheus
-from kubedrill.local import cluster
+from kubedrill.backends.workloads import Workloads
+from kubedrill.local import health
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
@@ -59,7 +60,7 @@ def test_deployment_with_pdb_becomes_available_on_kwok_workers(embedded: Layout)
 
 
 def test_etcd_reports_every_member_and_exactly_one_leader(embedded: Layout) -> None:
-    ctl = cluster.etcdctl(embedded)
+    ctl = health.etcdctl(embedded)
     members = ctl.member_list()
     assert sorted(m.name for m in members) == embedded.nodes
     statuses = ctl.endpoint_status()
@@ -69,7 +70,7 @@ def test_etcd_reports_every_member_and_exactly_one_leader(embedded: Layout) -> N
 
 
 def test_prometheus_has_every_target_up_and_sees_an_etcd_leader(embedded: Layout) -> None:
-    cluster.wait_prometheus_targets_up(embedded, timeout_s=60)
+    health.wait_prometheus_targets_up(embedded, timeout_s=60)
     prom = Prometheus(embedded.prometheus_url)
     try:
         jobs = {t.job for t in prom.targets()}
@@ -82,7 +83,7 @@ def test_prometheus_has_every_target_up_and_sees_an_etcd_leader(embedded: Layout
 
 
 def test_status_json_shows_healthy_components_members_and_targets(embedded: Layout) -> None:
-    cluster.wait_prometheus_targets_up(embedded, timeout_s=60)
+    health.wait_prometheus_targets_up(embedded, timeout_s=60)
     proc = kubedrill("status", "--output", "json")
     data = json.loads(proc.stdout)
     assert proc.returncode == 0, data["problems"]
@@ -124,7 +125,7 @@ def test_killing_one_api_server_keeps_the_api_up_and_the_supervisor_restarts_it(
         assert after.restarts == before.restarts + 1
         wait_until(
             f"{name} healthy",
-            lambda: next(c for c in cluster.check_components(embedded) if c.name == name),
+            lambda: next(c for c in health.check_components(embedded) if c.name == name),
             lambda c: c.healthy,
             timeout_s=60,
         )

@@ -12,11 +12,11 @@ import pytest
 
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
-from kubedrill.drill import local_etcdutl
 from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.faults.restore import take_snapshot, verify_snapshot
-from kubedrill.local import cluster
+from kubedrill.local import health
+from kubedrill.settings import local_etcdutl
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
@@ -38,17 +38,17 @@ def drills(tmp_path: Path, *args: str, timeout: float = 900) -> subprocess.Compl
 def healthy(layout: Layout, settle_s: float = 30.0) -> list[str]:
     """Problems `kubedrill status` still reports once the cluster had ``settle_s`` to settle (an election
     right after a heal is normal; one that never ends is not)."""
-    cluster.wait_prometheus_targets_up(layout, timeout_s=60)
+    health.wait_prometheus_targets_up(layout, timeout_s=60)
     try:
         return wait_until(
             "kubedrill status healthy",
-            lambda: cluster.status(layout.state_dir).problems,
+            lambda: health.status(layout.state_dir).problems,
             lambda problems: not problems,
             timeout_s=settle_s,
             interval_s=1.0,
         )
     except RecoveryTimeout:
-        return cluster.status(layout.state_dir).problems
+        return health.status(layout.state_dir).problems
 
 
 def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_a_truncated_or_corrupted_snapshot_is_refused_before_anything_stops(embe
     for bad in (truncated, corrupted, tmp_path / "missing.db"):
         with pytest.raises(PreconditionFailed, match="refusing"):
             verify_snapshot(etcdutl, str(bad), tmp_path)
-    pids = {c.name: c.pid for c in cluster.check_components(embedded)}
+    pids = {c.name: c.pid for c in health.check_components(embedded)}
     assert all(pids.values()), "nothing may be stopped by a refused snapshot"
     status = json.loads(kubedrill("status", "--output", "json").stdout)
     assert status["healthy"], status["problems"]

@@ -12,7 +12,7 @@ import pytest
 from kubedrill.backends import netns, shell
 from kubedrill.backends.embedded import BRIDGE, NETNS_PREFIX, Layout, default_state_dir
 from kubedrill.backends.kube import Kube
-from kubedrill.local import cluster
+from kubedrill.local import health, lifecycle
 
 from .conftest import ensure_cluster, kubedrill
 from .test_etcd_drills import drills
@@ -32,16 +32,16 @@ def leftovers(state_dir: Path) -> list[str]:
 
 def test_up_after_a_crash_cleans_the_stale_state_and_starts(cluster_was_up: bool) -> None:
     layout = ensure_cluster()
-    sup = cluster.supervisor_pid(layout)
+    sup = health.supervisor_pid(layout)
     assert sup is not None
     shell.kill_pid(sup, signal.SIGKILL)  # the supervisor dies; its components keep running, orphaned
     proc = kubedrill("up", "--no-wait-prometheus")
     assert proc.returncode == 0, proc.stderr
     assert "stale" in proc.stdout
-    assert cluster.is_up()
+    assert lifecycle.is_up()
     fresh = Layout.load()
     assert fresh is not None
-    assert cluster.supervisor_pid(fresh) not in (None, sup)
+    assert health.supervisor_pid(fresh) not in (None, sup)
 
 
 def test_down_leaves_no_process_namespace_link_or_file(cluster_was_up: bool) -> None:
@@ -73,7 +73,7 @@ def test_a_single_control_plane_cluster_works(cluster_was_up: bool, tmp_path: Pa
     finally:
         kube.close()
     assert ready == ["cp-1", "worker-1"]
-    statuses = cluster.etcdctl(layout).endpoint_status()
+    statuses = health.etcdctl(layout).endpoint_status()
     assert len(statuses) == 1
     assert statuses[0].is_leader
     # Drills that need a follower skip, saying why; killing the only API server is refused by the quorum

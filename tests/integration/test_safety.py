@@ -21,7 +21,8 @@ import yaml
 
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout, read_status
-from kubedrill.backends.kube import Kube, Workloads
+from kubedrill.backends.kube import Kube
+from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
 from kubedrill.faults.components import StopComponent
 from kubedrill.faults.etcd import leader_of, observe

@@ -4,7 +4,7 @@ import pytest
 
 from kubedrill import cli
 from kubedrill.errors import ConfigError
-from kubedrill.local import cluster
+from kubedrill.local import lifecycle
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,6 @@ def test_bad_flags_exit_2_with_a_message(argv: list[str], capsys: pytest.Capture
 
 def test_shape_is_validated_before_anything_else() -> None:
     with pytest.raises(ConfigError, match="control-planes: expected 1, 3 or 5"):
-        cluster.validate_shape(4, 3)
+        lifecycle.validate_shape(4, 3)
     with pytest.raises(ConfigError, match="workers"):
-        cluster.validate_shape(3, 51)
+        lifecycle.validate_shape(3, 51)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from kubedrill.backends.kube import NodeInfo, PodOnNode
+from kubedrill.backends.kube import NodeInfo
+from kubedrill.backends.workloads import PodOnNode
 from kubedrill.errors import ConfigError, PreconditionFailed
 from kubedrill.faults.drain import DrainOptions, DrainResult, check_drainable, plan_evictions
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from kubedrill.backends.inventory import parse_inventory
 from kubedrill.chaos import runner
-from kubedrill.drill import RunSettings
 from kubedrill.errors import ConfigError
+from kubedrill.settings import RunSettings
 
 from .test_inventory import GOOD
 

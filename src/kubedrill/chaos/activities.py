@@ -16,8 +16,8 @@ from typing import Any
 
 from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import Workloads
-from kubedrill.drill import Canary, DrillRun, RunSettings
+from kubedrill.backends.workloads import Workloads
+from kubedrill.drill import Canary, DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults import restore as restore_faults
@@ -28,6 +28,7 @@ from kubedrill.faults.network import Cut, Partition
 from kubedrill.model import Check, Window
 from kubedrill.probes.prometheus import AlertRule, PromCheck
 from kubedrill.probes.workload import AvailabilityWatch
+from kubedrill.settings import RunSettings
 from kubedrill.waiting import wait_until
 
 _RUNS: dict[str, DrillRun] = {}
@@ -62,20 +63,7 @@ def pop_refusal(run_id: str) -> PreconditionFailed | None:
 
 
 def settings_from(configuration: dict[str, Any] | None) -> RunSettings:
-    c = configuration or {}
-    return RunSettings.from_env(
-        {
-            "kubeconfig": c.get("kubeconfig"),
-            "context": c.get("kube_context"),
-            "backend": c.get("kubedrill_backend"),
-            "inventory": c.get("kubedrill_inventory"),
-            "prometheus_url": c.get("prometheus_url"),
-            "slo_profile": c.get("slo_profile"),
-            "ledger": c.get("kubedrill_ledger"),
-            "allow_quorum_loss": c.get("kubedrill_allow_quorum_loss"),
-            "allow_contexts": c.get("kubedrill_allow_context"),
-        }
-    )
+    return RunSettings.from_configuration(configuration)
 
 
 # ---------------------------------------------------------------- steady state

@@ -22,7 +22,7 @@ from chaoslib.types import Strategy
 
 from kubedrill.chaos import activities
 from kubedrill.config import read_yaml
-from kubedrill.drill import DrillRun, RunSettings
+from kubedrill.drill import DrillRun
 from kubedrill.errors import (
     ConfigError,
     Declined,
@@ -33,6 +33,7 @@ from kubedrill.errors import (
 )
 from kubedrill.redact import redact
 from kubedrill.report import allure_report
+from kubedrill.settings import RunSettings
 
 CHAOS_SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
 
@@ -50,19 +51,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def configuration_for(settings: RunSettings, run_id: str) -> dict[str, Any]:
-    values = {
-        "kubedrill_run_id": run_id,
-        "kubeconfig": settings.kubeconfig,
-        "kube_context": settings.context,
-        "kubedrill_backend": settings.backend,
-        "kubedrill_inventory": settings.inventory,
-        "prometheus_url": settings.prometheus_url,
-        "slo_profile": settings.slo_profile,
-        "kubedrill_ledger": settings.ledger,
-        "kubedrill_allow_quorum_loss": settings.allow_quorum_loss or None,
-        "kubedrill_allow_context": ",".join(settings.allow_contexts) or None,
-    }
-    return {k: v for k, v in values.items() if v is not None}
+    return {"kubedrill_run_id": run_id, **settings.to_configuration()}
 
 
 def _failed_actions(journal: dict[str, Any]) -> list[str]:

@@ -19,7 +19,8 @@ from typing import Any
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.kube import NodeInfo, PodOnNode, Workloads
+from kubedrill.backends.kube import NodeInfo
+from kubedrill.backends.workloads import PodOnNode, Workloads
 from kubedrill.errors import ConfigError, PreconditionFailed
 from kubedrill.faults.base import Fault, Plan
 

@@ -24,8 +24,7 @@ from pathlib import Path
 from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import ConfigError, LocalClusterError
-from kubedrill.local import build
-from kubedrill.local import cluster as local_cluster
+from kubedrill.local import build, health
 from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
@@ -160,6 +159,6 @@ def targets_complete(targets: list[Target]) -> bool:
 
 
 def wait_targets_up(url: str, timeout_s: float = TARGETS_TIMEOUT_S) -> None:
-    local_cluster.wait_targets(
+    health.wait_targets(
         url, targets_complete, f"every Prometheus target up (jobs {', '.join(EXPECTED_JOBS)})", timeout_s, 1.0
     )

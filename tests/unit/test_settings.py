@@ -1,0 +1,88 @@
+"""RunSettings from the environment and from a Chaos Toolkit configuration, both read from settings.OPTIONS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubedrill.chaos.activities import settings_from
+from kubedrill.chaos.runner import configuration_for
+from kubedrill.settings import OPTIONS, RunSettings
+
+# Experiments (and people's `chaos run` configurations) use these keys: they must not change.
+CONFIGURATION_KEYS = {
+    "kubeconfig": "kubeconfig",
+    "context": "kube_context",
+    "backend": "kubedrill_backend",
+    "inventory": "kubedrill_inventory",
+    "prometheus_url": "prometheus_url",
+    "slo_profile": "slo_profile",
+    "ledger": "kubedrill_ledger",
+    "allow_quorum_loss": "kubedrill_allow_quorum_loss",
+    "allow_contexts": "kubedrill_allow_context",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_kubedrill_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for o in OPTIONS:
+        monkeypatch.delenv(o.env, raising=False)
+
+
+def test_the_configuration_keys_are_the_ones_experiments_use() -> None:
+    assert {o.field: o.config_key for o in OPTIONS if o.field} == CONFIGURATION_KEYS
+
+
+def test_nothing_set_gives_the_defaults() -> None:
+    assert RunSettings.from_env() == RunSettings()
+    assert settings_from(None) == RunSettings()
+    assert configuration_for(RunSettings(), "run-1") == {"kubedrill_run_id": "run-1", "kubedrill_backend": "auto"}
+
+
+def test_the_environment_is_read_by_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEDRILL_CONTEXT", "staging")
+    monkeypatch.setenv("KUBEDRILL_BACKEND", "")
+    monkeypatch.setenv("KUBEDRILL_ALLOW_QUORUM_LOSS", "yes")
+    monkeypatch.setenv("KUBEDRILL_ALLOW_CONTEXT", "a-*, ,b")
+    s = RunSettings.from_env()
+    assert (s.context, s.backend, s.allow_quorum_loss, s.allow_contexts) == ("staging", "auto", True, ("a-*", "b"))
+
+
+def test_a_configuration_overrides_the_environment_and_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEDRILL_CONTEXT", "from-env")
+    monkeypatch.setenv("KUBEDRILL_LEDGER", "/tmp/ledger.jsonl")
+    settings = RunSettings(
+        kubeconfig="/k", context="c", backend="ssh", inventory="/i", prometheus_url="http://p", slo_profile="/s",
+        ledger="/l", allow_quorum_loss=True, allow_contexts=("x-*", "y"),
+    )  # fmt: skip
+    configuration = configuration_for(settings, "run-2")
+    assert configuration == {
+        "kubedrill_run_id": "run-2",
+        **{CONFIGURATION_KEYS[k]: v for k, v in vars(settings).items() if k not in ("allow_contexts",)},
+        "kubedrill_allow_context": "x-*,y",
+    }
+    assert settings_from(configuration) == settings
+    partial = settings_from({"kubedrill_backend": "kind", "kube_context": ""})  # empty: the environment's
+    assert (partial.backend, partial.context, partial.ledger) == ("kind", "from-env", "/tmp/ledger.jsonl")
+
+
+def test_kubedrill_gameday_takes_and_passes_on_every_option_with_a_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kubedrill import cli, gameday
+
+    passed: list[tuple[str, ...]] = []
+    monkeypatch.setattr(gameday, "load_plan", lambda plan, root: plan)
+    monkeypatch.setattr(gameday, "run", lambda plan, options: passed.append(options.pytest_args) or 0)
+    argv = ["gameday", "plan.yaml", "--output", str(tmp_path)]
+    expected = []
+    for o in OPTIONS:
+        if o.flag is None or o.kind == "flag":
+            continue
+        value = "ssh" if o.choices else f"{o.dest}-value"
+        argv += [o.flag, value]
+        expected.append(f"{o.flag}={value}")
+    assert cli.main(argv) == 0
+    assert passed == [tuple(expected)]
+    assert "--backend" in [e.split("=")[0] for e in expected]
