@@ -28,11 +28,11 @@ from kubedrill.backends.kube import Kube, ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
-from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.local import build
 from kubedrill.model import Check, Sample, Verdict, Window
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
@@ -241,7 +241,7 @@ class DrillRun:
             leases = [lease for name in preflight.LEADER_LEASES if (lease := kube.lease("kube-system", name))]
         finally:
             kube.close()
-        members = etcd_faults.observe(self.cluster) if self.cluster.etcd is not None else None
+        members = etcd_probe.observe(self.cluster) if self.cluster.etcd is not None else None
         return preflight.Observed(
             pending=self.ledger.pending(),
             ledger_path=str(self.ledger.path),
@@ -335,7 +335,7 @@ class DrillRun:
         read_etcd: Callable[[], tuple[str | None, int | None]] | None = None
         if cluster.etcd is not None:
             http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl, at the rate it manages
-            read_etcd = functools.partial(etcd_faults.leader_now, cluster, http)
+            read_etcd = functools.partial(etcd_probe.leader_now, cluster, http)
 
         kube = cluster.kube(timeout_s=2.0)  # used by the watcher's Lease thread only; closed in stop_watcher
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kubedrill.backends.kube import LeaseInfo, NodeInfo
-from kubedrill.faults.etcd import MemberView
 from kubedrill.faults.ledger import Entry
+from kubedrill.probes.etcd import MemberView
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")  # in kube-system
 LEASE_GRACE_S = 10.0  # clock skew between this machine and the holder, and one missed renewal

@@ -24,9 +24,9 @@ from kubedrill.backends.embedded import Layout, read_status
 from kubedrill.backends.kube import Kube, Workloads
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
 from kubedrill.faults.components import StopComponent
-from kubedrill.faults.etcd import leader_of, observe
 from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.faults.restore import ASIDE_SUFFIX, REVISION_BUMP
+from kubedrill.probes.etcd import leader_of, observe
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill

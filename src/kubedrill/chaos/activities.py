@@ -26,6 +26,7 @@ from kubedrill.faults.components import KillComponent, StopComponent
 from kubedrill.faults.drain import Drain, DrainOptions
 from kubedrill.faults.network import Cut, Partition
 from kubedrill.model import Check, Window
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.prometheus import AlertRule, PromCheck
 from kubedrill.probes.workload import AvailabilityWatch
 from kubedrill.waiting import wait_until
@@ -83,13 +84,13 @@ def settings_from(configuration: dict[str, Any] | None) -> RunSettings:
 
 def etcd_leader_count(configuration: dict[str, Any] | None = None) -> int:
     """Probe: how many distinct leaders the answering members name (1 in steady state)."""
-    members = etcd_faults.observe(settings_from(configuration).connect())
+    members = etcd_probe.observe(settings_from(configuration).connect())
     return len({m.leader_id for m in members})
 
 
 def etcd_members_healthy(configuration: dict[str, Any] | None = None) -> int:
     """Probe: how many etcd members answer ``endpoint status``."""
-    return len(etcd_faults.observe(settings_from(configuration).connect()))
+    return len(etcd_probe.observe(settings_from(configuration).connect()))
 
 
 def drill_slos_hold(configuration: dict[str, Any] | None = None) -> bool:
@@ -166,7 +167,7 @@ def move_etcd_leader(to: str | None = None, configuration: dict[str, Any] | None
     run = current(configuration)
     fault = etcd_faults.MoveLeader(run.cluster, to)
     with run.phase("inject: etcdctl move-leader"):
-        members = etcd_faults.observe(run.cluster)
+        members = etcd_probe.observe(run.cluster)
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
         start = run.begin_fault()
         run.inject(fault)
@@ -177,7 +178,7 @@ def move_etcd_leader(to: str | None = None, configuration: dict[str, Any] | None
             raise FaultInjectionError(f"leadership never moved away from {fault.original_leader}: {e}") from e
         run.evidence["confirm"] = fault.confirm()
     with run.phase("recover: the API settles after the election"):
-        run.attachments["etcd members after"] = [m.__dict__ for m in etcd_faults.observe(run.cluster)]
+        run.attachments["etcd members after"] = [m.__dict__ for m in etcd_probe.observe(run.cluster)]
         _settle(run)
     return {"from": fault.original_leader, "to": fault.to, "elected_s": round(elected_s, 3)}
 
@@ -241,7 +242,7 @@ def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | Non
     """Wait for a new leader: another node, or (``old_term`` given) any node elected in a later term, since a
     killed leader that restarts at once can win the next election. Record and judge the election time."""
 
-    def elected(m: etcd_faults.MemberView | None) -> bool:
+    def elected(m: etcd_probe.MemberView | None) -> bool:
         if m is None:
             return False
         return m.node != old if old_term is None else m.raft_term > old_term
@@ -249,7 +250,7 @@ def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | Non
     what = f"a leader other than {old}" if old_term is None else f"a leader elected after term {old_term}"
     leader = wait_until(
         what,
-        lambda: etcd_faults.leader_of(etcd_faults.observe(run.cluster)),
+        lambda: etcd_probe.leader_of(etcd_probe.observe(run.cluster)),
         elected,
         timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
         interval_s=0.05,
@@ -279,8 +280,8 @@ def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None 
     """Action: SIGKILL the etcd leader (or a follower); prove the kill (a new PID), measure the election
     (leader) or assert leadership did not change (follower), and wait for the member to catch up."""
     run = current(configuration)
-    members = etcd_faults.observe(run.cluster)
-    leader, node = etcd_faults.member_for_role(members, role)
+    members = etcd_probe.observe(run.cluster)
+    leader, node = etcd_probe.member_for_role(members, role)
     fault = KillComponent(run.cluster, "etcd", node)
     with run.phase(f"inject: SIGKILL the etcd {role} on {node}"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
@@ -293,10 +294,10 @@ def kill_etcd_member(role: str = "leader", configuration: dict[str, Any] | None 
     with run.phase("recover: the member restarts and catches up"):
         _await_restart(run, fault, start)
         _await_caught_up(run, node, start)
-        after = etcd_faults.observe(run.cluster)
+        after = etcd_probe.observe(run.cluster)
         run.attachments["etcd members after"] = [m.__dict__ for m in after]
         if role == "follower":
-            now_leader = etcd_faults.leader_of(after)
+            now_leader = etcd_probe.leader_of(after)
             run.add(
                 Check(
                     "etcd leadership did not change",
@@ -333,8 +334,8 @@ def _await_caught_up(run: DrillRun, node: str, start: float) -> None:
     try:
         wait_until(
             f"etcd on {node} caught up",
-            lambda: etcd_faults.observe(run.cluster),
-            lambda ms: etcd_faults.caught_up(ms, node),
+            lambda: etcd_probe.observe(run.cluster),
+            lambda ms: etcd_probe.caught_up(ms, node),
             timeout_s=limit,
             interval_s=0.1,
             describe=lambda ms: ", ".join(f"{m.node}@{m.revision}" for m in ms),
@@ -367,7 +368,7 @@ def lose_etcd_quorum(hold_s: float = 5.0, configuration: dict[str, Any] | None =
     """Action: stop a majority of etcd members (followers first) and hold them down for ``hold_s``;
     assert the API refused every write meanwhile (the outage is proven, not assumed), then start them."""
     run = current(configuration)
-    members = etcd_faults.observe(run.cluster)
+    members = etcd_probe.observe(run.cluster)
     victims = etcd_faults.choose_quorum_loss(members)
     faults = [StopComponent(run.cluster, "etcd", m.node) for m in victims]
     with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
@@ -459,8 +460,8 @@ def restore_etcd_from_snapshot(
             run.evidence["restore"] = fault.restore()
             leader = wait_until(
                 "restored etcd members agree on a leader",
-                lambda: etcd_faults.observe(cluster),
-                lambda ms: len(ms) == len(fault.members) and etcd_faults.leader_of(ms) is not None,
+                lambda: etcd_probe.observe(cluster),
+                lambda ms: len(ms) == len(fault.members) and etcd_probe.leader_of(ms) is not None,
                 timeout_s=120,
                 interval_s=0.2,
                 describe=lambda ms: ", ".join(f"{m.node}→{m.leader_id}" for m in ms) or "no member answers",
@@ -514,7 +515,7 @@ def restore_etcd_from_snapshot(
                 )
             )
             run.allowed_lost = tuple(prober.written_after(info.revision))
-            members = etcd_faults.observe(cluster)
+            members = etcd_probe.observe(cluster)
             min_rev = min(m.revision for m in members)
             run.add(
                 Check(
@@ -750,18 +751,12 @@ def _others(cluster: Cluster, node: str) -> tuple[str, ...]:
     return tuple(peers + cluster.lb_addresses)
 
 
-def _observe_without(run: DrillRun, node: str) -> list[etcd_faults.MemberView]:
+def _observe_without(run: DrillRun, node: str) -> list[etcd_probe.MemberView]:
     """Members as the rest of the cluster sees them (the cut-off member's endpoint would only time out)."""
     if run.cluster.etcd is None:
         raise PreconditionFailed(run.cluster.missing or "no etcd access")
     others = [e for n, e in run.cluster.etcd_endpoint_of.items() if n != node]
-    members = []
-    for s in run.cluster.etcd.endpoint_status(others):
-        n = run.cluster.node_of_endpoint(s.endpoint) or s.endpoint
-        members.append(
-            etcd_faults.MemberView(n, s.member_id, s.endpoint, s.is_leader, s.leader_id, s.revision, s.raft_term)
-        )
-    return members
+    return etcd_probe.observe(run.cluster, run.cluster.etcd.endpoint_status(others))
 
 
 def isolate_node(
@@ -772,8 +767,8 @@ def isolate_node(
     elects a new leader within the SLO and the cut-off member reports no leader. The follower case:
     leadership does not change. After healing: rules gone (verified on the node), the member caught up."""
     run = current(configuration)
-    members = etcd_faults.observe(run.cluster)
-    leader, node = etcd_faults.member_for_role(members, role)
+    members = etcd_probe.observe(run.cluster)
+    leader, node = etcd_probe.member_for_role(members, role)
     fault = Partition(run.cluster, node, Cut(peers=_others(run.cluster, node)), ttl_s=ttl_s)
     with run.phase(f"inject: isolate the etcd {role}'s node {node}"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
@@ -786,7 +781,7 @@ def isolate_node(
             run.add(
                 Check(
                     "a majority of etcd members remains to carry on",
-                    f"≥ {etcd_faults.quorum_of(len(members))} of {len(members)} members on the other side",
+                    f"≥ {etcd_probe.quorum_of(len(members))} of {len(members)} members on the other side",
                     f"{len(members) - 1} member(s) besides the cut-off one",
                     False,
                     hint="a single control plane cannot survive losing its node: that is what this drill shows",
@@ -795,7 +790,7 @@ def isolate_node(
         elif role == "leader":
             elected = wait_until(
                 "the majority elects a new leader",
-                lambda: etcd_faults.leader_of(_observe_without(run, node)),
+                lambda: etcd_probe.leader_of(_observe_without(run, node)),
                 lambda m: m is not None and m.node != node,
                 timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
                 interval_s=0.05,
@@ -834,7 +829,7 @@ def isolate_node(
         )
         run.hold(max(0.0, hold_s - (run.now() - start)))
         if role == "follower":
-            now = etcd_faults.leader_of(_observe_without(run, node))
+            now = etcd_probe.leader_of(_observe_without(run, node))
             run.add(
                 Check(
                     "etcd leadership did not change",
@@ -847,7 +842,7 @@ def isolate_node(
         run.evidence["heal"] = run.rollbacks.revert_one(fault)
         healed = run.now()
         _await_caught_up(run, node, healed)
-        run.attachments["etcd members after"] = [m.__dict__ for m in etcd_faults.observe(run.cluster)]
+        run.attachments["etcd members after"] = [m.__dict__ for m in etcd_probe.observe(run.cluster)]
         _settle(run)
     return {"isolated": node, "role": role, "metrics": run.metrics}
 
@@ -913,7 +908,7 @@ def etcd_peer_packet_loss(
         )
 
     faults = [loss_on(n) for n in run.cluster.control_planes]
-    before = etcd_faults.leader_of(etcd_faults.observe(run.cluster))
+    before = etcd_probe.leader_of(etcd_probe.observe(run.cluster))
     with run.phase(f"inject: {probability:.0%} packet loss between etcd peers"):
         start = run.begin_fault()
         for f in faults:
@@ -923,14 +918,14 @@ def etcd_peer_packet_loss(
     with run.phase("heal: remove the rules on every member"):
         for f in faults:
             run.evidence[f"healed {f.node}"] = run.rollbacks.revert_one(f)
-        after = etcd_faults.leader_of(etcd_faults.observe(run.cluster))
+        after = etcd_probe.leader_of(etcd_probe.observe(run.cluster))
         run.evidence["leader"] = f"{_who(before)} → {_who(after)}"
         run.metrics["raft_terms_advanced"] = (after.raft_term - before.raft_term) if before and after else None
         _settle(run)
     return {"probability": probability, "since_s": run.now() - start, "metrics": run.metrics}
 
 
-def _who(m: etcd_faults.MemberView | None) -> str:
+def _who(m: etcd_probe.MemberView | None) -> str:
     return f"{m.node} (term {m.raft_term})" if m else "no leader"
 
 
@@ -1050,7 +1045,7 @@ def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
 
 
 def plan_kill_etcd_member(cluster: Cluster, role: str = "leader") -> Plan:
-    _, node = etcd_faults.member_for_role(etcd_faults.observe(cluster), role)
+    _, node = etcd_probe.member_for_role(etcd_probe.observe(cluster), role)
     return KillComponent(cluster, "etcd", node).plan()
 
 
@@ -1073,7 +1068,7 @@ def plan_stop_every_instance(cluster: Cluster, component: str, hold_s: float = 5
 
 
 def plan_isolate_node(cluster: Cluster, role: str = "leader", ttl_s: int = 120, **_: Any) -> Plan:
-    _leader, node = etcd_faults.member_for_role(etcd_faults.observe(cluster), role)
+    _leader, node = etcd_probe.member_for_role(etcd_probe.observe(cluster), role)
     return Partition(cluster, node, Cut(peers=_others(cluster, node)), ttl_s=ttl_s).plan()
 
 
