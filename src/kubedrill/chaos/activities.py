@@ -929,19 +929,6 @@ def _who(m: etcd_probe.MemberView | None) -> str:
     return f"{m.node} (term {m.raft_term})" if m else "no leader"
 
 
-def workload_partition(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Action: a NetworkPolicy denying traffic between two labelled groups, where the CNI enforces it."""
-    run = current(configuration)
-    if not run.cluster.cni_enforces_policies:
-        raise PreconditionFailed(
-            f"backend {run.cluster.backend}: pods have no network (KWOK) or the CNI does not enforce NetworkPolicy; "
-            "run this drill on kind"
-        )
-    raise PreconditionFailed(
-        "the NetworkPolicy drill needs a CNI and real pods; it is not implemented for this backend yet"
-    )
-
-
 def _canary_nodes(canary: Canary) -> dict[str, int]:
     counts: dict[str, int] = {}
     for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}"):

@@ -4,8 +4,8 @@ Every partition lives in one chain ``KD-<id>`` in the node's ``filter`` table, j
 INPUT and OUTPUT, so reverting removes exactly those rules and nothing an operator wrote. When the
 rules are installed, a timer is started *on the node* (``setsid -f sh -c 'sleep TTL; remove the chain'``):
 if the runner and the API both disappear, the node heals by itself. Packet loss uses iptables'
-``statistic`` match; delay would need ``tc netem``, which kubedrill detects and skips where the kernel
-lacks it.
+``statistic`` match; delay would need ``tc netem``, which kubedrill does not offer (kernels built
+without sch_netem lack it).
 """
 
 from __future__ import annotations
@@ -82,14 +82,6 @@ def remove_script(chain: str) -> str:
 def chains_on(access: NodeAccess, node: str) -> list[str]:
     out = access.run(node, ["iptables", "-S"], check=False).stdout
     return sorted({line.split()[1] for line in out.splitlines() if line.startswith(f"-N {CHAIN_PREFIX}")})
-
-
-def netem_available(access: NodeAccess, node: str, dev: str = "eth0") -> bool:
-    """Whether ``tc netem`` works on the node (it does not on kernels built without sch_netem)."""
-    probe = access.run(node, ["tc", "qdisc", "add", "dev", dev, "root", "netem", "delay", "1ms"], check=False)
-    if probe.ok:
-        access.run(node, ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
-    return probe.ok
 
 
 class Partition(Fault):
