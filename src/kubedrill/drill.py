@@ -49,21 +49,9 @@ TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to de
 PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
 
 
-# ---- the injection gate: a person confirms each injection during a game day
-
+# The injection gate: during a game day a person confirms each injection. ``gate(drill, what)`` is called
+# right before the fault window opens; it may raise Declined (skip) or KeyboardInterrupt (abort).
 InjectionGate = Callable[["DrillRun", str], None]
-_INJECTION_GATE: InjectionGate | None = None
-
-
-@contextmanager
-def injection_gate(gate: InjectionGate) -> Iterator[None]:
-    """While active, every drill calls ``gate(drill, what)`` right before its fault window opens."""
-    global _INJECTION_GATE
-    previous, _INJECTION_GATE = _INJECTION_GATE, gate
-    try:
-        yield
-    finally:
-        _INJECTION_GATE = previous
 
 
 @dataclass(frozen=True)
@@ -181,6 +169,7 @@ class DrillRun:
     canary: Canary | None = None
     allow_quorum_loss: bool = False
     refused: PreconditionFailed | None = None  # why the drill did not start (steady state, quorum guard)
+    gate: InjectionGate | None = None  # a game day's: a person confirms each injection
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -211,7 +200,14 @@ class DrillRun:
 
     # ---- construction ----
     @classmethod
-    def start(cls, drill_id: str, title: str, settings: RunSettings, log: Callable[[str], None] = print) -> DrillRun:
+    def start(
+        cls,
+        drill_id: str,
+        title: str,
+        settings: RunSettings,
+        log: Callable[[str], None] = print,
+        gate: InjectionGate | None = None,
+    ) -> DrillRun:
         profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
         cluster = settings.connect()
         # The context guard, for every way in (pytest checks it too, before any fixture touches the cluster).
@@ -231,6 +227,7 @@ class DrillRun:
             log=log,
             etcdutl_local=local_etcdutl(),
             allow_quorum_loss=settings.allow_quorum_loss,
+            gate=gate,
         )
 
     # ---- the pre-flight gate ----
@@ -434,10 +431,9 @@ class DrillRun:
     def begin_fault(self, what: str = "") -> float:
         """The fault window opens now, right before the first injection. Under a game day a person
         confirms it first (the gate may raise Declined, or KeyboardInterrupt to abort the game day)."""
-        gate = _INJECTION_GATE
-        if gate is not None:
+        if self.gate is not None:
             try:
-                gate(self, what or (self.phases[-1].name if self.phases else self.title))
+                self.gate(self, what or (self.phases[-1].name if self.phases else self.title))
             except Declined as e:
                 raise self.refuse(e) from None
         t = self.now()

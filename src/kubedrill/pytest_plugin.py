@@ -44,6 +44,8 @@ from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.probes.api import ApiProber
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
+from kubedrill.session import injection_gate
+from kubedrill.session import summary_rows as _rows
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DESTRUCTIVE = "destructive"
@@ -323,7 +325,13 @@ def run_scenario(
             allow_contexts=tuple(p for p in user_allowed_contexts(request.config) if p.strip()),
         )
         try:
-            return runner.run(path, settings, journal_dir, on_finished=lambda d: _record(request, d))
+            return runner.run(
+                path,
+                settings,
+                journal_dir,
+                on_finished=lambda d: _record(request, d),
+                gate=injection_gate(request.config),
+            )
         except Declined as e:  # a person said no at the game-day gate: nothing was injected
             pytest.skip(f"declined at the game-day gate: {e}")
 
@@ -331,12 +339,6 @@ def run_scenario(
 
 
 # ---------------------------------------------------------------- the run summary
-
-SUMMARY_KEY = pytest.StashKey[dict[str, DrillRow]]()
-
-
-def _rows(config: pytest.Config) -> dict[str, DrillRow]:
-    return config.stash.setdefault(SUMMARY_KEY, {})
 
 
 def reports_dir(config: pytest.Config) -> Path | None:

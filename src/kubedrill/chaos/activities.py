@@ -9,7 +9,6 @@ killed mid-fault can be undone with ``kubedrill recover``.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.kube import Workloads
+from kubedrill.chaos.runs import NO_REGISTRY, current, run_id, runs_of
 from kubedrill.drill import Canary, DrillRun, RunSettings
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
@@ -31,35 +31,7 @@ from kubedrill.probes.prometheus import AlertRule, PromCheck
 from kubedrill.probes.workload import AvailabilityWatch
 from kubedrill.waiting import wait_until
 
-_RUNS: dict[str, DrillRun] = {}
-_REFUSED: dict[str, PreconditionFailed] = {}  # runs refused before a DrillRun existed (context guard)
-_LOCK = threading.Lock()
 SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
-
-
-def _run_id(configuration: dict[str, Any] | None) -> str:
-    return str((configuration or {}).get("kubedrill_run_id", "chaos-run"))
-
-
-def current(configuration: dict[str, Any] | None) -> DrillRun:
-    with _LOCK:
-        run = _RUNS.get(_run_id(configuration))
-    if run is None:
-        raise PreconditionFailed("no drill started: the experiment's method must begin with start_drill")
-    if run.refused is not None:
-        # chaoslib runs the next activity after a failed one: a refused drill must inject nothing further.
-        raise PreconditionFailed(f"not run: the drill was refused before any fault: {run.refused}")
-    return run
-
-
-def pop(run_id: str) -> DrillRun | None:
-    with _LOCK:
-        return _RUNS.pop(run_id, None)
-
-
-def pop_refusal(run_id: str) -> PreconditionFailed | None:
-    with _LOCK:
-        return _REFUSED.pop(run_id, None)
 
 
 def settings_from(configuration: dict[str, Any] | None) -> RunSettings:
@@ -100,9 +72,11 @@ def drill_slos_hold(configuration: dict[str, Any] | None = None) -> bool:
     drill's verdict: False when the drill was refused (context guard, pre-flight, quorum guard), when the
     fault never happened, or when any check failed, so that ``chaos run`` reports a deviation and exits
     non-zero rather than "completed" for a drill that measured nothing."""
-    with _LOCK:
-        run = _RUNS.get(_run_id(configuration))
-        refused = _REFUSED.get(_run_id(configuration))
+    runs = runs_of(configuration)
+    if runs is None:  # no drill could ever start: say why rather than hold a hypothesis over nothing
+        raise PreconditionFailed(NO_REGISTRY)
+    run = runs.get(run_id(configuration))
+    refused = runs.refusal(run_id(configuration))
     if refused is not None or (run is not None and run.refused is not None):
         return False
     if run is None:
@@ -123,14 +97,15 @@ def start_drill(
 ) -> dict[str, Any]:
     """Action: the drill's namespace and the API prober (and with ``canary``, a 3-replica Deployment guarded
     by a PDB), then a steady-state baseline of 10 successful writes."""
+    runs = runs_of(configuration)
+    if runs is None:
+        raise PreconditionFailed(NO_REGISTRY)
     try:
-        run = DrillRun.start(drill_id, title or drill_id, settings_from(configuration))
+        run = DrillRun.start(drill_id, title or drill_id, settings_from(configuration), gate=runs.gate)
     except PreconditionFailed as e:
-        with _LOCK:
-            _REFUSED[_run_id(configuration)] = e
+        runs.refuse(run_id(configuration), e)
         raise
-    with _LOCK:
-        _RUNS[_run_id(configuration)] = run
+    runs.add(run_id(configuration), run)
     try:
         with run.phase("pre-flight: no pending fault, nodes Ready, etcd members healthy with one leader"):
             run.evidence["pre-flight"] = "; ".join(run.preflight())
@@ -1093,8 +1068,8 @@ def plan_restore_etcd_from_snapshot(cluster: Cluster, **_: Any) -> Plan:
 
 def finish_drill(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rollback: revert every fault (leadership handed back), stop the prober, delete the namespace."""
-    with _LOCK:
-        run = _RUNS.get(_run_id(configuration))
+    runs = runs_of(configuration)
+    run = runs.get(run_id(configuration)) if runs is not None else None
     if run is None:
         return {"reverted": "nothing: no drill was started"}
     with run.phase("rollback: revert faults, delete the drill namespace"):
