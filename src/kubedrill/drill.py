@@ -31,12 +31,13 @@ from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryT
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.local import build
-from kubedrill.model import Check, Sample, Verdict, Window
+from kubedrill.model import Check, PhaseRecord, Sample, Verdict, Window
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
-from kubedrill.report import allure_report, plots
+from kubedrill.probes.workload import Canary
+from kubedrill.report import allure_report, drill_report
 from kubedrill.report.summary import DrillRow
 from kubedrill.waiting import wait_until
 
@@ -46,7 +47,6 @@ DRILL_LABEL = "kubedrill.io/drill"
 PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
-PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
 
 
 # The injection gate: during a game day a person confirms each injection. ``gate(drill, what)`` is called
@@ -110,42 +110,6 @@ def local_etcdutl() -> str | None:
         return str(build.cached_binaries()["etcdutl"])
     except DrillError:
         return shutil.which("etcdutl")
-
-
-@dataclass
-class Canary:
-    """A canary workload: Deployment ``canary`` (3 replicas on worker nodes) guarded by a PDB (minAvailable 2)."""
-
-    workloads: Workloads
-    namespace: str
-    name: str = "canary"
-    replicas: int = 3
-    min_available: int = 2
-    labels: dict[str, str] = field(default_factory=lambda: {"app": "kubedrill-canary"})
-
-    def create(self, timeout_s: float = 60.0) -> None:
-        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {})
-        if self.min_available:
-            self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
-        self.wait_available(self.replicas, timeout_s)
-
-    def wait_available(self, replicas: int, timeout_s: float) -> None:
-        wait_until(
-            f"canary {self.namespace}/{self.name} with {replicas} available replicas",
-            lambda: self.workloads.deployment(self.namespace, self.name),
-            lambda d: d.available >= replicas,
-            timeout_s=timeout_s,
-            describe=lambda d: f"{d.available}/{d.desired} available",
-        )
-
-
-@dataclass
-class PhaseRecord:
-    name: str
-    start: float
-    end: float | None = None
-    wall: float = 0.0
-    outcome: str = "ok"
 
 
 @dataclass
@@ -231,56 +195,9 @@ class DrillRun:
         )
 
     # ---- the pre-flight gate ----
-    def _observe_steady_state(self) -> preflight.Observed:
-        kube = self.cluster.kube()
-        try:
-            nodes = kube.nodes()
-            leases = [lease for name in preflight.LEADER_LEASES if (lease := kube.lease("kube-system", name))]
-        finally:
-            kube.close()
-        members = etcd_probe.observe(self.cluster) if self.cluster.etcd is not None else None
-        return preflight.Observed(
-            pending=self.ledger.pending(),
-            ledger_path=str(self.ledger.path),
-            nodes=nodes,
-            members=members,
-            expected_members=len(self.cluster.etcd_endpoint_of),
-            leases=leases,
-        )
-
     def preflight(self) -> list[str]:
-        """Check steady state before anything is created or injected; raise PreconditionFailed naming every
-        problem. A leftover fault in the ledger refuses at once; anything else gets PREFLIGHT_SETTLE_S to
-        settle (an election or a Lease handover right after the previous drill is normal). Returns what was
-        checked, for the report."""
-        pending = self.ledger.pending()
-        if pending:
-            raise PreconditionFailed(self._refusal(preflight.ledger_problems(pending, str(self.ledger.path))))
-        try:
-            observed = wait_until(
-                "steady state before the drill",
-                self._observe_steady_state,
-                lambda o: not preflight.judge(o),
-                timeout_s=PREFLIGHT_SETTLE_S,
-                interval_s=1.0,
-                describe=lambda o: "; ".join(preflight.judge(o)),
-            )
-        except RecoveryTimeout as e:  # the last observation's problems, or why the API/etcd did not answer
-            raise PreconditionFailed(self._refusal([str(e.last_observed)])) from None
-        checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(observed.nodes)} nodes Ready"]
-        checked += [
-            f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago"
-            for lease in observed.leases
-            if lease.renewed_ago_s is not None
-        ]
-        if observed.members is not None:
-            checked.append(f"{len(observed.members)} etcd members answering, one leader, no alarms")
-        return checked
-
-    def _refusal(self, problems: list[str]) -> str:
-        return f"pre-flight for {self.drill_id}: steady state does not hold, nothing was injected:\n  " + "\n  ".join(
-            problems
-        )
+        """Steady state before anything is created or injected (``preflight.check``); what was checked."""
+        return preflight.check(self.cluster, self.ledger, self.drill_id)
 
     # ---- the drill's clock ----
     def now(self) -> float:
@@ -530,58 +447,22 @@ class DrillRun:
     # ---- verdict and report ----
     def report(self) -> None:
         """Attach the timeline (CSV and PNG), evidence, PromQL results and the phase timeline to Allure."""
-        samples = self.prober.snapshot() if self.prober else []
-        t0 = min((s.t for s in samples), default=self._t0)
-        if samples:
-            allure_report.attach_csv("prober timeline.csv", allure_report.timeline_csv(samples, t0))
-            png = plots.timeline_png(
-                samples,
-                self.fault_window,
-                f"{self.title}: API availability and latency",
-                [(p.name.split(":")[0][:24], p.start) for p in self.phases],
-                self.profile.api.stall_s,
-            )
-            allure_report.attach_png("availability and latency.png", png)
-        observations = self.watcher.snapshot() if self.watcher else []
-        if observations:
-            subjects = ["etcd", *(f"lease/{name}" for name in preflight.LEADER_LEASES)]
-            end = max(o.t for o in observations)
-            png = plots.holders_png(
-                observations, subjects, self.fault_window, f"{self.title}: etcd leader and Lease holders", t0, end
-            )
-            allure_report.attach_png("etcd leader and Lease holders.png", png)
-            allure_report.attach_csv("leader and Lease timeline.csv", allure_report.observations_csv(observations, t0))
-        if self.metrics.get("rto_s") is not None:
-            stages = [
-                ("stop everything, data aside", self.metrics.get("rto_stop_s") or 0.0),
-                ("etcdutl restore, etcd elects", self.metrics.get("rto_restore_s") or 0.0),
-                ("API servers up, first write", self.metrics.get("rto_api_s") or 0.0),
-            ]
-            png = plots.restore_png(
-                stages,
-                self.profile.restore.rto_max_s,
-                self.metrics.get("rpo_s") or 0.0,
-                int(self.metrics.get("rpo_objects") or 0),
-            )
-            allure_report.attach_png("RTO and RPO.png", png)
-        phases = [
-            {
-                "phase": p.name,
-                "start_s": round(p.start - t0, 3),
-                "end_s": None if p.end is None else round(p.end - t0, 3),
-                "started_at": dt.datetime.fromtimestamp(p.wall, dt.UTC).isoformat(),
-                "outcome": p.outcome,
-            }
-            for p in self.phases
-        ]
-        allure_report.attach_json("phase timeline", phases)
-        allure_report.attach_json("evidence", self.evidence)
-        allure_report.attach_json("measurements", self.metrics)
-        if self.prom_results:
-            allure_report.attach_json("PromQL results", self.prom_results)
-        for name, data in self.attachments.items():
-            allure_report.attach_json(name, data)
-        allure_report.attach_text("SLO verdict", self.verdict.summary() or "no checks were made")
+        drill_report.attach(
+            self.title,
+            samples=self.prober.snapshot() if self.prober else [],
+            clock_start=self._t0,
+            fault_window=self.fault_window,
+            phases=self.phases,
+            stall_s=self.profile.api.stall_s,
+            observations=self.watcher.snapshot() if self.watcher else [],
+            leases=preflight.LEADER_LEASES,
+            metrics=self.metrics,
+            rto_max_s=self.profile.restore.rto_max_s,
+            evidence=self.evidence,
+            prom_results=self.prom_results,
+            attachments=self.attachments,
+            verdict=self.verdict.summary() or "no checks were made",
+        )
 
     def summary_row(self, nodeid: str) -> DrillRow:
         """This drill's line in the run summary (the verdict is filled in from pytest's outcome)."""

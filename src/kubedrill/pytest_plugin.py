@@ -38,10 +38,11 @@ from kubedrill.backends.kube import ProbeApi, Workloads
 from kubedrill.backends.prom import Prometheus
 from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
-from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, Canary, DrillRun, RunSettings
+from kubedrill.drill import DRILL_LABEL, SUITE_LABEL, SUITE_VALUE, DrillRun, RunSettings
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.probes.api import ApiProber
+from kubedrill.probes.workload import Canary
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
 from kubedrill.session import injection_gate

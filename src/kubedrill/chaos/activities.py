@@ -17,7 +17,7 @@ from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.kube import Workloads
 from kubedrill.chaos.runs import NO_REGISTRY, current, run_id, runs_of
-from kubedrill.drill import Canary, DrillRun, RunSettings
+from kubedrill.drill import DrillRun, RunSettings
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults import restore as restore_faults
@@ -28,7 +28,7 @@ from kubedrill.faults.network import Cut, Partition
 from kubedrill.model import Check, Window
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.prometheus import AlertRule, PromCheck
-from kubedrill.probes.workload import AvailabilityWatch
+from kubedrill.probes.workload import AvailabilityWatch, Canary
 from kubedrill.waiting import wait_until
 
 SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
