@@ -326,13 +326,8 @@ def run_scenario(
             allow_contexts=tuple(p for p in user_allowed_contexts(request.config) if p.strip()),
         )
         try:
-            return runner.run(
-                path,
-                settings,
-                journal_dir,
-                on_finished=lambda d: _record(request, d),
-                gate=injection_gate(request.config),
-            )
+            gate = injection_gate(request.config)  # a game day's: a person confirms each injection
+            return runner.run(path, settings, journal_dir, on_finished=lambda d: _record(request, d), gate=gate)
         except Declined as e:  # a person said no at the game-day gate: nothing was injected
             pytest.skip(f"declined at the game-day gate: {e}")
 
