@@ -91,10 +91,11 @@ def test_the_game_day_gate_reaches_the_drill_through_the_registry(monkeypatch: p
 
 def test_without_a_registry_nothing_starts_and_the_hypothesis_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DrillRun, "start", lambda *a, **k: pytest.fail("a drill started without a registry"))
-    for probe in (activities.start_drill, activities.drill_slos_hold):
-        with pytest.raises(PreconditionFailed) as e:
-            probe(*(["d"] if probe is activities.start_drill else []), configuration={})  # type: ignore[operator]
-        assert str(e.value) == NO_REGISTRY
+    with pytest.raises(PreconditionFailed) as started:
+        activities.start_drill("d", configuration={})
+    with pytest.raises(PreconditionFailed) as held:
+        activities.drill_slos_hold(configuration={})
+    assert str(started.value) == str(held.value) == NO_REGISTRY
     assert run_id(None) == "chaos-run"
 
 
