@@ -29,8 +29,8 @@ from benchlib import ROOT, connect, machine, prober, scratch_namespace, settle
 
 from kubedrill import slo
 from kubedrill.config import ApiSlo
-from kubedrill.faults import etcd as etcd_faults
 from kubedrill.model import Window
+from kubedrill.probes import etcd as etcd_probe
 
 BENCH = Path(__file__).resolve().parent
 KUBEDRILL_DRILL = "drills/test_etcd.py::test_api_stays_available_when_the_etcd_leader_is_killed"
@@ -120,8 +120,8 @@ def main() -> None:
                           f"  (real outage: {row.truth})")  # fmt: skip
                     # back to one leader, all members answering, before the next tool's turn
                     for _ in range(60):
-                        members = etcd_faults.observe(cluster)
-                        if len(members) == 3 and etcd_faults.leader_of(members) is not None:
+                        members = etcd_probe.observe(cluster)
+                        if len(members) == 3 and etcd_probe.leader_of(members) is not None:
                             break
                         time.sleep(0.5)
                     settle(5)

@@ -21,7 +21,7 @@ import signal
 
 from benchlib import connect, layout, machine, pid_of, settle, summary
 
-from kubedrill.faults import etcd as etcd_faults
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
 
 BECAME = re.compile(r"became leader at term (\d+)")
@@ -53,7 +53,7 @@ def main() -> None:
     cluster = connect()
     http = None if args.etcdctl else cluster.etcd_status_http()
 
-    read = functools.partial(etcd_faults.leader_now, cluster, http)
+    read = functools.partial(etcd_probe.leader_now, cluster, http)
     watcher = ControlPlaneWatcher(read, None, (), WatchSettings(etcd_interval_s=0.1)).start()
     logs = {n: str(lay.log_file(f"etcd-{n}")) for n in lay.nodes}
     print(f"machine: {machine()}")
@@ -64,11 +64,11 @@ def main() -> None:
         for i in range(args.changes):
             how = "move-leader" if i % 2 == 0 else "kill"
             offsets = {n: os.path.getsize(p) for n, p in logs.items()}
-            members = etcd_faults.observe(cluster)
-            leader = etcd_faults.leader_of(members)
+            members = etcd_probe.observe(cluster)
+            leader = etcd_probe.leader_of(members)
             assert leader is not None, "no leader before the change"
             if how == "move-leader":
-                target = etcd_faults.choose_follower(members, None)
+                target = etcd_probe.choose_follower(members, None)
                 assert cluster.etcd is not None
                 cluster.etcd.move_leader(target.member_id, leader.endpoint)
             else:

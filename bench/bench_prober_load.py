@@ -24,7 +24,7 @@ from benchlib import connect, cpu_seconds, layout, machine, pid_of, scratch_name
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.probe_api import ProbeApi
-from kubedrill.faults import etcd as etcd_faults
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher
 
@@ -71,7 +71,7 @@ def instruments(state: str, cluster: Cluster, ns: str) -> list[Callable[[], None
             return kube.lease_holder("kube-system", name)
 
         w = ControlPlaneWatcher(
-            functools.partial(etcd_faults.leader_now, cluster, http), holder, preflight.LEADER_LEASES
+            functools.partial(etcd_probe.leader_now, cluster, http), holder, preflight.LEADER_LEASES
         ).start()
         stops += [w.stop, http.close, kube.close]
     return stops

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.kube import Kube
-from kubedrill.faults import etcd as etcd_faults
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.settings import RunSettings
 
 NAMESPACE = os.environ.get("CTK_NAMESPACE", "default")
@@ -46,7 +46,7 @@ def kill_etcd_leader() -> str:
     layout = Layout.load()
     assert layout is not None
     cluster = RunSettings(kubeconfig=str(layout.admin_kubeconfig)).connect()
-    leader = etcd_faults.leader_of(etcd_faults.observe(cluster))
+    leader = etcd_probe.leader_of(etcd_probe.observe(cluster))
     assert leader is not None, "no etcd leader to kill"
     pid = int(json.loads((layout.run_dir / f"etcd-{leader.node}.json").read_text())["pid"])
     os.kill(pid, signal.SIGKILL)

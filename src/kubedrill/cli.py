@@ -158,7 +158,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     as the runner would have; then delete the namespaces dead drills left. Idempotent."""
     from kubedrill.backends.workloads import Workloads
     from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
-    from kubedrill.faults.base import rebuild
+    from kubedrill.faults.kinds import rebuild
     from kubedrill.faults.ledger import RollbackLedger
     from kubedrill.settings import RunSettings
     from kubedrill.waiting import wait_until

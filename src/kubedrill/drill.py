@@ -28,14 +28,15 @@ from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
-from kubedrill.faults import etcd as etcd_faults
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.model import Check, Sample, Verdict, Window
+from kubedrill.model import Check, PhaseRecord, Sample, Verdict, Window
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
-from kubedrill.report import allure_report, plots
+from kubedrill.probes.workload import Canary
+from kubedrill.report import allure_report, drill_report
 from kubedrill.report.summary import DrillRow
 from kubedrill.settings import RunSettings, local_etcdutl
 from kubedrill.waiting import wait_until
@@ -46,60 +47,11 @@ DRILL_LABEL = "kubedrill.io/drill"
 PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
-PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
 
 
-# ---- the injection gate: a person confirms each injection during a game day
-
+# The injection gate: during a game day a person confirms each injection. ``gate(drill, what)`` is called
+# right before the fault window opens; it may raise Declined (skip) or KeyboardInterrupt (abort).
 InjectionGate = Callable[["DrillRun", str], None]
-_INJECTION_GATE: InjectionGate | None = None
-
-
-@contextmanager
-def injection_gate(gate: InjectionGate) -> Iterator[None]:
-    """While active, every drill calls ``gate(drill, what)`` right before its fault window opens."""
-    global _INJECTION_GATE
-    previous, _INJECTION_GATE = _INJECTION_GATE, gate
-    try:
-        yield
-    finally:
-        _INJECTION_GATE = previous
-
-
-@dataclass
-class Canary:
-    """A canary workload: Deployment ``canary`` (3 replicas on worker nodes) guarded by a PDB (minAvailable 2)."""
-
-    workloads: Workloads
-    namespace: str
-    name: str = "canary"
-    replicas: int = 3
-    min_available: int = 2
-    labels: dict[str, str] = field(default_factory=lambda: {"app": "kubedrill-canary"})
-
-    def create(self, timeout_s: float = 60.0) -> None:
-        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {})
-        if self.min_available:
-            self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
-        self.wait_available(self.replicas, timeout_s)
-
-    def wait_available(self, replicas: int, timeout_s: float) -> None:
-        wait_until(
-            f"canary {self.namespace}/{self.name} with {replicas} available replicas",
-            lambda: self.workloads.deployment(self.namespace, self.name),
-            lambda d: d.available >= replicas,
-            timeout_s=timeout_s,
-            describe=lambda d: f"{d.available}/{d.desired} available",
-        )
-
-
-@dataclass
-class PhaseRecord:
-    name: str
-    start: float
-    end: float | None = None
-    wall: float = 0.0
-    outcome: str = "ok"
 
 
 @dataclass
@@ -123,6 +75,7 @@ class DrillRun:
     canary: Canary | None = None
     allow_quorum_loss: bool = False
     refused: PreconditionFailed | None = None  # why the drill did not start (steady state, quorum guard)
+    gate: InjectionGate | None = None  # a game day's: a person confirms each injection
     verdict: Verdict = field(init=False)
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
@@ -153,7 +106,14 @@ class DrillRun:
 
     # ---- construction ----
     @classmethod
-    def start(cls, drill_id: str, title: str, settings: RunSettings, log: Callable[[str], None] = print) -> DrillRun:
+    def start(
+        cls,
+        drill_id: str,
+        title: str,
+        settings: RunSettings,
+        log: Callable[[str], None] = print,
+        gate: InjectionGate | None = None,
+    ) -> DrillRun:
         profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
         cluster = settings.connect()
         # The context guard, for every way in (pytest checks it too, before any fixture touches the cluster).
@@ -173,59 +133,13 @@ class DrillRun:
             log=log,
             etcdutl_local=local_etcdutl(),
             allow_quorum_loss=settings.allow_quorum_loss,
+            gate=gate,
         )
 
     # ---- the pre-flight gate ----
-    def _observe_steady_state(self) -> preflight.Observed:
-        kube = self.cluster.kube()
-        try:
-            nodes = kube.nodes()
-            leases = [lease for name in preflight.LEADER_LEASES if (lease := kube.lease("kube-system", name))]
-        finally:
-            kube.close()
-        members = etcd_faults.observe(self.cluster) if self.cluster.etcd is not None else None
-        return preflight.Observed(
-            pending=self.ledger.pending(),
-            ledger_path=str(self.ledger.path),
-            nodes=nodes,
-            members=members,
-            expected_members=len(self.cluster.etcd_endpoint_of),
-            leases=leases,
-        )
-
     def preflight(self) -> list[str]:
-        """Check steady state before anything is created or injected; raise PreconditionFailed naming every
-        problem. A leftover fault in the ledger refuses at once; anything else gets PREFLIGHT_SETTLE_S to
-        settle (an election or a Lease handover right after the previous drill is normal). Returns what was
-        checked, for the report."""
-        pending = self.ledger.pending()
-        if pending:
-            raise PreconditionFailed(self._refusal(preflight.ledger_problems(pending, str(self.ledger.path))))
-        try:
-            observed = wait_until(
-                "steady state before the drill",
-                self._observe_steady_state,
-                lambda o: not preflight.judge(o),
-                timeout_s=PREFLIGHT_SETTLE_S,
-                interval_s=1.0,
-                describe=lambda o: "; ".join(preflight.judge(o)),
-            )
-        except RecoveryTimeout as e:  # the last observation's problems, or why the API/etcd did not answer
-            raise PreconditionFailed(self._refusal([str(e.last_observed)])) from None
-        checked = [f"rollback ledger {self.ledger.path}: no pending fault", f"{len(observed.nodes)} nodes Ready"]
-        checked += [
-            f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago"
-            for lease in observed.leases
-            if lease.renewed_ago_s is not None
-        ]
-        if observed.members is not None:
-            checked.append(f"{len(observed.members)} etcd members answering, one leader, no alarms")
-        return checked
-
-    def _refusal(self, problems: list[str]) -> str:
-        return f"pre-flight for {self.drill_id}: steady state does not hold, nothing was injected:\n  " + "\n  ".join(
-            problems
-        )
+        """Steady state before anything is created or injected (``preflight.check``); what was checked."""
+        return preflight.check(self.cluster, self.ledger, self.drill_id)
 
     # ---- the drill's clock ----
     def now(self) -> float:
@@ -277,7 +191,7 @@ class DrillRun:
         read_etcd: Callable[[], tuple[str | None, int | None]] | None = None
         if cluster.etcd is not None:
             http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl, at the rate it manages
-            read_etcd = functools.partial(etcd_faults.leader_now, cluster, http)
+            read_etcd = functools.partial(etcd_probe.leader_now, cluster, http)
 
         kube = cluster.kube(timeout_s=2.0)  # used by the watcher's Lease thread only; closed in stop_watcher
 
@@ -376,10 +290,9 @@ class DrillRun:
     def begin_fault(self, what: str = "") -> float:
         """The fault window opens now, right before the first injection. Under a game day a person
         confirms it first (the gate may raise Declined, or KeyboardInterrupt to abort the game day)."""
-        gate = _INJECTION_GATE
-        if gate is not None:
+        if self.gate is not None:
             try:
-                gate(self, what or (self.phases[-1].name if self.phases else self.title))
+                self.gate(self, what or (self.phases[-1].name if self.phases else self.title))
             except Declined as e:
                 raise self.refuse(e) from None
         t = self.now()
@@ -476,58 +389,22 @@ class DrillRun:
     # ---- verdict and report ----
     def report(self) -> None:
         """Attach the timeline (CSV and PNG), evidence, PromQL results and the phase timeline to Allure."""
-        samples = self.prober.snapshot() if self.prober else []
-        t0 = min((s.t for s in samples), default=self._t0)
-        if samples:
-            allure_report.attach_csv("prober timeline.csv", allure_report.timeline_csv(samples, t0))
-            png = plots.timeline_png(
-                samples,
-                self.fault_window,
-                f"{self.title}: API availability and latency",
-                [(p.name.split(":")[0][:24], p.start) for p in self.phases],
-                self.profile.api.stall_s,
-            )
-            allure_report.attach_png("availability and latency.png", png)
-        observations = self.watcher.snapshot() if self.watcher else []
-        if observations:
-            subjects = ["etcd", *(f"lease/{name}" for name in preflight.LEADER_LEASES)]
-            end = max(o.t for o in observations)
-            png = plots.holders_png(
-                observations, subjects, self.fault_window, f"{self.title}: etcd leader and Lease holders", t0, end
-            )
-            allure_report.attach_png("etcd leader and Lease holders.png", png)
-            allure_report.attach_csv("leader and Lease timeline.csv", allure_report.observations_csv(observations, t0))
-        if self.metrics.get("rto_s") is not None:
-            stages = [
-                ("stop everything, data aside", self.metrics.get("rto_stop_s") or 0.0),
-                ("etcdutl restore, etcd elects", self.metrics.get("rto_restore_s") or 0.0),
-                ("API servers up, first write", self.metrics.get("rto_api_s") or 0.0),
-            ]
-            png = plots.restore_png(
-                stages,
-                self.profile.restore.rto_max_s,
-                self.metrics.get("rpo_s") or 0.0,
-                int(self.metrics.get("rpo_objects") or 0),
-            )
-            allure_report.attach_png("RTO and RPO.png", png)
-        phases = [
-            {
-                "phase": p.name,
-                "start_s": round(p.start - t0, 3),
-                "end_s": None if p.end is None else round(p.end - t0, 3),
-                "started_at": dt.datetime.fromtimestamp(p.wall, dt.UTC).isoformat(),
-                "outcome": p.outcome,
-            }
-            for p in self.phases
-        ]
-        allure_report.attach_json("phase timeline", phases)
-        allure_report.attach_json("evidence", self.evidence)
-        allure_report.attach_json("measurements", self.metrics)
-        if self.prom_results:
-            allure_report.attach_json("PromQL results", self.prom_results)
-        for name, data in self.attachments.items():
-            allure_report.attach_json(name, data)
-        allure_report.attach_text("SLO verdict", self.verdict.summary() or "no checks were made")
+        drill_report.attach(
+            self.title,
+            samples=self.prober.snapshot() if self.prober else [],
+            clock_start=self._t0,
+            fault_window=self.fault_window,
+            phases=self.phases,
+            stall_s=self.profile.api.stall_s,
+            observations=self.watcher.snapshot() if self.watcher else [],
+            leases=preflight.LEADER_LEASES,
+            metrics=self.metrics,
+            rto_max_s=self.profile.restore.rto_max_s,
+            evidence=self.evidence,
+            prom_results=self.prom_results,
+            attachments=self.attachments,
+            verdict=self.verdict.summary() or "no checks were made",
+        )
 
     def summary_row(self, nodeid: str) -> DrillRow:
         """This drill's line in the run summary (the verdict is filled in from pytest's outcome)."""

@@ -41,13 +41,13 @@ from typing import IO
 
 import pytest
 
-from kubedrill import pytest_plugin
 from kubedrill.config import read_yaml
-from kubedrill.drill import DrillRun, injection_gate
+from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, Declined
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.report import allure_report
 from kubedrill.report.summary import DrillRow
+from kubedrill.session import set_injection_gate, summary_rows
 
 ALLURERC = Path(__file__).resolve().parents[2] / "allurerc.mjs"
 HELP = (
@@ -293,6 +293,9 @@ class GameDay:
         self.console.record("resumed")
 
     # ---- hooks
+    def pytest_configure(self, config: pytest.Config) -> None:
+        set_injection_gate(config, self.gate)  # the kubedrill plugin hands it to every drill it runs
+
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         order = {nodeid: i for i, nodeid in enumerate(self.by_nodeid)}
         items.sort(key=lambda item: order.get(item.nodeid, len(order)))
@@ -329,7 +332,7 @@ class GameDay:
             self.console.in_drill = False
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.rows = dict(pytest_plugin._rows(session.config))
+        self.rows = dict(summary_rows(session.config))
         self.environment = dict(getattr(session.config, "_kubedrill_env", {}))
 
 
@@ -446,8 +449,7 @@ def run(plan: Plan, options: GameDayOptions, stdin: IO[str] = sys.stdin, stdout:
         "--timeout=0",  # people take the time they need at a prompt; drills bound their own waits
         *options.pytest_args,
     ]
-    with injection_gate(plugin.gate):
-        code = int(pytest.main(args, plugins=[plugin]))
+    code = int(pytest.main(args, plugins=[plugin]))
     context = plugin.environment.get("context") or next(
         (a.split("=", 1)[1] for a in options.pytest_args if a.startswith("--kube-context=")), "current"
     )

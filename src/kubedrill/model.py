@@ -88,3 +88,14 @@ class Verdict:
 
     def summary(self) -> str:
         return "\n".join(c.line() for c in self.checks)
+
+
+@dataclass
+class PhaseRecord:
+    """One step of a drill's runbook, on the drill's clock (``wall``: the matching Unix time at its start)."""
+
+    name: str
+    start: float
+    end: float | None = None
+    wall: float = 0.0
+    outcome: str = "ok"

@@ -7,6 +7,7 @@ renewed (a leader is at work). The API's availability is the drill's baseline (t
 successful writes through the prober) and is checked right after this gate.
 
 ``judge`` is pure: it turns what was observed into the list of problems, each naming expected and observed.
+``observe`` reads the cluster and the ledger; ``check`` is the gate a drill passes before anything else.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.kube import LeaseInfo, NodeInfo
-from kubedrill.faults.etcd import MemberView
-from kubedrill.faults.ledger import Entry
+from kubedrill.errors import PreconditionFailed, RecoveryTimeout
+from kubedrill.faults.ledger import Entry, RollbackLedger
+from kubedrill.probes import etcd as etcd_probe
+from kubedrill.probes.etcd import MemberView
+from kubedrill.waiting import wait_until
 
 LEADER_LEASES = ("kube-controller-manager", "kube-scheduler")  # in kube-system
 LEASE_GRACE_S = 10.0  # clock skew between this machine and the holder, and one missed renewal
 DEFAULT_ALLOWED_CONTEXTS = ("kubedrill-local", "kind-*")  # the embedded cluster and kind clusters
+PREFLIGHT_SETTLE_S = 30.0  # steady state may take this long to return after the previous drill
 
 
 def allowed_contexts(extra: Iterable[str] = ()) -> list[str]:
@@ -96,3 +102,57 @@ def judge(o: Observed) -> list[str]:
                 f"(holder {lease.holder}): is any instance running?"
             )
     return problems
+
+
+def observe(cluster: Cluster, ledger: RollbackLedger) -> Observed:
+    kube = cluster.kube()
+    try:
+        nodes = kube.nodes()
+        leases = [lease for name in LEADER_LEASES if (lease := kube.lease("kube-system", name))]
+    finally:
+        kube.close()
+    members = etcd_probe.observe(cluster) if cluster.etcd is not None else None
+    return Observed(
+        pending=ledger.pending(),
+        ledger_path=str(ledger.path),
+        nodes=nodes,
+        members=members,
+        expected_members=len(cluster.etcd_endpoint_of),
+        leases=leases,
+    )
+
+
+def check(cluster: Cluster, ledger: RollbackLedger, drill_id: str) -> list[str]:
+    """Check steady state before anything is created or injected; raise PreconditionFailed naming every
+    problem. A leftover fault in the ledger refuses at once; anything else gets PREFLIGHT_SETTLE_S to
+    settle (an election or a Lease handover right after the previous drill is normal). Returns what was
+    checked, for the report."""
+
+    def refusal(problems: list[str]) -> str:
+        return f"pre-flight for {drill_id}: steady state does not hold, nothing was injected:\n  " + "\n  ".join(
+            problems
+        )
+
+    pending = ledger.pending()
+    if pending:
+        raise PreconditionFailed(refusal(ledger_problems(pending, str(ledger.path))))
+    try:
+        observed = wait_until(
+            "steady state before the drill",
+            lambda: observe(cluster, ledger),
+            lambda o: not judge(o),
+            timeout_s=PREFLIGHT_SETTLE_S,
+            interval_s=1.0,
+            describe=lambda o: "; ".join(judge(o)),
+        )
+    except RecoveryTimeout as e:  # the last observation's problems, or why the API/etcd did not answer
+        raise PreconditionFailed(refusal([str(e.last_observed)])) from None
+    checked = [f"rollback ledger {ledger.path}: no pending fault", f"{len(observed.nodes)} nodes Ready"]
+    checked += [
+        f"Lease {lease.name} renewed {lease.renewed_ago_s:.1f} s ago"
+        for lease in observed.leases
+        if lease.renewed_ago_s is not None
+    ]
+    if observed.members is not None:
+        checked.append(f"{len(observed.members)} etcd members answering, one leader, no alarms")
+    return checked

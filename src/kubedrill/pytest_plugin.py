@@ -30,6 +30,8 @@ from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
+from kubedrill.session import injection_gate
+from kubedrill.session import summary_rows as _rows
 from kubedrill.settings import OPTIONS, Option, RunSettings, option
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -242,7 +244,8 @@ def run_scenario(
             allow_contexts=tuple(p for p in user_allowed_contexts(request.config) if p.strip()),
         )
         try:
-            return runner.run(path, settings, journal_dir, on_finished=lambda d: _record(request, d))
+            gate = injection_gate(request.config)  # a game day's: a person confirms each injection
+            return runner.run(path, settings, journal_dir, on_finished=lambda d: _record(request, d), gate=gate)
         except Declined as e:  # a person said no at the game-day gate: nothing was injected
             pytest.skip(f"declined at the game-day gate: {e}")
 
@@ -250,12 +253,6 @@ def run_scenario(
 
 
 # ---------------------------------------------------------------- the run summary
-
-SUMMARY_KEY = pytest.StashKey[dict[str, DrillRow]]()
-
-
-def _rows(config: pytest.Config) -> dict[str, DrillRow]:
-    return config.stash.setdefault(SUMMARY_KEY, {})
 
 
 def reports_dir(config: pytest.Config) -> Path | None:

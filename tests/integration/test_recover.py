@@ -9,8 +9,9 @@ import pytest
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
 from kubedrill.faults.base import Rollbacks, cluster_record
-from kubedrill.faults.etcd import MoveLeader, leader_of, observe
+from kubedrill.faults.etcd import MoveLeader
 from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.probes.etcd import leader_of, observe
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill

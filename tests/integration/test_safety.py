@@ -25,9 +25,9 @@ from kubedrill.backends.kube import Kube
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
 from kubedrill.faults.components import StopComponent
-from kubedrill.faults.etcd import leader_of, observe
 from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.faults.restore import ASIDE_SUFFIX, REVISION_BUMP
+from kubedrill.probes.etcd import leader_of, observe
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill

@@ -3,7 +3,7 @@
 import pytest
 
 from kubedrill.errors import ConfigError, PreconditionFailed
-from kubedrill.faults.etcd import MemberView, choose_follower, leader_of
+from kubedrill.probes.etcd import MemberView, choose_follower, leader_of
 
 
 def member(node: str, mid: str, leader: str = "a", revision: int = 100) -> MemberView:
@@ -53,7 +53,7 @@ def test_a_leader_outside_the_answering_members_is_no_leader() -> None:
 
 
 def test_a_member_is_caught_up_when_no_other_member_is_ahead_of_it() -> None:
-    from kubedrill.faults.etcd import caught_up
+    from kubedrill.probes.etcd import caught_up
 
     assert caught_up([member("cp-1", "a", revision=10), member("cp-2", "b", revision=10)], "cp-2")
     assert caught_up(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kubedrill.backends.kube import LeaseInfo, NodeInfo
-from kubedrill.faults.etcd import MemberView
 from kubedrill.faults.ledger import Entry
 from kubedrill.preflight import Observed, allowed_contexts, context_refusal, judge
+from kubedrill.probes.etcd import MemberView
 from kubedrill.pytest_plugin import names_item
 
 

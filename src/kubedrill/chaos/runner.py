@@ -20,9 +20,9 @@ from typing import Any
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.types import Strategy
 
-from kubedrill.chaos import activities
+from kubedrill.chaos.runs import RUNS_KEY, Runs
 from kubedrill.config import read_yaml
-from kubedrill.drill import DrillRun
+from kubedrill.drill import DrillRun, InjectionGate
 from kubedrill.errors import (
     ConfigError,
     Declined,
@@ -67,23 +67,30 @@ def run(
     settings: RunSettings,
     journal_dir: Path | None = None,
     on_finished: Callable[[DrillRun], None] | None = None,
+    gate: InjectionGate | None = None,
 ) -> DrillRun:
     """Run the experiment at ``path``; return the drill run (measurements, verdict) or raise its failure.
 
     ``on_finished`` sees the drill once it is reverted and reported, whatever the outcome (the run
-    summary collects its figures there)."""
+    summary collects its figures there). ``gate`` (a game day's) is asked before every injection."""
     if threading.current_thread() is not threading.main_thread():
         raise PreconditionFailed("chaoslib's run_experiment must run in the main thread")
     experiment = load(path)
     run_id = f"pytest-{uuid.uuid4().hex[:8]}"
     experiment.setdefault("configuration", {}).update(configuration_for(settings, run_id))
+    # This run's own registry, for its activities only. chaoslib takes a configuration value from
+    # experiment_vars only for a key the experiment declares: the placeholder is what the journal shows.
+    runs = Runs(gate=gate)
+    experiment["configuration"][RUNS_KEY] = "the run's drills (given by kubedrill's pytest runner)"
     journal: dict[str, Any] = {}
     drill: DrillRun | None = None
     try:
-        journal = run_experiment(experiment, settings=CHAOS_SETTINGS, strategy=Strategy.DEFAULT)
+        journal = run_experiment(
+            experiment, settings=CHAOS_SETTINGS, experiment_vars=({RUNS_KEY: runs}, None), strategy=Strategy.DEFAULT
+        )
     finally:
-        drill = activities.pop(run_id)
-        refusal = activities.pop_refusal(run_id)
+        drill = runs.pop(run_id)
+        refusal = runs.pop_refusal(run_id)
         rollback_error: RollbackFailed | None = None
         if drill is not None:
             try:

@@ -12,7 +12,6 @@ and selected explicitly (``allow_quorum_loss``); the refusal comes before the le
 
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
 from abc import ABC, abstractmethod
@@ -45,15 +44,10 @@ class Plan:
 
 
 class Fault(ABC):
-    """One fault. Subclasses register a ``kind`` so ``kubedrill recover`` can rebuild them from the ledger."""
+    """One fault. Each type names its ``kind``, the key under which the ledger records it and
+    ``kubedrill.faults.kinds.FAULT_TYPES`` finds it again for ``kubedrill recover``."""
 
     kind: ClassVar[str]
-    registry: ClassVar[dict[str, type[Fault]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if getattr(cls, "kind", None):
-            Fault.registry[cls.kind] = cls
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -237,22 +231,3 @@ class Rollbacks:
         if self.failures:
             failures, self.failures = self.failures, []
             raise RollbackFailed(failures)
-
-
-FAULT_MODULES = (
-    "kubedrill.faults.etcd",
-    "kubedrill.faults.components",
-    "kubedrill.faults.restore",
-    "kubedrill.faults.network",
-    "kubedrill.faults.drain",
-)
-
-
-def rebuild(entry: Entry, cluster: Cluster) -> Fault:
-    for module in FAULT_MODULES:  # every fault kind registers itself when its module is imported
-        importlib.import_module(module)
-    try:
-        cls = Fault.registry[entry.kind]
-    except KeyError:
-        raise FaultInjectionError(f"ledger entry {entry.id}: unknown fault kind {entry.kind!r}") from None
-    return cls.from_params(cluster, entry.params)

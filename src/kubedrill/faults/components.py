@@ -1,4 +1,5 @@
-"""Component faults: kill an instance for real (SIGKILL semantics), or stop it and keep it down.
+"""The control-plane component family: kill an instance for real (SIGKILL semantics), or stop it and keep
+it down; its drill steps (the restart proven, the Lease handed over, the canary reconciled) and plans.
 
 A kill is proven, never assumed: ``confirm`` checks the killed PID/container ID no longer runs, and the
 drill then waits for a *different* ID (the restart). Deleting a static pod's mirror pod through the API is
@@ -9,10 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.runtimes import ComponentRuntime, Instance
-from kubedrill.errors import BackendError, PreconditionFailed
+from kubedrill.drill import DrillRun
+from kubedrill.errors import BackendError, ConfigError, PreconditionFailed, RecoveryTimeout
+from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
+from kubedrill.model import Check
+from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
 CONFIRM_TIMEOUT_S = 10.0
@@ -160,3 +166,209 @@ class StopComponent(Fault):
     def revert(self) -> str:
         runtime_of(self.cluster).start(self.component, self.node)
         return f"{self.component} on {self.node} started again"
+
+
+# ---------------------------------------------------------------- drill steps and dry-run plans
+
+
+LEASES = {"kube-controller-manager": "kube-controller-manager", "kube-scheduler": "kube-scheduler"}
+
+
+def lease_holder(run: DrillRun, component: str) -> str | None:
+    kube = run.cluster.kube()
+    try:
+        return kube.lease_holder("kube-system", LEASES[component])
+    finally:
+        kube.close()
+
+
+def _bound_pods(canary: Canary) -> tuple[int, int]:
+    """(pods, pods bound to a node) of the canary, ignoring terminating ones."""
+    pods = [p for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}") if not p.deleting]
+    return len(pods), sum(1 for p in pods if p.node)
+
+
+def check_kill_component(component: str) -> None:
+    if component not in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
+        raise ConfigError("experiment", "kill_component.component", "a control-plane component", component)
+
+
+def check_stop_every_instance(component: str) -> None:
+    if component not in LEASES:
+        raise ConfigError("experiment", "stop_every_instance.component", f"one of {sorted(LEASES)}", component)
+
+
+def kill_component(run: DrillRun, component: str, target: str = "any") -> dict[str, Any]:
+    """Action: SIGKILL one instance of ``component`` (kube-apiserver, kube-controller-manager,
+    kube-scheduler, etcd), ``target`` ``lease-holder`` (controller-manager, scheduler) or ``any``; prove the
+    kill (a new PID/container ID) and measure the handover.
+
+    - kube-apiserver: the instance restarts and answers /readyz itself within the SLO; the prober (through
+      the load balancer) judges availability;
+    - controller-manager / scheduler: the kube-system Lease moves to a new holder within
+      ``control_plane.lease_handover_max_s``; the canary, scaled up right after the kill, gets its new pod
+      created, bound and Available within ``nodes.pods_rescheduled_max_s`` once the handover is done."""
+    check_kill_component(component)
+    nodes = run.cluster.control_planes
+    holder = lease_holder(run, component) if component in LEASES else None
+    if target == "lease-holder":
+        if component not in LEASES:
+            raise ConfigError(
+                "experiment", "kill_component.target", "lease-holder only for leader-elected components", component
+            )
+        node = slo.node_of_holder(holder)
+        if node not in nodes:
+            raise PreconditionFailed(f"the {component} Lease holder {holder!r} is on no known node ({nodes})")
+    elif target == "any":
+        node = nodes[-1]
+    else:
+        node = target
+    fault = KillComponent(run.cluster, component, str(node))
+    with run.phase(f"inject: SIGKILL {component} on {node}"):
+        if holder:
+            run.evidence["lease holder before"] = holder
+        start = run.begin_fault()
+        run.inject(fault)
+        canary = run.canary
+        if canary is not None and component in LEASES:
+            canary.workloads.scale_deployment(canary.namespace, canary.name, canary.replicas + 1)
+    with run.phase("fault took effect: the process is gone"):
+        run.evidence["kill proven"] = fault.confirm()
+    with run.phase(f"recover: {component} restarts; its work is handed over"):
+        await_restart(run, fault, start)
+        if component == "kube-apiserver":
+            _await_apiserver_ready(run, str(node), start)
+        if component in LEASES:
+            handover_s = _await_lease_handover(run, component, holder, start)
+            if canary is not None and handover_s is not None:
+                steps.await_canary(run, canary, canary.replicas + 1, start + handover_s, "created, bound and Available")
+        if component == "etcd":
+            steps.await_caught_up(run, str(node), start)
+        steps.settle(run)
+    return {"killed": node, "component": component, "metrics": run.metrics}
+
+
+def await_restart(run: DrillRun, fault: KillComponent, start: float) -> None:
+    """The proof of a kill: the component runs again under another PID/container ID, within the SLO."""
+    limit = run.profile.control_plane.component_restart_max_s
+    inst = fault.await_restart(limit)
+    back_s = run.now() - start
+    what = f"{fault.component} on {fault.node}"
+    run.evidence["restart"] = f"{what}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
+    run.add(
+        Check(
+            f"{what} restarted (new PID)",
+            f"an id other than {fault.killed_id} within {limit:g} s",
+            f"{inst.id} after {back_s:.2f} s",
+            inst.id != fault.killed_id and back_s <= limit,
+        )
+    )
+
+
+def _await_apiserver_ready(run: DrillRun, node: str, start: float) -> None:
+    url = run.cluster.apiserver_of.get(node)
+    if url is None:
+        raise PreconditionFailed(f"no API server URL known for {node}")
+    kube = run.cluster.kube(timeout_s=1.0)
+    limit = run.profile.control_plane.component_restart_max_s
+    try:
+        wait_until(f"kube-apiserver on {node} ready", lambda: kube.readyz(url), bool, timeout_s=limit, interval_s=0.1)
+        ready_s: float | None = run.now() - start
+    except RecoveryTimeout:
+        ready_s = None
+    finally:
+        kube.close()
+    run.metrics["apiserver_ready_s"] = ready_s
+    run.add(slo.check_max(f"kube-apiserver on {node} answers /readyz again", ready_s, limit))
+
+
+def _await_lease_handover(run: DrillRun, component: str, holder: str | None, start: float) -> float | None:
+    limit = run.profile.control_plane.lease_handover_max_s
+    try:
+        new = wait_until(
+            f"the {component} Lease held by someone other than {holder}",
+            lambda: lease_holder(run, component),
+            lambda h: h is not None and h != holder,
+            timeout_s=limit + 30,
+            interval_s=0.1,
+        )
+        handover_s: float | None = run.now() - start
+        run.evidence["lease holder after"] = str(new)
+    except RecoveryTimeout as e:
+        handover_s, new = None, None
+        run.evidence["lease"] = str(e)
+    run.metrics[f"{component}_lease_handover_s"] = handover_s
+    run.add(
+        slo.check_max(
+            f"{component} Lease handed over (leaseDuration + retryPeriod)",
+            handover_s,
+            limit,
+            hint=f"kubectl -n kube-system get lease {LEASES[component]} -o yaml",
+        )
+    )
+    if new is not None:
+        run.evidence["lease moved"] = f"{slo.node_of_holder(holder)} → {slo.node_of_holder(new)}"
+    return handover_s
+
+
+def stop_every_instance(run: DrillRun, component: str, hold_s: float = 5.0) -> dict[str, Any]:
+    """Action: stop every instance of the scheduler or controller-manager for ``hold_s``, with the canary
+    scaled up meanwhile: prove the outage (the scheduler: the new pod stays unbound; the
+    controller-manager: no new pod is created), then start them and measure the time to recover."""
+    check_stop_every_instance(component)
+    canary = steps.require_canary(run)
+    faults = [StopComponent(run.cluster, component, n) for n in run.cluster.control_planes]
+    before_pods, _ = _bound_pods(canary)
+    with run.phase(f"inject: stop every {component}"):
+        start = run.begin_fault()
+        for f in faults:
+            run.inject(f)
+    with run.phase(f"fault took effect: no {component} runs; the canary is scaled up and stays short"):
+        for f in faults:
+            run.evidence[f"stopped on {f.node}"] = f.confirm()
+        canary.workloads.scale_deployment(canary.namespace, canary.name, canary.replicas + 1)
+        run.hold(hold_s)
+        pods, bound = _bound_pods(canary)
+        if component == "kube-scheduler":
+            ok, observed = bound == before_pods and pods > before_pods, f"{pods} pods, {bound} bound"
+            expected = f"the new pod created but not bound (still {before_pods} bound)"
+        else:
+            ok, observed = pods == before_pods, f"{pods} pods"
+            expected = f"no new pod created (still {before_pods})"
+        verb = "schedules" if component == "kube-scheduler" else "reconciles"
+        run.add(
+            Check(f"outage shown: nothing {verb} without a {component}", expected, f"{observed} after {hold_s:g} s", ok)
+        )
+    with run.phase(f"recover: start every {component}; the canary catches up"):
+        returned = run.now()
+        for f in faults:
+            run.evidence[f"started on {f.node}"] = run.rollbacks.revert_one(f)
+        limit = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
+        try:
+            canary.wait_available(canary.replicas + 1, timeout_s=limit + 30)
+            recovered: float | None = run.now() - returned
+        except RecoveryTimeout as e:
+            recovered = None
+            run.evidence["canary"] = str(e)
+        run.metrics["time_to_recover_after_return_s"] = recovered
+        run.add(slo.check_max(f"canary Available again after every {component} returned", recovered, limit))
+        run.end_fault()
+    return {"component": component, "hold_s": hold_s, "recovered_s": recovered, "since_stop_s": run.now() - start}
+
+
+def plan_kill_component(cluster: Cluster, component: str, target: str = "any") -> Plan:
+    node = cluster.control_planes[-1] if target in ("any", "lease-holder") else target
+    plan = KillComponent(cluster, component, node).plan()
+    if target == "lease-holder":
+        plan.targets["node"] = f"the {component} Lease holder's node at run time (now {node} as a stand-in)"
+    return plan
+
+
+def plan_stop_every_instance(cluster: Cluster, component: str, hold_s: float = 5.0) -> Plan:
+    plans = [StopComponent(cluster, component, n).plan() for n in cluster.control_planes]
+    return Plan(
+        fault="component.stop (every instance)",
+        targets=dict.fromkeys(cluster.control_planes, component),
+        actions=[a for p in plans for a in p.actions] + [f"hold {hold_s:g} s"],
+        revert=[a for p in plans for a in p.revert],
+    )

@@ -21,8 +21,12 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.kube import NodeInfo
 from kubedrill.backends.workloads import PodOnNode, Workloads
+from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, PreconditionFailed
+from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
+from kubedrill.model import Check
+from kubedrill.probes.workload import AvailabilityWatch, Canary
 
 
 @dataclass(frozen=True)
@@ -183,3 +187,112 @@ class Drain(Fault):
         if node.unschedulable:
             raise PreconditionFailed(f"{self.node} is still cordoned after uncordon")
         return f"{self.node} uncordoned (verified)"
+
+
+# ---------------------------------------------------------------- drill steps and dry-run plans
+
+
+def _canary_nodes(canary: Canary) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}"):
+        if p.node and not p.deleting:
+            counts[p.node] = counts.get(p.node, 0) + 1
+    return counts
+
+
+def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) -> None:
+    """Drain ``node`` with the canary watched at 10 Hz; judge the drain, the dip and the rescheduling."""
+    floor = max(1, canary.min_available)
+    fault = Drain(run.cluster, node, options)
+    selector = f"app={canary.labels['app']}"
+    watcher = Workloads(run.cluster.kube())  # its own client: the watch runs in its own thread
+    watch = AvailabilityWatch(lambda on, stop: watcher.watch_ready_pods(canary.namespace, selector, on, stop))
+    with watch:
+        with run.phase(f"inject: cordon and drain {node} (Eviction API)"):
+            start = run.now()
+            run.evidence[f"drain {node}"] = run.inject(fault)
+            run.evidence[f"cordoned {node}"] = fault.confirm()
+        run.add(
+            Check(
+                f"drain of {node} completed",
+                f"every evictable pod evicted within {options.timeout_s:g} s",
+                fault.result.describe(),
+                fault.result.complete,
+                hint="a PDB that allows no disruption blocks every drain: check minAvailable vs replicas",
+            )
+        )
+        with run.phase(f"recover: evicted pods recreated and Ready elsewhere; uncordon {node}"):
+            took = steps.await_canary(run, canary, canary.replicas, start, "recreated and Ready on other nodes")
+            left = _canary_nodes(canary).get(node, 0)
+            if fault.result.complete:
+                run.add(Check(f"no canary pod left on {node}", "0", str(left), left == 0))
+            run.evidence[f"uncordon {node}"] = run.rollbacks.revert_one(fault)
+            uncordoned = next(n for n in run.cluster.kube().nodes() if n.name == node)
+            run.add(
+                Check(
+                    f"{node} uncordoned afterwards",
+                    "schedulable",
+                    "cordoned" if uncordoned.unschedulable else "schedulable",
+                    not uncordoned.unschedulable,
+                )
+            )
+            run.metrics[f"drain_{node}_s"] = took
+    watcher.kube.close()
+    lowest = watch.minimum
+    run.metrics[f"canary_min_available_during_{node}"] = lowest
+    run.add(
+        Check(
+            f"canary availability never dropped below its floor while draining {node}",
+            f"≥ {floor} Ready pods (PDB minAvailable {canary.min_available}) after every change (pod watch)",
+            f"minimum {lowest} over {len(watch.samples)} changes",
+            lowest is not None and lowest >= floor,
+            hint="a Deployment without a PDB (or with one replica) loses availability when its pod is evicted",
+        )
+    )
+
+
+def drain_node(
+    run: DrillRun,
+    node: str | None = None,
+    timeout_s: float = 30.0,
+    force: bool = False,
+    delete_emptydir_data: bool = False,
+) -> dict[str, Any]:
+    """Action: drain the worker with the most canary pods (or ``node``) through the Eviction API, watching
+    the canary at 10 Hz; assert it never drops below its PDB, its pods come back elsewhere, the node is
+    uncordoned. A PDB allowing no disruption makes the drill fail with "blocked by PDB <name>"."""
+    canary = steps.require_canary(run)
+    target = node or max(sorted(_canary_nodes(canary).items()), key=lambda kv: kv[1])[0]
+    run.begin_fault(f"drain {target} through the Eviction API")
+    _drain_one(run, canary, target, DrainOptions(force, delete_emptydir_data, timeout_s=timeout_s))
+    steps.settle(run)
+    return {"drained": target, "metrics": run.metrics}
+
+
+def rolling_drain(run: DrillRun, timeout_s: float = 30.0) -> dict[str, Any]:
+    """Action: drain every worker one at a time, as maintenance would, availability asserted throughout."""
+    canary = steps.require_canary(run)
+    kube = run.cluster.kube()
+    try:
+        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
+    finally:
+        kube.close()
+    start = run.begin_fault(f"drain {', '.join(workers)}, one at a time")
+    for worker in workers:
+        _drain_one(run, canary, worker, DrainOptions(timeout_s=timeout_s))
+    run.metrics["rolling_drain_total_s"] = run.now() - start
+    steps.settle(run)
+    return {"drained": workers, "total_s": run.metrics["rolling_drain_total_s"]}
+
+
+def plan_drain_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
+    kube = cluster.kube()
+    try:
+        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
+    finally:
+        kube.close()
+    return Drain(cluster, node or workers[0]).plan()
+
+
+def plan_rolling_drain(cluster: Cluster, **_: Any) -> Plan:
+    return plan_drain_node(cluster)

@@ -1,81 +1,26 @@
-"""etcd faults: move leadership (``etcdctl move-leader``), and what drills need to watch members.
+"""The etcd family: move leadership (``etcdctl move-leader``), kill a member, lose quorum; its drill steps
+and dry-run plans.
 
-``choose_follower`` is the pure decision (which member becomes leader); ``observe`` reads the members
-through etcdctl and names each by its node.
+Members are observed, and the member that plays a role chosen, in ``kubedrill.probes.etcd``;
+``choose_quorum_loss`` is this family's own pure decision (which members a quorum loss stops).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.etcd import Etcdctl, MemberStatus
-from kubedrill.backends.etcd_http import EtcdStatusHttp
-from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed
+from kubedrill.drill import DrillRun
+from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
-
-
-@dataclass(frozen=True)
-class MemberView:
-    node: str
-    member_id: str
-    endpoint: str
-    is_leader: bool
-    leader_id: str
-    revision: int
-    raft_term: int
-    errors: tuple[str, ...] = ()  # active alarms and errors the member reports (NOSPACE, CORRUPT …)
-
-
-def _etcd(cluster: Cluster) -> Etcdctl:
-    if cluster.etcd is None:
-        raise PreconditionFailed(cluster.missing or f"no etcd access on backend {cluster.backend}")
-    return cluster.etcd
-
-
-def observe(cluster: Cluster, statuses: Sequence[MemberStatus] | None = None) -> list[MemberView]:
-    """Every member that answered ``endpoint status`` (or the ``statuses`` read another way), by node name."""
-    out = []
-    for s in _etcd(cluster).endpoint_status() if statuses is None else statuses:
-        node = cluster.node_of_endpoint(s.endpoint) or s.endpoint
-        out.append(
-            MemberView(node, s.member_id, s.endpoint, s.is_leader, s.leader_id, s.revision, s.raft_term, s.errors)
-        )
-    return sorted(out, key=lambda m: m.node)
-
-
-def leader_of(members: Sequence[MemberView]) -> MemberView | None:
-    """The leader, if the answering members agree on exactly one that is among them."""
-    leaders = {m.leader_id for m in members}
-    if len(leaders) != 1:
-        return None
-    (lid,) = leaders
-    return next((m for m in members if m.member_id == lid), None)
-
-
-def leader_now(cluster: Cluster, http: EtcdStatusHttp | None = None) -> tuple[str | None, int | None]:
-    """Who leads and in which term, as the answering members agree (None, None without agreement); over
-    the HTTP gateway when ``http`` is given, else with etcdctl. What the leader watcher reads."""
-    leader = leader_of(observe(cluster, http.endpoint_status() if http else None))
-    return (leader.node, leader.raft_term) if leader else (None, None)
-
-
-def caught_up(members: Sequence[MemberView], node: str) -> bool:
-    """``node`` answers and its revision is no lower than the slowest of the other members that answer.
-
-    Writes keep flowing during a drill, so members are compared within one observation, not with a
-    revision remembered from before."""
-    mine = next((m for m in members if m.node == node), None)
-    others = [m.revision for m in members if m.node != node]
-    return mine is not None and bool(others) and mine.revision >= min(others)
-
-
-def quorum_of(members: int) -> int:
-    """Votes etcd needs to commit: a strict majority."""
-    return members // 2 + 1
+from kubedrill.faults.components import KillComponent, StopComponent, await_restart
+from kubedrill.model import Check, Window
+from kubedrill.probes.etcd import MemberView, choose_follower, etcdctl, leader_of, member_for_role, observe, quorum_of
+from kubedrill.waiting import wait_until
 
 
 def choose_quorum_loss(members: Sequence[MemberView]) -> list[MemberView]:
@@ -86,38 +31,6 @@ def choose_quorum_loss(members: Sequence[MemberView]) -> list[MemberView]:
         raise PreconditionFailed(f"quorum loss needs ≥ 2 members, etcd has {len(members)}")
     ordered = sorted(members, key=lambda m: (leader is not None and m.member_id == leader.member_id, m.node))
     return ordered[:lose]
-
-
-def member_for_role(members: Sequence[MemberView], role: str) -> tuple[MemberView, str]:
-    """(the leader, the node of the member that plays ``role``: the leader itself, or the follower
-    ``choose_follower`` picks)."""
-    if role not in ("leader", "follower"):
-        raise ConfigError("experiment", "role", "leader or follower", role)
-    leader = leader_of(members)
-    if leader is None:
-        raise PreconditionFailed(f"etcd has no single leader before the drill: {[m.node for m in members]}")
-    return leader, leader.node if role == "leader" else choose_follower(members).node
-
-
-def choose_follower(members: Sequence[MemberView], prefer: str | None = None) -> MemberView:
-    """The member that should take leadership: ``prefer`` if it is a follower, else the most caught-up
-    follower (highest revision, then name, so the choice is repeatable)."""
-    leader = leader_of(members)
-    if leader is None:
-        raise PreconditionFailed(f"etcd has no single leader: {[(m.node, m.leader_id) for m in members]}")
-    followers = [m for m in members if m.member_id != leader.member_id]
-    if not followers:
-        raise PreconditionFailed(
-            f"etcd has a single member ({leader.node}): there is no follower to move leadership to"
-        )
-    if prefer:
-        chosen = next((m for m in members if m.node == prefer), None)
-        if chosen is None:
-            raise ConfigError("drill", "target", f"one of {[m.node for m in members]}", prefer)
-        if chosen.member_id == leader.member_id:
-            raise ConfigError("drill", "target", f"a follower, not the leader {leader.node}", prefer)
-        return chosen
-    return sorted(followers, key=lambda m: (-m.revision, m.node))[0]
 
 
 class MoveLeader(Fault):
@@ -152,7 +65,7 @@ class MoveLeader(Fault):
 
     def plan(self) -> Plan:
         leader, target = self._resolve()
-        etcd = _etcd(self.cluster)
+        etcd = etcdctl(self.cluster)
         return Plan(
             fault=self.kind,
             targets={"leader": leader.node, "new leader": target.node},
@@ -163,7 +76,7 @@ class MoveLeader(Fault):
     def inject(self) -> str:
         leader, target = self._resolve()
         self.injected_at = time.monotonic()
-        _etcd(self.cluster).move_leader(target.member_id, leader.endpoint)
+        etcdctl(self.cluster).move_leader(target.member_id, leader.endpoint)
         return f"move-leader {leader.node} → {target.node} ({target.member_id}) sent to {leader.endpoint}"
 
     def confirm(self) -> str:
@@ -188,5 +101,174 @@ class MoveLeader(Fault):
             )
         if leader.node == self.original_leader:
             return f"{self.original_leader} already leads"
-        _etcd(self.cluster).move_leader(original.member_id, leader.endpoint)
+        etcdctl(self.cluster).move_leader(original.member_id, leader.endpoint)
         return f"leadership handed back {leader.node} → {self.original_leader}"
+
+
+# ---------------------------------------------------------------- drill steps and dry-run plans
+
+
+LEADER_CHANGE_SEEN = {
+    "name": "Prometheus saw the leader change",
+    "expr": 'increase(etcd_server_leader_changes_seen_total{job="etcd"}[{window}])',
+    "op": ">=",
+    "threshold": 1,
+}
+NO_LEADER_ALERT = {"name": "etcdNoLeader", "expr": 'etcd_server_has_leader{job="etcd"} == 0', "for_s": 5.0}
+
+
+def move_etcd_leader(run: DrillRun, to: str | None = None) -> dict[str, Any]:
+    """Action: move etcd leadership to a follower and measure the election; the fault window covers it."""
+    fault = MoveLeader(run.cluster, to)
+    with run.phase("inject: etcdctl move-leader"):
+        members = observe(run.cluster)
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        run.inject(fault)
+    with run.phase("fault took effect: a new leader is elected"):
+        try:
+            elected_s = _await_new_leader(run, str(fault.original_leader), start)
+        except RecoveryTimeout as e:
+            raise FaultInjectionError(f"leadership never moved away from {fault.original_leader}: {e}") from e
+        run.evidence["confirm"] = fault.confirm()
+    with run.phase("recover: the API settles after the election"):
+        run.attachments["etcd members after"] = [m.__dict__ for m in observe(run.cluster)]
+        steps.settle(run)
+    return {"from": fault.original_leader, "to": fault.to, "elected_s": round(elected_s, 3)}
+
+
+def assert_leader_move_slos(run: DrillRun) -> dict[str, Any]:
+    """Probe: judge_fault_window with the leader-move drill's PromQL checks."""
+    return steps.judge_fault_window(
+        run,
+        prometheus=[LEADER_CHANGE_SEEN],
+        alerts=[{**NO_LEADER_ALERT, "for_s": max(1.0, run.profile.etcd.leader_election_max_s)}],
+    )
+
+
+def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | None = None) -> float:
+    """Wait for a new leader: another node, or (``old_term`` given) any node elected in a later term, since a
+    killed leader that restarts at once can win the next election. Record and judge the election time."""
+
+    def elected(m: MemberView | None) -> bool:
+        if m is None:
+            return False
+        return m.node != old if old_term is None else m.raft_term > old_term
+
+    what = f"a leader other than {old}" if old_term is None else f"a leader elected after term {old_term}"
+    leader = wait_until(
+        what,
+        lambda: leader_of(observe(run.cluster)),
+        elected,
+        timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
+        interval_s=0.05,
+        describe=lambda m: f"leader {m.node if m else 'none'}",
+    )
+    elected_s = run.now() - start
+    assert leader is not None
+    run.evidence["leader change"] = f"{old} → {leader.node} in {elected_s:.3f} s (term {leader.raft_term})"
+    run.metrics["leader_election_s"] = elected_s
+    if old_term is None:
+        run.add(Check("a new, different etcd leader", what, leader.node, leader.node != old))
+    else:
+        run.add(Check("a new etcd leader elected", what, f"{leader.node} in term {leader.raft_term}", True))
+    run.add(
+        Check(
+            "etcd leader elected within the SLO",
+            f"≤ {run.profile.etcd.leader_election_max_s:g} s",
+            f"{elected_s:.3f} s",
+            elected_s <= run.profile.etcd.leader_election_max_s,
+            hint="check 'etcdctl endpoint status -w table' and the etcd members' logs",
+        )
+    )
+    return elected_s
+
+
+def kill_etcd_member(run: DrillRun, role: str = "leader") -> dict[str, Any]:
+    """Action: SIGKILL the etcd leader (or a follower); prove the kill (a new PID), measure the election
+    (leader) or assert leadership did not change (follower), and wait for the member to catch up."""
+    members = observe(run.cluster)
+    leader, node = member_for_role(members, role)
+    fault = KillComponent(run.cluster, "etcd", node)
+    with run.phase(f"inject: SIGKILL the etcd {role} on {node}"):
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        run.inject(fault)
+    with run.phase("fault took effect: the member's process is gone"):
+        run.evidence["kill proven"] = fault.confirm()
+        if role == "leader":
+            _await_new_leader(run, node, start, old_term=leader.raft_term)
+    with run.phase("recover: the member restarts and catches up"):
+        await_restart(run, fault, start)
+        steps.await_caught_up(run, node, start)
+        after = observe(run.cluster)
+        run.attachments["etcd members after"] = [m.__dict__ for m in after]
+        if role == "follower":
+            now_leader = leader_of(after)
+            run.add(
+                Check(
+                    "etcd leadership did not change",
+                    f"{leader.node} leads in term {leader.raft_term}",
+                    f"{now_leader.node} leads in term {now_leader.raft_term}" if now_leader else "no leader",
+                    now_leader is not None
+                    and now_leader.node == leader.node
+                    and now_leader.raft_term == leader.raft_term,
+                )
+            )
+        steps.settle(run)
+    return {"killed": node, "role": role, "metrics": run.metrics}
+
+
+def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
+    """Action: stop a majority of etcd members (followers first) and hold them down for ``hold_s``;
+    assert the API refused every write meanwhile (the outage is proven, not assumed), then start them."""
+    members = observe(run.cluster)
+    victims = choose_quorum_loss(members)
+    faults = [StopComponent(run.cluster, "etcd", m.node) for m in victims]
+    with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        for f in faults:
+            run.inject(f)
+    prober = run.prober
+    if prober is None:
+        raise PreconditionFailed("lose_etcd_quorum needs the prober: start_drill first")
+    with run.phase("fault took effect: API writes fail without quorum"):
+        for f in faults:
+            run.evidence[f"stopped {f.node}"] = f.confirm()
+        first_failure = wait_until(
+            "the first refused write",
+            lambda: next((s.t for s in prober.snapshot() if s.op == "write" and not s.ok and s.t >= start), None),
+            lambda t: t is not None,
+            timeout_s=30,
+            interval_s=0.1,
+        )
+        assert first_failure is not None
+        hold_end = first_failure + hold_s
+        run.hold(hold_end - run.now())
+        held = slo.in_window(prober.snapshot(), Window(first_failure, hold_end), "write")
+        accepted = [s for s in held if s.ok]
+        run.metrics["writes_during_quorum_loss"] = len(held)
+        run.add(
+            Check(
+                "API refused writes while quorum was lost",
+                "0 acknowledged writes while a majority of etcd members is down",
+                f"{len(accepted)} of {len(held)} writes acknowledged over {hold_s:g} s",
+                bool(held) and not accepted,
+                hint="an acknowledged write without quorum would be a split-brain bug",
+            )
+        )
+    with run.phase("recover: start the members, quorum returns"):
+        for f in faults:
+            run.evidence[f"restarted {f.node}"] = run.rollbacks.revert_one(f)
+        run.end_fault()
+    return {"stopped": [m.node for m in victims], "hold_s": hold_s}
+
+
+def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
+    return MoveLeader(cluster, to).plan()
+
+
+def plan_kill_etcd_member(cluster: Cluster, role: str = "leader") -> Plan:
+    _, node = member_for_role(observe(cluster), role)
+    return KillComponent(cluster, "etcd", node).plan()

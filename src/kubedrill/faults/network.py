@@ -1,4 +1,5 @@
-"""Network faults on a node: iptables rules in a chain of their own, with a TTL enforced on the node.
+"""The network family: iptables rules in a chain of their own on a node, with a TTL enforced on the node;
+its drill steps (isolate a node, cut an API server from etcd, packet loss between peers) and plans.
 
 Every partition lives in one chain ``KD-<id>`` in the node's ``filter`` table, jumped to first from
 INPUT and OUTPUT, so reverting removes exactly those rules and nothing an operator wrote. When the
@@ -13,10 +14,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from kubedrill import slo
 from kubedrill.backends.access import NodeAccess, shell_argv, shell_script
 from kubedrill.backends.cluster import Cluster
-from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed
+from kubedrill.drill import DrillRun
+from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
+from kubedrill.model import Check
+from kubedrill.probes import etcd as etcd_probe
+from kubedrill.waiting import wait_until
 
 DEFAULT_TTL_S = 300  # a partition outlives no drill by more than this, runner or not
 CHAIN_PREFIX = "KD-"
@@ -182,3 +189,198 @@ class Partition(Fault):
         if left:
             raise FaultInjectionError(f"{self.chain} still on {self.node} after removal")
         return f"{self.chain} removed from {self.node} (verified with iptables -S)"
+
+
+# ---------------------------------------------------------------- drill steps and dry-run plans
+
+
+def _others(cluster: Cluster, node: str) -> tuple[str, ...]:
+    """Addresses a node talks to in the control plane: the other nodes and the load balancer(s)."""
+    peers = [a for n, a in cluster.address_of.items() if n != node]
+    return tuple(peers + cluster.lb_addresses)
+
+
+def _observe_without(run: DrillRun, node: str) -> list[etcd_probe.MemberView]:
+    """Members as the rest of the cluster sees them (the cut-off member's endpoint would only time out)."""
+    if run.cluster.etcd is None:
+        raise PreconditionFailed(run.cluster.missing or "no etcd access")
+    others = [e for n, e in run.cluster.etcd_endpoint_of.items() if n != node]
+    return etcd_probe.observe(run.cluster, run.cluster.etcd.endpoint_status(others))
+
+
+def isolate_node(run: DrillRun, role: str = "leader", hold_s: float = 5.0, ttl_s: int = 120) -> dict[str, Any]:
+    """Action: cut the etcd ``role`` (leader or follower) node off from the other control-plane nodes and
+    the load balancer (peer and client traffic) for ``hold_s``; then heal. The leader case: the majority
+    elects a new leader within the SLO and the cut-off member reports no leader. The follower case:
+    leadership does not change. After healing: rules gone (verified on the node), the member caught up."""
+    members = etcd_probe.observe(run.cluster)
+    leader, node = etcd_probe.member_for_role(members, role)
+    fault = Partition(run.cluster, node, Cut(peers=_others(run.cluster, node)), ttl_s=ttl_s)
+    with run.phase(f"inject: isolate the etcd {role}'s node {node}"):
+        run.attachments["etcd members before"] = [m.__dict__ for m in members]
+        start = run.begin_fault()
+        run.evidence["partition"] = run.inject(fault)
+        run.evidence["partition confirmed"] = fault.confirm()
+    with run.phase("fault took effect: the majority carries on, the cut-off member is alone"):
+        if len(members) < 3:
+            # One member (or two) cut off leaves no majority: this is an outage, and the drill says so.
+            run.add(
+                Check(
+                    "a majority of etcd members remains to carry on",
+                    f"≥ {etcd_probe.quorum_of(len(members))} of {len(members)} members on the other side",
+                    f"{len(members) - 1} member(s) besides the cut-off one",
+                    False,
+                    hint="a single control plane cannot survive losing its node: that is what this drill shows",
+                )
+            )
+        elif role == "leader":
+            elected = wait_until(
+                "the majority elects a new leader",
+                lambda: etcd_probe.leader_of(_observe_without(run, node)),
+                lambda m: m is not None and m.node != node,
+                timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
+                interval_s=0.05,
+                describe=lambda m: f"leader {m.node if m else 'none'}",
+            )
+            elected_s = run.now() - start
+            run.metrics["leader_election_s"] = elected_s
+            run.evidence["leader change"] = f"{node} → {elected.node if elected else '?'} in {elected_s:.3f} s"
+            run.add(
+                slo.check_max(
+                    "the majority elected a new leader within the SLO",
+                    elected_s,
+                    run.profile.etcd.leader_election_max_s,
+                    hint="check 'etcdctl endpoint status -w table' on the majority",
+                )
+            )
+        try:
+            alone = wait_until(
+                f"the cut-off member on {node} reports no leader",
+                lambda: run.cluster.etcd_on(node).endpoint_status(),
+                lambda st: bool(st) and st[0].leader_id == "0",
+                timeout_s=15,
+                interval_s=0.2,
+                describe=lambda st: f"leader {st[0].leader_id}" if st else "no answer",
+            )
+            alone_seen = f"leader 0 (term {alone[0].raft_term})"
+        except RecoveryTimeout as e:
+            alone_seen = str(e)
+        run.add(
+            Check(
+                f"the cut-off member on {node} knows it has no leader",
+                "leader 0",
+                alone_seen,
+                alone_seen.startswith("leader 0"),
+            )
+        )
+        run.hold(max(0.0, hold_s - (run.now() - start)))
+        if role == "follower":
+            now = etcd_probe.leader_of(_observe_without(run, node))
+            run.add(
+                Check(
+                    "etcd leadership did not change",
+                    f"{leader.node} leads in term {leader.raft_term}",
+                    f"{now.node} leads in term {now.raft_term}" if now else "no leader",
+                    now is not None and now.node == leader.node and now.raft_term == leader.raft_term,
+                )
+            )
+    with run.phase("heal: remove the rules (verified on the node); the member rejoins and catches up"):
+        run.evidence["heal"] = run.rollbacks.revert_one(fault)
+        healed = run.now()
+        steps.await_caught_up(run, node, healed)
+        run.attachments["etcd members after"] = [m.__dict__ for m in etcd_probe.observe(run.cluster)]
+        steps.settle(run)
+    return {"isolated": node, "role": role, "metrics": run.metrics}
+
+
+def cut_apiserver_from_etcd(run: DrillRun, node: str | None = None, hold_s: float = 8.0) -> dict[str, Any]:
+    """Action: drop one API server's traffic to its etcd (stacked: 127.0.0.1:2379 on its node) for
+    ``hold_s``: that API server goes unready, the load balancer takes it out, users see no outage."""
+    target = node or run.cluster.control_planes[-1]
+    url = run.cluster.apiserver_of.get(target)
+    if url is None:
+        raise PreconditionFailed(f"no API server URL known for {target}")
+    fault = Partition(run.cluster, target, Cut(port=2379, loopback=True), ttl_s=int(hold_s) + 120)
+    kube = run.cluster.kube(timeout_s=1.0)
+    try:
+        with run.phase(f"inject: cut the API server on {target} from etcd"):
+            start = run.begin_fault()
+            run.evidence["partition"] = run.inject(fault)
+            run.evidence["partition confirmed"] = fault.confirm()
+        with run.phase(f"fault took effect: kube-apiserver on {target} reports not ready"):
+            try:
+                wait_until(
+                    f"{url}/readyz failing", lambda: kube.readyz(url), lambda ok: not ok, timeout_s=30, interval_s=0.2
+                )
+                unready_s: float | None = run.now() - start
+            except RecoveryTimeout:
+                unready_s = None
+            run.metrics["apiserver_unready_s"] = unready_s
+            run.add(slo.check_max(f"kube-apiserver on {target} went unready without etcd", unready_s, 30.0))
+            run.hold(max(0.0, hold_s - (run.now() - start)))
+        with run.phase("heal: restore its etcd traffic; it becomes ready again"):
+            run.evidence["heal"] = run.rollbacks.revert_one(fault)
+            healed = run.now()
+            try:
+                wait_until(f"{url}/readyz ok", lambda: kube.readyz(url), bool, timeout_s=60, interval_s=0.2)
+                ready_s: float | None = run.now() - healed
+            except RecoveryTimeout:
+                ready_s = None
+            run.add(
+                slo.check_max(
+                    f"kube-apiserver on {target} ready again after the heal", ready_s, run.profile.api.recovery_max_s
+                )
+            )
+            steps.settle(run)
+    finally:
+        kube.close()
+    return {"node": target, "metrics": run.metrics}
+
+
+def etcd_peer_packet_loss(run: DrillRun, probability: float = 0.3, hold_s: float = 10.0) -> dict[str, Any]:
+    """Action: drop ``probability`` of the packets between etcd peers (port 2380) on every member for
+    ``hold_s``; leader changes and latency are reported, the API's SLO judged; then heal."""
+
+    def loss_on(node: str) -> Partition:
+        peers = tuple(a for m, a in run.cluster.address_of.items() if m != node)
+        return Partition(
+            run.cluster, node, Cut(peers=peers, port=2380, probability=probability), ttl_s=int(hold_s) + 120
+        )
+
+    faults = [loss_on(n) for n in run.cluster.control_planes]
+    before = etcd_probe.leader_of(etcd_probe.observe(run.cluster))
+    with run.phase(f"inject: {probability:.0%} packet loss between etcd peers"):
+        start = run.begin_fault()
+        for f in faults:
+            run.evidence[f"loss on {f.node}"] = run.inject(f)
+            f.confirm()
+        run.hold(hold_s)
+    with run.phase("heal: remove the rules on every member"):
+        for f in faults:
+            run.evidence[f"healed {f.node}"] = run.rollbacks.revert_one(f)
+        after = etcd_probe.leader_of(etcd_probe.observe(run.cluster))
+        run.evidence["leader"] = f"{_who(before)} → {_who(after)}"
+        run.metrics["raft_terms_advanced"] = (after.raft_term - before.raft_term) if before and after else None
+        steps.settle(run)
+    return {"probability": probability, "since_s": run.now() - start, "metrics": run.metrics}
+
+
+def _who(m: etcd_probe.MemberView | None) -> str:
+    return f"{m.node} (term {m.raft_term})" if m else "no leader"
+
+
+def plan_isolate_node(cluster: Cluster, role: str = "leader", ttl_s: int = 120, **_: Any) -> Plan:
+    _leader, node = etcd_probe.member_for_role(etcd_probe.observe(cluster), role)
+    return Partition(cluster, node, Cut(peers=_others(cluster, node)), ttl_s=ttl_s).plan()
+
+
+def plan_cut_apiserver_from_etcd(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
+    return Partition(cluster, node or cluster.control_planes[-1], Cut(port=2379, loopback=True)).plan()
+
+
+def plan_etcd_peer_packet_loss(cluster: Cluster, probability: float = 0.3, **_: Any) -> Plan:
+    node = cluster.control_planes[0]
+    peers = tuple(a for n, a in cluster.address_of.items() if n != node)
+    plan = Partition(cluster, node, Cut(peers=peers, port=2380, probability=probability)).plan()
+    plan.targets["nodes"] = ", ".join(cluster.control_planes) + " (the same rules on each)"
+    return plan

@@ -26,12 +26,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.etcd import Etcdutl
 from kubedrill.backends.runtimes import Instance
-from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.backends.workloads import Workloads
+from kubedrill.drill import DrillRun
+from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.faults.components import runtime_of
+from kubedrill.model import Check
+from kubedrill.probes import etcd as etcd_probe
+from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
 ASIDE_SUFFIX = ".kubedrill-aside"
@@ -321,3 +328,162 @@ class EtcdRestore(Fault):
             self.restart_dependents()  # they saw the restored data, which is gone again
             return f"restore not proven: old data put back on {', '.join(m.node for m in put_back)}; all started"
         return "every etcd member and API server started"
+
+
+# ---------------------------------------------------------------- drill steps and dry-run plans
+
+
+def check_restore_args(markers: object, post_snapshot: object) -> None:
+    for name, value in (("markers", markers), ("post_snapshot", post_snapshot)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1000:
+            raise ConfigError("experiment", f"restore_etcd_from_snapshot.{name}", "a whole number 1-1000", value)
+
+
+def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: int = 5) -> dict[str, Any]:
+    """Action: the DR drill. Seed markers and a canary → snapshot (verified) → post-snapshot objects →
+    disaster (every API server and etcd member stopped, data aside) → restore every member → assert the
+    markers are back, the post-snapshot objects are gone (the exact RPO set), one leader, members in step,
+    revisions moved forward, controllers reconcile; RTO from disaster to the first acknowledged write."""
+    check_restore_args(markers, post_snapshot)
+    cluster = run.cluster
+    prober = run.prober
+    if prober is None:
+        raise PreconditionFailed("restore_etcd_from_snapshot needs the prober: start_drill first")
+    etcdutl_local = run.etcdutl_local or cluster.etcdutl
+    kube = cluster.kube()
+    w = Workloads(kube)
+    ns = run.namespace
+    label = "kubedrill.io/restore"
+    try:
+        with run.phase("steady state: seed marker objects and a canary Deployment"):
+            canary = Canary(w, ns, min_available=0)
+            try:
+                canary.create()
+            except RecoveryTimeout as e:
+                raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+            marker_names = [f"marker-{i:03d}" for i in range(markers)]
+            w.create_configmaps(ns, marker_names, {label: "marker"})
+        with run.phase("snapshot: etcdctl snapshot save, verified with etcdutl"):
+            info = take_snapshot(cluster, run.work_dir / "snapshots", etcdutl_local)
+            run.attachments["snapshot"] = info.__dict__
+            run.evidence["snapshot"] = (
+                f"{Path(info.path).name}: revision {info.revision}, {info.total_keys} keys, hash {info.hash}"
+            )
+        with run.phase("write post-snapshot objects: what the restore must lose"):
+            post_names = [f"post-snapshot-{i:03d}" for i in range(post_snapshot)]
+            w.create_configmaps(ns, post_names, {label: "post-snapshot"})
+        fault = EtcdRestore(cluster, info.path)
+        with run.phase("disaster: stop every API server and etcd member, move the data aside"):
+            disaster_t = run.begin_fault()
+            disaster_wall = time.time()
+            run.inject(fault)
+            run.evidence["disaster"] = fault.confirm()
+            stopped_t = run.now()
+        with run.phase("restore: etcdutl snapshot restore on every member; etcd, then API servers"):
+            run.evidence["restore"] = fault.restore()
+            leader = wait_until(
+                "restored etcd members agree on a leader",
+                lambda: etcd_probe.observe(cluster),
+                lambda ms: len(ms) == len(fault.members) and etcd_probe.leader_of(ms) is not None,
+                timeout_s=120,
+                interval_s=0.2,
+                describe=lambda ms: ", ".join(f"{m.node}→{m.leader_id}" for m in ms) or "no member answers",
+            )
+            run.attachments["etcd members after restore"] = [m.__dict__ for m in leader]
+            api_start = run.now()
+            fault.start_api_servers()
+            run.evidence["dependents"] = fault.restart_dependents()
+            first_write = wait_until(
+                "the first acknowledged write after the restore",
+                lambda: prober.first_ok_after(api_start),
+                lambda t: t is not None,
+                timeout_s=max(120.0, run.profile.restore.rto_max_s * 2),
+                interval_s=0.1,
+            )
+            assert first_write is not None
+            rto = first_write - disaster_t
+            run.metrics["rto_s"] = rto
+            # The RTO's stages, for the report's bar: where the time went.
+            run.metrics["rto_stop_s"] = stopped_t - disaster_t
+            run.metrics["rto_restore_s"] = api_start - stopped_t
+            run.metrics["rto_api_s"] = first_write - api_start
+            run.add(
+                slo.check_max(
+                    "RTO: disaster → first acknowledged write",
+                    rto,
+                    run.profile.restore.rto_max_s,
+                    hint="see the phase timeline for which step took longest",
+                )
+            )
+        with run.phase("verify: markers back, post-snapshot objects gone, members in step, controllers reconcile"):
+            present = set(w.configmap_names(ns, label))
+            missing_markers = [m for m in marker_names if m not in present]
+            run.add(
+                Check(
+                    "marker objects restored",
+                    f"all {len(marker_names)} markers written before the snapshot",
+                    f"{len(marker_names) - len(missing_markers)} present"
+                    + (f"; missing {missing_markers}" if missing_markers else ""),
+                    not missing_markers,
+                )
+            )
+            survivors = [p for p in post_names if p in present]
+            run.add(
+                Check(
+                    "post-snapshot objects absent (the RPO set)",
+                    f"none of the {len(post_names)} objects written after revision {info.revision}",
+                    f"{len(post_names) - len(survivors)} gone" + (f"; still present {survivors}" if survivors else ""),
+                    not survivors,
+                    hint="objects written after the snapshot must not survive a restore from it",
+                )
+            )
+            run.allowed_lost = tuple(prober.written_after(info.revision))
+            members = etcd_probe.observe(cluster)
+            min_rev = min(m.revision for m in members)
+            run.add(
+                Check(
+                    "revisions moved forward past the snapshot (no time travel for watchers)",
+                    f"every member's revision > {info.revision} + {REVISION_BUMP}",
+                    f"lowest revision {min_rev}",
+                    min_rev > info.revision + REVISION_BUMP,
+                )
+            )
+            for m in members:
+                steps.await_caught_up(run, m.node, disaster_t)
+            canary.workloads.scale_deployment(ns, canary.name, canary.replicas + 1)
+            # The restarted controller-manager and scheduler first wait out the Leases restored from the
+            # snapshot (leaseDuration), then create, schedule and (KWOK) start the pod.
+            reconcile_s = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
+            try:
+                canary.wait_available(canary.replicas + 1, timeout_s=reconcile_s)
+                reconciled = True
+            except RecoveryTimeout as e:
+                reconciled = False
+                run.evidence["canary"] = str(e)
+            run.add(
+                Check(
+                    "controllers reconcile after the restore",
+                    f"canary scaled to {canary.replicas + 1} becomes Available within {reconcile_s:g} s",
+                    "Available" if reconciled else "not Available",
+                    reconciled,
+                    hint="check the controller-manager and scheduler Leases and logs",
+                )
+            )
+            run.evidence["proven"] = fault.prove()
+            run.end_fault()
+        rpo_objects = sorted(post_names) + sorted(run.allowed_lost)
+        run.metrics["rpo_objects"] = len(rpo_objects)
+        run.metrics["rpo_s"] = disaster_wall - info.taken_at
+        run.attachments["RTO and RPO"] = {
+            "rto_s": round(rto, 3),
+            "rpo_s (snapshot → disaster)": round(disaster_wall - info.taken_at, 3),
+            "snapshot revision": info.revision,
+            "lost objects (exact RPO set)": rpo_objects,
+        }
+    finally:
+        kube.close()
+    return {"rto_s": round(rto, 3), "rpo_objects": len(rpo_objects), "snapshot_revision": info.revision}
+
+
+def plan_restore_etcd_from_snapshot(cluster: Cluster, **_: Any) -> Plan:
+    return EtcdRestore(cluster, f"{cluster.snapshot_dir}/<snapshot taken by the drill>.db").plan()

@@ -1,6 +1,9 @@
-"""Watches a workload's Ready pods continuously, from a Kubernetes watch: every change is seen, so a
-dip that lasts 50 ms during a drain is caught, where a 10 Hz sample of the Deployment's status (which
-its controller updates later still) misses it."""
+"""The canary workload drills guard, and a watch of a workload's Ready pods.
+
+``Canary`` is a Deployment guarded by a PDB whose availability the node and control-plane drills judge.
+``AvailabilityWatch`` follows a workload's Ready pods continuously, from a Kubernetes watch: every change
+is seen, so a dip that lasts 50 ms during a drain is caught, where a 10 Hz sample of the Deployment's
+status (which its controller updates later still) misses it."""
 
 from __future__ import annotations
 
@@ -9,7 +12,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kubedrill.backends.workloads import Workloads
+from kubedrill.waiting import wait_until
+
 Watcher = Callable[[Callable[[int], None], threading.Event], None]
+
+
+@dataclass
+class Canary:
+    """A canary workload: Deployment ``canary`` (3 replicas on worker nodes) guarded by a PDB (minAvailable 2)."""
+
+    workloads: Workloads
+    namespace: str
+    name: str = "canary"
+    replicas: int = 3
+    min_available: int = 2
+    labels: dict[str, str] = field(default_factory=lambda: {"app": "kubedrill-canary"})
+
+    def create(self, timeout_s: float = 60.0) -> None:
+        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {})
+        if self.min_available:
+            self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
+        self.wait_available(self.replicas, timeout_s)
+
+    def wait_available(self, replicas: int, timeout_s: float) -> None:
+        wait_until(
+            f"canary {self.namespace}/{self.name} with {replicas} available replicas",
+            lambda: self.workloads.deployment(self.namespace, self.name),
+            lambda d: d.available >= replicas,
+            timeout_s=timeout_s,
+            describe=lambda d: f"{d.available}/{d.desired} available",
+        )
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""Drill steps every fault family shares: steady state before the fault, the waits that judge recovery
+after it (an etcd member catching up, the canary back), keeping the window open past recovery, and the
+SLO verdict over the fault window. A family's own steps live in its module (``faults/etcd.py`` …)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubedrill import slo
+from kubedrill.backends.workloads import Workloads
+from kubedrill.drill import DrillRun
+from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.probes import etcd as etcd_probe
+from kubedrill.probes.prometheus import AlertRule, PromCheck
+from kubedrill.probes.workload import Canary
+from kubedrill.waiting import wait_until
+
+SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
+
+
+def steady_state(run: DrillRun, canary: bool, canary_replicas: int, canary_min_available: int) -> dict[str, Any]:
+    """The pre-flight gate, the drill's namespace and the API prober (and with ``canary``, a Deployment
+    guarded by a PDB), then a steady-state baseline of 10 successful writes. A failure refuses the drill."""
+    try:
+        with run.phase("pre-flight: no pending fault, nodes Ready, etcd members healthy with one leader"):
+            run.evidence["pre-flight"] = "; ".join(run.preflight())
+        with run.phase("steady state: namespace, API prober, baseline"):
+            run.setup_namespace()
+            prober = run.start_prober()
+            run.start_watcher()
+            try:
+                baseline = wait_until(
+                    "a steady API (10 successful writes)",
+                    lambda: [s for s in prober.snapshot() if s.op == "write"],
+                    lambda ws: sum(s.ok for s in ws[-10:]) == 10,
+                    timeout_s=30,
+                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
+                )
+            except RecoveryTimeout as e:
+                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
+            if canary:
+                kube = run.cluster.kube()
+                run.canary = Canary(
+                    Workloads(kube), run.namespace, replicas=canary_replicas, min_available=canary_min_available
+                )
+                try:
+                    run.canary.create()
+                except RecoveryTimeout as e:
+                    raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+    except PreconditionFailed as e:
+        raise run.refuse(e) from None
+    return {"namespace": run.namespace, "baseline_writes": len(baseline), "backend": run.cluster.backend}
+
+
+def _prom_checks(
+    specs: list[dict[str, Any]] | None, alerts: list[dict[str, Any]] | None
+) -> tuple[list[PromCheck], list[AlertRule]]:
+    try:
+        checks = [PromCheck(**spec) for spec in specs or []]
+        rules = [AlertRule(**spec) for spec in alerts or []]
+    except TypeError as e:
+        raise ConfigError(
+            "experiment", "prometheus/alerts", "entries with name, expr, op, threshold (for_s)", str(e)
+        ) from e
+    return checks, rules
+
+
+def await_caught_up(run: DrillRun, node: str, start: float) -> None:
+    limit = run.profile.etcd.member_catch_up_max_s
+    try:
+        wait_until(
+            f"etcd on {node} caught up",
+            lambda: etcd_probe.observe(run.cluster),
+            lambda ms: etcd_probe.caught_up(ms, node),
+            timeout_s=limit,
+            interval_s=0.1,
+            describe=lambda ms: ", ".join(f"{m.node}@{m.revision}" for m in ms),
+        )
+        caught_s: float | None = run.now() - start
+    except RecoveryTimeout as e:
+        caught_s = None
+        run.evidence["catch-up"] = str(e)
+    run.metrics["member_caught_up_s"] = caught_s
+    run.add(
+        slo.check_max(
+            f"etcd on {node} caught up (revision ≥ the others')",
+            caught_s,
+            limit,
+            hint="compare revisions with 'etcdctl endpoint status -w table'",
+        )
+    )
+
+
+def settle(run: DrillRun) -> None:
+    """Keep the fault window open past recovery: SETTLE_S at least, to catch what follows the fault, and
+    until it spans ``api.window_min_s`` from injection, so availability is a share of enough probes."""
+    start = run.fault_window.start if run.fault_window is not None else run.now()
+    until = max(run.now() + SETTLE_S, start + run.profile.api.window_min_s)
+    run.hold(until - run.now())
+    run.end_fault()
+
+
+def require_canary(run: DrillRun) -> Canary:
+    if run.canary is None:
+        raise PreconditionFailed("this drill needs the canary: start_drill with canary: true")
+    return run.canary
+
+
+def await_canary(run: DrillRun, canary: Canary, replicas: int, since: float, what: str) -> float | None:
+    limit = run.profile.nodes.pods_rescheduled_max_s
+    try:
+        canary.wait_available(replicas, timeout_s=limit + 30)
+        took: float | None = run.now() - since
+    except RecoveryTimeout as e:
+        took = None
+        run.evidence["canary"] = str(e)
+    run.metrics["canary_reconciled_s"] = took
+    run.add(slo.check_max(f"canary scaled to {replicas}: new pod {what}", took, limit))
+    return took
+
+
+def judge_fault_window(
+    run: DrillRun,
+    prometheus: list[dict[str, Any]] | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+    expect_outage: bool = False,
+) -> dict[str, Any]:
+    """Probe: the SLO verdict over the fault window: API writes (availability, longest outage, p99 unless
+    the outage is the point), recovery after the fault, no acknowledged write lost, and the experiment's
+    PromQL checks and alert rules (``{window}`` in an expression becomes the window's length)."""
+    checks, rules = _prom_checks(prometheus, alerts)
+    if run.fault_open:
+        raise FaultInjectionError(f"{run.drill_id}: the fault action did not complete, so there is no window to judge")
+    with run.phase("SLO verdict"):
+        run.await_recovery()
+        samples = run.stop_prober()
+        run.api_checks(samples, "write", expect_outage=expect_outage)
+        run.ledger_check()
+        if checks or rules:
+            run.prometheus_checks(checks, rules)
+    return {"ok": run.verdict.ok, "checks": [c.line() for c in run.verdict.checks], "metrics": run.metrics}

@@ -1,0 +1,41 @@
+"""``kubedrill recover`` finds every fault type by the kind its ledger entry names (no cluster)."""
+
+from typing import Any, cast
+
+import pytest
+
+from kubedrill.backends.cluster import Cluster
+from kubedrill.errors import FaultInjectionError
+from kubedrill.faults.base import Fault
+from kubedrill.faults.etcd import MoveLeader
+from kubedrill.faults.kinds import FAULT_TYPES, rebuild
+from kubedrill.faults.ledger import Entry
+
+
+def entry(kind: str, params: dict[str, Any]) -> Entry:
+    return Entry(id="e1", kind=kind, params=params, cluster={}, drill="d", at=0.0, description="x")
+
+
+def test_every_fault_type_in_kubedrill_is_listed_under_its_own_kind() -> None:
+    def subclasses(cls: type[Fault]) -> set[type[Fault]]:
+        return {s for c in cls.__subclasses__() for s in {c, *subclasses(c)}}
+
+    ours = {c for c in subclasses(Fault) if c.__module__.startswith("kubedrill.faults.")}
+    assert ours == set(FAULT_TYPES.values())
+    assert all(FAULT_TYPES[c.kind] is c for c in ours)
+
+
+def test_the_mapping_cannot_be_changed_at_run_time() -> None:
+    with pytest.raises(TypeError):
+        FAULT_TYPES["test.fake"] = MoveLeader  # type: ignore[index]
+
+
+def test_a_ledger_entry_is_rebuilt_from_its_kind_and_params() -> None:
+    fault = rebuild(entry("etcd.move-leader", {"to": "cp-2", "original_leader": "cp-1"}), cast(Cluster, None))
+    assert isinstance(fault, MoveLeader)
+    assert (fault.to, fault.original_leader) == ("cp-2", "cp-1")
+
+
+def test_an_unknown_kind_names_the_entry() -> None:
+    with pytest.raises(FaultInjectionError, match=r"ledger entry e1: unknown fault kind 'nope'"):
+        rebuild(entry("nope", {}), cast(Cluster, None))
