@@ -21,7 +21,7 @@ from kubedrill.settings import OPTIONS
 
 # What `kubedrill gameday` takes and passes on to pytest: the settings' options with a value (not the flags:
 # a game day neither dry-runs nor opens the quorum guard from the command line).
-GAMEDAY_OPTIONS = [(o.flag, o) for o in OPTIONS if o.flag and o.kind != "flag"]
+GAMEDAY_OPTIONS = [(o.flag, o) for o in OPTIONS if o.flag and o.shape != "flag"]
 
 
 def _progress(msg: str) -> None:
@@ -146,7 +146,7 @@ def cmd_gameday(args: argparse.Namespace) -> int:
     passthrough: list[str] = []
     for flag, o in GAMEDAY_OPTIONS:
         value = getattr(args, o.dest)
-        if o.kind == "list":
+        if o.shape == "list":
             passthrough += [f"{flag}={v}" for v in value]
         elif value:
             passthrough.append(f"{flag}={value}")
@@ -158,7 +158,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     as the runner would have; then delete the namespaces dead drills left. Idempotent."""
     from kubedrill.backends.workloads import Workloads
     from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
-    from kubedrill.faults.kinds import rebuild
+    from kubedrill.faults.fault_types import rebuild
     from kubedrill.faults.ledger import RollbackLedger
     from kubedrill.settings import RunSettings
     from kubedrill.waiting import wait_until
@@ -262,7 +262,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("plan", help="the plan (e.g. scenarios/gameday/quarterly-dr.yaml)")
     s.add_argument("--output", help="where results, report and gameday.md go (default reports/gameday/<time>)")
     for flag, o in GAMEDAY_OPTIONS:
-        if o.kind == "list":
+        if o.shape == "list":
             s.add_argument(flag, action="append", default=[], help=o.help)
         else:
             s.add_argument(flag, choices=o.choices, help=o.help)

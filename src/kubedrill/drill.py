@@ -284,7 +284,7 @@ class DrillRun:
             evidence = self.rollbacks.inject(fault)
         except PreconditionFailed as e:  # quorum guard, or a target that is not there: nothing was injected
             raise self.refuse(e) from None
-        self.evidence[f"{fault.kind} injected"] = evidence
+        self.evidence[f"{fault.fault_type} injected"] = evidence
         return evidence
 
     def begin_fault(self, what: str = "") -> float:

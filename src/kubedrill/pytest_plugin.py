@@ -44,9 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if o.flag is None:  # environment (and experiment configuration) only
             continue
         help_text = f"{o.help} [env {o.env_help}]"
-        if o.kind == "value":
+        if o.shape == "value":
             group.addoption(o.flag, default=None, help=help_text)
-        elif o.kind == "flag":
+        elif o.shape == "flag":
             group.addoption(o.flag, action="store_true", default=False, help=help_text)
         else:
             group.addoption(o.flag, action="append", default=[], help=help_text)
@@ -126,7 +126,7 @@ def _flag(config: pytest.Config, o: Option) -> bool:
 def kubedrill_settings(pytestconfig: pytest.Config) -> RunSettings:
     # The value options; allow_contexts and allow_quorum_loss are set per drill (run_scenario).
     values: dict[str, Any] = {
-        o.field: _opt(pytestconfig, o) for o in OPTIONS if o.flag and o.field and o.kind == "value"
+        o.field: _opt(pytestconfig, o) for o in OPTIONS if o.flag and o.field and o.shape == "value"
     }
     if values["kubeconfig"] is None:
         values["kubeconfig"] = _embedded_kubeconfig()

@@ -19,20 +19,20 @@ from kubedrill.backends.cluster import BACKENDS, Cluster, detect
 from kubedrill.errors import DrillError
 from kubedrill.local import build
 
-Kind = Literal["value", "flag", "list"]
+Shape = Literal["value", "flag", "list"]
 TRUE_WORDS = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
 class Option:
-    """One setting. ``kind``: value (a string), flag (on or off) or list (repeatable; comma-separated in
+    """One setting. ``shape``: value (a string), flag (on or off) or list (repeatable; comma-separated in
     the environment and in a configuration)."""
 
     flag: str | None  # pytest's command-line flag; None: environment (and configuration) only
     env: str
     field: str | None  # the RunSettings field it sets; None: read by the pytest plugin itself
     config_key: str | None  # the key in a Chaos Toolkit experiment's configuration
-    kind: Kind
+    shape: Shape
     help: str
     env_true: tuple[str, ...] = TRUE_WORDS  # for a flag: the environment values that turn it on
     choices: tuple[str, ...] | None = None  # checked by `kubedrill gameday`'s parser (pytest leaves it to detect)
@@ -45,14 +45,14 @@ class Option:
     @property
     def env_help(self) -> str:
         """How the environment fallback is written in ``--help``."""
-        return {"value": self.env, "flag": f"{self.env}=1", "list": f"{self.env}, comma-separated"}[self.kind]
+        return {"value": self.env, "flag": f"{self.env}=1", "list": f"{self.env}, comma-separated"}[self.shape]
 
     def from_env(self) -> Any:
         """This setting from the environment: a value or None, a flag's bool, a list's patterns."""
         text = os.environ.get(self.env)
-        if self.kind == "flag":
+        if self.shape == "flag":
             return (text or "") in self.env_true
-        if self.kind == "list":
+        if self.shape == "list":
             return _patterns(text or "")
         return text or None
 
@@ -146,9 +146,9 @@ class RunSettings:
             if o.field is None or o.config_key is None:
                 continue
             value = getattr(self, o.field)
-            if o.kind == "list":
+            if o.shape == "list":
                 value = ",".join(value) or None
-            elif o.kind == "flag":
+            elif o.shape == "flag":
                 value = value or None
             if value is not None:
                 out[o.config_key] = value

@@ -287,7 +287,7 @@ def recover(tmp_path: Path) -> str:
 
 def test_sigkill_during_a_partition_then_recover_removes_the_rules(embedded: Layout, tmp_path: Path) -> None:
     def partitioned(pending: list[Entry]) -> bool:
-        parts = [e for e in pending if e.kind == "network.partition"]
+        parts = [e for e in pending if e.fault_type == "network.partition"]
         return bool(parts) and parts[0].params["chain"] in kubedrill_rules(embedded)[parts[0].params["node"]]
 
     left = kill_mid_fault(tmp_path, ["drills/test_network.py", "-k", "cut_off and follower"], partitioned)
@@ -317,10 +317,10 @@ def test_sigkill_during_a_drain_then_recover_uncordons(embedded: Layout, tmp_pat
     args = [str(drill), "-p", "kubedrill.pytest_plugin", "--rootdir", str(tmp_path)]
 
     def drained(pending: list[Entry]) -> bool:
-        return any(e.kind == "node.drain" for e in pending) and bool(cordoned(embedded))
+        return any(e.fault_type == "node.drain" for e in pending) and bool(cordoned(embedded))
 
     left = kill_mid_fault(tmp_path, args, drained)
-    (drain,) = [e for e in left if e.kind == "node.drain"]
+    (drain,) = [e for e in left if e.fault_type == "node.drain"]
     assert cordoned(embedded) == [drain.params["node"]], "the runner died with the node cordoned"
     out = recover(tmp_path)
     assert f"drain {drain.params['node']}" in out
@@ -334,7 +334,7 @@ def test_sigkill_while_every_scheduler_is_held_down_then_recover_starts_them(emb
 
     def all_held(pending: list[Entry]) -> bool:
         # The ledger entry and the hold file come before the stop itself: kill only once all three are down.
-        return len([e for e in pending if e.kind == "component.stop"]) == len(schedulers) and all(
+        return len([e for e in pending if e.fault_type == "component.stop"]) == len(schedulers) and all(
             getattr(read_status(embedded, s), "state", None) == "held" for s in schedulers
         )
 
@@ -357,14 +357,14 @@ def test_sigkill_in_the_middle_of_a_restore_then_recover_puts_the_old_data_back(
     embedded: Layout, tmp_path: Path
 ) -> None:
     def disaster(pending: list[Entry]) -> bool:
-        return any(e.kind == "etcd.restore" for e in pending) and all(
+        return any(e.fault_type == "etcd.restore" for e in pending) and all(
             Path(f"{embedded.etcd_data_dir(n)}{ASIDE_SUFFIX}").exists() for n in embedded.nodes
         )
 
     # Earlier restores in the same session bumped the revision already: compare with where it stands now.
     before = max(m.revision for m in observe(detect(str(embedded.admin_kubeconfig), None)))
     left = kill_mid_fault(tmp_path, ["drills/test_dr.py", "--allow-quorum-loss"], disaster)
-    (restore,) = [e for e in left if e.kind == "etcd.restore"]
+    (restore,) = [e for e in left if e.fault_type == "etcd.restore"]
     assert [m["node"] for m in restore.params["members"]] == embedded.nodes, "the entry names every member"
     out = recover(tmp_path)
     assert "restore not proven: old data put back on cp-1, cp-2, cp-3" in out, out

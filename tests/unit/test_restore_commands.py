@@ -9,7 +9,7 @@ a node would once everything is stopped (no container, MainPID 0, no aside dir y
 
 from __future__ import annotations
 
-from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.cluster import Cluster, EtcdData
 from kubedrill.backends.runtimes import ComponentRuntime, StaticPodRuntime, SystemdRuntime
 from kubedrill.faults.restore import REVISION_BUMP, EtcdRestore, RestoreMember
 from tests.fakes import Answer, RecordingAccess
@@ -42,10 +42,7 @@ def restore_on(runtime: ComponentRuntime, owner: str | None = None) -> EtcdResto
         kubeconfig=None,
         control_planes=NODES,
         runtime=runtime,
-        etcd_data_dir_of=dict.fromkeys(NODES, DATA),
-        etcdutl="/usr/local/bin/etcdutl",
-        etcd_owner=owner,
-        snapshot_dir="/var/tmp",
+        etcd_data=EtcdData(dict.fromkeys(NODES, DATA), etcdutl="/usr/local/bin/etcdutl", owner=owner),
         kubelet_nodes=NODES,
     )
     return EtcdRestore(cluster, "/home/sre/snap.db", MEMBERS, token="kubedrill-restore-0001")

@@ -14,7 +14,7 @@ from kubedrill.faults.ledger import RollbackLedger
 
 
 class FakeFault(Fault):
-    kind = "test.fake"
+    fault_type = "test.fake"
 
     def __init__(
         self,
@@ -41,7 +41,7 @@ class FakeFault(Fault):
         return cls(params["name"], [])
 
     def plan(self) -> Plan:
-        return Plan(self.kind, {"name": self.name}, [f"break {self.name}"], [f"mend {self.name}"])
+        return Plan(self.fault_type, {"name": self.name}, [f"break {self.name}"], [f"mend {self.name}"])
 
     def inject(self) -> str:
         self.calls.append(f"inject {self.name}")

@@ -78,7 +78,7 @@ def test_kubedrill_gameday_takes_and_passes_on_every_option_with_a_value(
     argv = ["gameday", "plan.yaml", "--output", str(tmp_path)]
     expected = []
     for o in OPTIONS:
-        if o.flag is None or o.kind == "flag":
+        if o.flag is None or o.shape == "flag":
             continue
         value = "ssh" if o.choices else f"{o.dest}-value"
         argv += [o.flag, value]

@@ -42,6 +42,17 @@ BACKENDS = ("auto", "local", "kind", "ssh")
 KUBEADM_ETCD_PKI = "/etc/kubernetes/pki/etcd"
 
 
+@dataclass(frozen=True)
+class EtcdData:
+    """Where each etcd member keeps its data and what a restore needs on the nodes (seed 003)."""
+
+    data_dir_of: dict[str, str] = field(default_factory=dict)  # node → the member's data dir
+    etcdutl: str = "etcdutl"  # on the nodes
+    etcdutl_upload: str | None = None  # a local etcdutl copied to nodes that have none (kind) as ``etcdutl``
+    owner: str | None = None  # chown the restored dir to this user (binary installs run etcd as etcd:etcd)
+    snapshot_dir: str = "/var/tmp"  # on the nodes: where a snapshot is written and copied for the restore
+
+
 @dataclass
 class Cluster:
     """Everything a drill may use to reach one cluster. ``runtime``/``etcd`` are None for API-only
@@ -59,19 +70,13 @@ class Cluster:
     prometheus_url: str | None = None
     layout: Layout | None = None
     missing: str = ""
-    # for restores: each member's data dir, etcdutl on the nodes, who owns the data (systemd installs)
-    etcd_data_dir_of: dict[str, str] = field(default_factory=dict)
-    etcdutl: str = "etcdutl"
-    etcdutl_upload: str | None = None  # a local etcdutl to copy to nodes that have none (kind)
-    etcd_owner: str | None = None
-    snapshot_dir: str = "/var/tmp"  # where snapshots are written on the node that takes them
+    etcd_data: EtcdData = field(default_factory=lambda: EtcdData())
     # Where the kubelets are restarted after a restore (Kubernetes' restore guide: restart kube-scheduler,
     # kube-controller-manager and kubelets so none keeps acting on state newer than the snapshot).
     kubelet_nodes: list[str] = field(default_factory=list)
     # for partitions: each node's address, and the load balancer's (isolating a node cuts both)
     address_of: dict[str, str] = field(default_factory=dict)
     lb_addresses: list[str] = field(default_factory=list)
-    cni_enforces_policies: bool = False  # KWOK pods have no network; kind's kindnet enforces NetworkPolicy
     etcd_certs_local: bool = False  # etcd's client certs are files here: status over HTTP (see etcd_http)
 
     @property
@@ -240,12 +245,14 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
         apiserver_of={n: layout.apiserver_url(n) for n in layout.nodes},
         prometheus_url=prometheus_url or layout.prometheus_url,
         layout=layout,
-        etcd_data_dir_of={n: str(layout.etcd_data_dir(n)) for n in layout.nodes},
+        etcd_data=EtcdData(
+            data_dir_of={n: str(layout.etcd_data_dir(n)) for n in layout.nodes},
+            etcdutl=str(layout.binary("etcdutl")),
+            snapshot_dir=str(layout.state_dir / "snapshots"),
+        ),
         kubelet_nodes=[HOST],  # KWOK plays every kubelet, on the host
         address_of={n: layout.node_ip(n) for n in layout.nodes},
         lb_addresses=[layout.bridge_ip],
-        etcdutl=str(layout.binary("etcdutl")),
-        snapshot_dir=str(layout.state_dir / "snapshots"),
         etcd_certs_local=True,
         **base,
     )
@@ -280,12 +287,13 @@ def _kind(
         etcd_endpoint_of=endpoints,
         apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
         address_of={n: ips[n] for n in cps},
-        cni_enforces_policies=True,
         prometheus_url=prometheus_url,
-        etcd_data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
-        etcdutl="/usr/local/bin/kubedrill-etcdutl",
-        etcdutl_upload=etcdutl_local,
-        snapshot_dir="/var/lib/etcd-snapshots",  # outside /var/lib/etcd, which a restore moves aside
+        etcd_data=EtcdData(
+            data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
+            etcdutl="/usr/local/bin/kubedrill-etcdutl",
+            etcdutl_upload=etcdutl_local,
+            snapshot_dir="/var/lib/etcd-snapshots",  # outside /var/lib/etcd, which a restore moves aside
+        ),
         kubelet_nodes=list(cps),
         **base,
     )
@@ -318,9 +326,11 @@ def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cl
         address_of={n: h.address for n, h in inv.hosts.items()},
         lb_addresses=list(inv.lb_addresses),
         prometheus_url=prometheus_url,
-        etcd_data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
-        etcdutl=inv.etcdutl,
-        etcd_owner=inv.etcd_owner,
+        etcd_data=EtcdData(
+            data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
+            etcdutl=inv.etcdutl,
+            owner=inv.etcd_owner,
+        ),
         kubelet_nodes=sorted(inv.hosts) if inv.runtime != "supervisor" else [],
         **base,
     )

@@ -81,18 +81,18 @@ class Layout:
     def node_of_ip(self, ip: str) -> str | None:
         return next((n for n in self.nodes if self.node_ip(n) == ip), None)
 
-    def component(self, kind: str, node: str) -> str:
+    def component(self, component: str, node: str) -> str:
         """kubeadm's static pod naming: ``etcd-cp-1``, ``kube-apiserver-cp-2``."""
-        return f"{kind}-{node}"
+        return f"{component}-{node}"
 
     def split_component(self, name: str) -> tuple[str, str]:
         """``kube-apiserver-cp-2`` → (``kube-apiserver``, ``cp-2``); host components → (name, ``host``)."""
         if name in HOST_COMPONENTS:
             return name, "host"
-        kind, sep, index = name.rpartition("-cp-")
-        if not sep or kind not in CONTROL_PLANE_COMPONENTS:
+        component, sep, index = name.rpartition("-cp-")
+        if not sep or component not in CONTROL_PLANE_COMPONENTS:
             raise ValueError(f"not a component of the embedded cluster: {name!r}")
-        return kind, f"cp-{index}"
+        return component, f"cp-{index}"
 
     @property
     def components(self) -> list[str]:

@@ -36,11 +36,11 @@ class Inventory:
     lb_addresses: tuple[str, ...] = ()  # API load balancers: cut too when a node is isolated
 
 
-def _req(data: dict[str, Any], key: str, source: str, where: str, kind: type, expected: str) -> Any:
+def _req(data: dict[str, Any], key: str, source: str, where: str, expected_type: type, expected: str) -> Any:
     if key not in data:
         raise ConfigError(source, f"{where}{key}", expected, "(missing)")
     value = data[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+    if not isinstance(value, expected_type) or (isinstance(value, bool) and expected_type is not bool):
         raise ConfigError(source, f"{where}{key}", expected, value)
     return value
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol
 
 from kubedrill.backends.access import HOST, NodeAccess
 from kubedrill.backends.shell import Result
 from kubedrill.errors import FaultInjectionError
 
-KUBELET_RESTART = ["systemctl", "restart", "kubelet"]
+KUBELET_RESTART = ("systemctl", "restart", "kubelet")
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class StaticPodRuntime:
         return self.access.run(node, ["crictl", "exec", inst.id, *argv], timeout_s=timeout_s, check=False)
 
     def restart_kubelet(self, node: str) -> str:
-        self.access.run(node, KUBELET_RESTART, check=False)
+        self.access.run(node, list(KUBELET_RESTART), check=False)
         return f"kubelet on {node}"
 
     def describe(self, action: str, component: str, node: str) -> str:
@@ -200,7 +201,9 @@ class StaticPodRuntime:
         return self.access.describe(node, argv)
 
 
-DEFAULT_UNITS = {c: c for c in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+DEFAULT_UNITS = MappingProxyType(
+    {c: c for c in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+)
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ class SystemdRuntime:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
 
     def restart_kubelet(self, node: str) -> str:
-        self.access.run(node, KUBELET_RESTART, check=False)
+        self.access.run(node, list(KUBELET_RESTART), check=False)
         return f"kubelet on {node}"
 
     def describe(self, action: str, component: str, node: str) -> str:

@@ -44,10 +44,10 @@ class Plan:
 
 
 class Fault(ABC):
-    """One fault. Each type names its ``kind``, the key under which the ledger records it and
-    ``kubedrill.faults.kinds.FAULT_TYPES`` finds it again for ``kubedrill recover``."""
+    """One fault. Each type names its ``fault_type``, the key under which the ledger records it and
+    ``kubedrill.faults.fault_types.FAULT_TYPES`` finds it again for ``kubedrill recover``."""
 
-    kind: ClassVar[str]
+    fault_type: ClassVar[str]
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -77,7 +77,7 @@ class Fault(ABC):
         """Undo the fault. Idempotent: reverting a reverted (or never injected) fault is a no-op."""
 
     def describe(self) -> str:
-        return f"{self.kind} {self.params()}"
+        return f"{self.fault_type} {self.params()}"
 
     def takes_down(self) -> frozenset[tuple[str, str]]:
         """What this fault makes unavailable until it is reverted, as (component, node) pairs; only
@@ -168,7 +168,7 @@ class Rollbacks:
         to be broken and ``kubedrill recover`` can undo it from the entry alone."""
         fault.plan()
         self.check_quorum(fault)
-        entry = self.ledger.begin(fault.kind, fault.params(), self.cluster_info, self.drill, fault.describe())
+        entry = self.ledger.begin(fault.fault_type, fault.params(), self.cluster_info, self.drill, fault.describe())
         self._stack.append((fault, entry))
         self.injected.append(fault.describe())
         try:

@@ -33,7 +33,7 @@ def runtime_of(cluster: Cluster) -> ComponentRuntime:
 class KillComponent(Fault):
     """SIGKILL one instance of ``component`` on ``node``; its manager (supervisor, kubelet, systemd) restarts it."""
 
-    kind = "component.kill"
+    fault_type = "component.kill"
 
     def __init__(self, cluster: Cluster, component: str, node: str, killed_id: str | None = None) -> None:
         super().__init__(cluster)
@@ -61,7 +61,7 @@ class KillComponent(Fault):
             raise PreconditionFailed(f"{self.component} is not running on {self.node}: nothing to kill")
         self.killed_id = inst.id
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={"component": self.component, "node": self.node, f"{rt.name} id": inst.id},
             actions=[rt.describe("kill", self.component, self.node)],
             revert=[f"none needed: the {rt.name} restarts it; kubedrill waits for a new id"],
@@ -116,7 +116,7 @@ class KillComponent(Fault):
 class StopComponent(Fault):
     """Stop ``component`` on ``node`` and keep it down until reverted (quorum loss, restores)."""
 
-    kind = "component.stop"
+    fault_type = "component.stop"
 
     def __init__(self, cluster: Cluster, component: str, node: str) -> None:
         super().__init__(cluster)
@@ -139,7 +139,7 @@ class StopComponent(Fault):
     def plan(self) -> Plan:
         rt = runtime_of(self.cluster)
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={"component": self.component, "node": self.node},
             actions=[rt.describe("stop", self.component, self.node)],
             revert=[rt.describe("start", self.component, self.node)],

@@ -99,7 +99,7 @@ class DrainResult:
 class Drain(Fault):
     """Cordon ``node`` and evict its pods; revert uncordons (always)."""
 
-    kind = "node.drain"
+    fault_type = "node.drain"
 
     def __init__(self, cluster: Cluster, node: str, options: DrainOptions | None = None) -> None:
         super().__init__(cluster)
@@ -126,7 +126,7 @@ class Drain(Fault):
             kube.close()
         p = plan_evictions(pods, self.options)
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={"node": self.node, "pods to evict": ", ".join(f"{x.namespace}/{x.name}" for x in p.evict)},
             actions=[f"cordon {self.node}"]
             + [f"evict {x.namespace}/{x.name} (Eviction API, PDBs honoured)" for x in p.evict]

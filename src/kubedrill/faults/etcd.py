@@ -36,7 +36,7 @@ def choose_quorum_loss(members: Sequence[MemberView]) -> list[MemberView]:
 class MoveLeader(Fault):
     """Hand etcd leadership to a follower with ``etcdctl move-leader``; revert hands it back."""
 
-    kind = "etcd.move-leader"
+    fault_type = "etcd.move-leader"
 
     def __init__(self, cluster: Cluster, to: str | None = None, original_leader: str | None = None) -> None:
         super().__init__(cluster)
@@ -67,7 +67,7 @@ class MoveLeader(Fault):
         leader, target = self._resolve()
         etcd = etcdctl(self.cluster)
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={"leader": leader.node, "new leader": target.node},
             actions=[f"etcdctl --endpoints={leader.endpoint} move-leader {target.member_id}  # via {etcd.binary}"],
             revert=[f"etcdctl move-leader <{self.original_leader}'s member id> (if {self.original_leader} lost it)"],

@@ -24,7 +24,7 @@ def default_ledger_path() -> Path:
 @dataclass(frozen=True)
 class Entry:
     id: str
-    kind: str
+    fault_type: str  # the Fault class that rebuilds it (faults/fault_types.py)
     params: dict[str, Any]
     cluster: dict[str, Any]  # how to reach the cluster again: kubeconfig, context, backend, inventory
     drill: str
@@ -46,8 +46,10 @@ class RollbackLedger:
         finally:
             os.close(fd)
 
-    def begin(self, kind: str, params: dict[str, Any], cluster: dict[str, Any], drill: str, description: str) -> Entry:
-        entry = Entry(uuid.uuid4().hex, kind, params, cluster, drill, time.time(), description)
+    def begin(
+        self, fault_type: str, params: dict[str, Any], cluster: dict[str, Any], drill: str, description: str
+    ) -> Entry:
+        entry = Entry(uuid.uuid4().hex, fault_type, params, cluster, drill, time.time(), description)
         self._append({"event": "injecting", **entry.__dict__})
         return entry
 
@@ -75,7 +77,9 @@ class RollbackLedger:
         entries: dict[str, Entry] = {}
         for ev in self.events():
             if ev.get("event") == "injecting":
-                fields = {k: ev[k] for k in Entry.__dataclass_fields__}
+                # Ledgers written before 0.2 call the fault type "kind".
+                fields = {k: ev[k] for k in Entry.__dataclass_fields__ if k != "fault_type"}
+                fields["fault_type"] = ev.get("fault_type") or ev["kind"]
                 entries[ev["id"]] = Entry(**fields)
             elif ev.get("event") == "reverted":
                 entries.pop(ev["id"], None)

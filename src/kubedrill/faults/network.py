@@ -97,7 +97,7 @@ def chains_on(access: NodeAccess, node: str) -> list[str]:
 class Partition(Fault):
     """Drop traffic on ``node`` per ``cut``; healed by revert, or by the node's own timer after ``ttl_s``."""
 
-    kind = "network.partition"
+    fault_type = "network.partition"
 
     def __init__(
         self, cluster: Cluster, node: str, cut: Cut, ttl_s: int = DEFAULT_TTL_S, chain: str | None = None
@@ -155,7 +155,7 @@ class Partition(Fault):
     def plan(self) -> Plan:
         a = self._access()
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={"node": self.node, "chain": self.chain, "ttl": f"{self.ttl_s} s"},
             actions=[a.describe(self.node, self._start_timer_argv())]
             + [a.describe(self.node, c) for c in install_commands(self.chain, self.cut)],

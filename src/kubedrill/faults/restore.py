@@ -97,9 +97,9 @@ def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> Snap
     if cluster.etcd is None or cluster.access is None:
         raise PreconditionFailed(cluster.missing or "a restore needs etcd and node access")
     name = f"kubedrill-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.db"
-    remote = f"{cluster.snapshot_dir}/{name}"
+    remote = f"{cluster.etcd_data.snapshot_dir}/{name}"
     first = cluster.control_planes[0]
-    cluster.access.run(first, ["mkdir", "-p", cluster.snapshot_dir])
+    cluster.access.run(first, ["mkdir", "-p", cluster.etcd_data.snapshot_dir])
     local_dir.mkdir(parents=True, exist_ok=True)
     # etcdctl takes a snapshot from exactly one member: the leader, which has every committed write.
     statuses = cluster.etcd.endpoint_status()
@@ -124,13 +124,13 @@ def restore_members(cluster: Cluster) -> list[RestoreMember]:
             (n for n, url in cluster.etcd_endpoint_of.items() if url in m.client_urls or m.name == n),
             None,
         )
-        if node is None or node not in cluster.etcd_data_dir_of:
+        if node is None or node not in cluster.etcd_data.data_dir_of:
             raise PreconditionFailed(
-                f"etcd member {m.name} ({m.client_urls}) is not one of {sorted(cluster.etcd_data_dir_of)}"
+                f"etcd member {m.name} ({m.client_urls}) is not one of {sorted(cluster.etcd_data.data_dir_of)}"
             )
         if not m.peer_urls:
             raise PreconditionFailed(f"etcd member {m.name} has no peer URL")
-        out.append(RestoreMember(node, m.name, m.peer_urls[0], cluster.etcd_data_dir_of[node]))
+        out.append(RestoreMember(node, m.name, m.peer_urls[0], cluster.etcd_data.data_dir_of[node]))
     return sorted(out, key=lambda r: r.node)
 
 
@@ -155,7 +155,7 @@ class EtcdRestore(Fault):
     """The disaster (everything stopped, data moved aside) and the restore; revert puts the old data back
     unless the restore was proven."""
 
-    kind = "etcd.restore"
+    fault_type = "etcd.restore"
 
     def __init__(
         self,
@@ -186,7 +186,7 @@ class EtcdRestore(Fault):
         )
 
     def _remote_snapshot(self) -> str:
-        return f"{self.cluster.snapshot_dir}/{Path(self.snapshot).name}"
+        return f"{self.cluster.etcd_data.snapshot_dir}/{Path(self.snapshot).name}"
 
     def plan(self) -> Plan:
         if not self.members:
@@ -197,11 +197,11 @@ class EtcdRestore(Fault):
         actions += [f"on {m.node}: mv {m.data_dir} {m.data_dir}{ASIDE_SUFFIX}" for m in self.members]
         remote = self._remote_snapshot()
         for m in self.members:
-            argv = restore_argv(self.cluster.etcdutl, remote, m, self.members, self.token)
+            argv = restore_argv(self.cluster.etcd_data.etcdutl, remote, m, self.members, self.token)
             actions.append(f"on {m.node}: {shlex.join(argv)}")
         actions += ["start etcd on every member, then every API server"]
         return Plan(
-            fault=self.kind,
+            fault=self.fault_type,
             targets={m.node: f"member {m.name}, data {m.data_dir}" for m in self.members},
             actions=actions,
             revert=[f"if {m.data_dir}{ASIDE_SUFFIX} exists on {m.node}: put it back" for m in self.members]
@@ -268,17 +268,16 @@ class EtcdRestore(Fault):
             raise PreconditionFailed("no node access")
         remote = self._remote_snapshot()
         rt = runtime_of(self.cluster)
+        data = self.cluster.etcd_data
         for m in self.members:
-            self._node_run(m.node, ["mkdir", "-p", self.cluster.snapshot_dir])
+            self._node_run(m.node, ["mkdir", "-p", data.snapshot_dir])
             access.copy_to(m.node, self.snapshot, remote)
-            if self.cluster.etcdutl_upload:
-                access.copy_to(m.node, self.cluster.etcdutl_upload, self.cluster.etcdutl)
+            if data.etcdutl_upload:
+                access.copy_to(m.node, data.etcdutl_upload, data.etcdutl)
             self._node_run(m.node, ["rm", "-rf", m.data_dir])
-            self._node_run(m.node, restore_argv(self.cluster.etcdutl, remote, m, self.members, self.token), 300)
-            if self.cluster.etcd_owner:
-                self._node_run(
-                    m.node, ["chown", "-R", f"{self.cluster.etcd_owner}:{self.cluster.etcd_owner}", m.data_dir]
-                )
+            self._node_run(m.node, restore_argv(data.etcdutl, remote, m, self.members, self.token), 300)
+            if data.owner:
+                self._node_run(m.node, ["chown", "-R", f"{data.owner}:{data.owner}", m.data_dir])
         for m in self.members:
             rt.start("etcd", m.node)
         return f"restored {len(self.members)} members with token {self.token}; etcd started"
@@ -295,10 +294,10 @@ class EtcdRestore(Fault):
         rt = runtime_of(self.cluster)
         done = []
         for node in self.cluster.control_planes:
-            for kind in ("kube-controller-manager", "kube-scheduler"):
-                if rt.instance(kind, node) is not None:
-                    rt.kill(kind, node)
-                    done.append(f"{kind}-{node}")
+            for component in ("kube-controller-manager", "kube-scheduler"):
+                if rt.instance(component, node) is not None:
+                    rt.kill(component, node)
+                    done.append(f"{component}-{node}")
         for node in self.cluster.kubelet_nodes:
             restarted = rt.restart_kubelet(node)
             if restarted:
@@ -349,7 +348,7 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
     prober = run.prober
     if prober is None:
         raise PreconditionFailed("restore_etcd_from_snapshot needs the prober: start_drill first")
-    etcdutl_local = run.etcdutl_local or cluster.etcdutl
+    etcdutl_local = run.etcdutl_local or cluster.etcd_data.etcdutl
     kube = cluster.kube()
     w = Workloads(kube)
     ns = run.namespace
@@ -486,4 +485,4 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
 
 
 def plan_restore_etcd_from_snapshot(cluster: Cluster, **_: Any) -> Plan:
-    return EtcdRestore(cluster, f"{cluster.snapshot_dir}/<snapshot taken by the drill>.db").plan()
+    return EtcdRestore(cluster, f"{cluster.etcd_data.snapshot_dir}/<snapshot taken by the drill>.db").plan()

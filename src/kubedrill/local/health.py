@@ -101,17 +101,17 @@ def _health_check(layout: Layout, component: str) -> http.Check:
             # HAProxy is healthy when it serves the API: /readyz through the frontend.
             return http.get(f"{layout.api_url}/readyz", ca=pki_dir / "ca.crt")
         return http.get(url)
-    kind, node = layout.split_component(component)
+    what, node = layout.split_component(component)
     ip = layout.node_ip(node)
-    if kind == "etcd":
+    if what == "etcd":
         return http.get(
             f"https://{ip}:2379/health",
             ca=layout.etcd_ca,
             cert=(layout.etcd_client_cert, layout.etcd_client_key),
         )
-    if kind == "kube-apiserver":
+    if what == "kube-apiserver":
         return http.get(f"https://{ip}:6443/readyz", ca=pki_dir / "ca.crt")
-    port = 10257 if kind == "kube-controller-manager" else 10259
+    port = 10257 if what == "kube-controller-manager" else 10259
     return http.get(f"https://{ip}:{port}/healthz", ca=pki_dir / "ca.crt")
 
 

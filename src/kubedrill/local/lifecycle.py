@@ -150,13 +150,13 @@ def _write_kubeconfigs(layout: Layout) -> None:
 def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec]:
     specs = []
     for node in layout.nodes:
-        for kind, argv in (
+        for component, argv in (
             ("etcd", configs.etcd_argv(layout, node, bins["etcd"])),
             ("kube-apiserver", configs.apiserver_argv(layout, node, bins["kube-apiserver"])),
             ("kube-controller-manager", configs.controller_manager_argv(layout, node, bins["kube-controller-manager"])),
             ("kube-scheduler", configs.scheduler_argv(layout, node, bins["kube-scheduler"])),
         ):
-            specs.append(ComponentSpec(layout.component(kind, node), configs.on_node(layout, node, argv)))
+            specs.append(ComponentSpec(layout.component(component, node), configs.on_node(layout, node, argv)))
     sd = layout.state_dir
     stages = bins["kwok"].parent / "assets" / "kustomize" / "stage"
     stage_files = [

@@ -1,7 +1,7 @@
-"""Every fault type by the ``kind`` the ledger records it under, in one immutable mapping.
+"""Every fault type by the type name the ledger records it under, in one immutable mapping.
 
-``kubedrill recover`` rebuilds a pending fault from its ledger entry alone (``rebuild``), so a kind, once
-written to a ledger, must keep its name here. A new fault type is added to ``FAULT_TYPES`` by hand.
+``kubedrill recover`` rebuilds a pending fault from its ledger entry alone (``rebuild``), so a type name, once
+written to a ledger, must keep it here. A new fault type is added to ``FAULT_TYPES`` by hand.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from kubedrill.faults.network import Partition
 from kubedrill.faults.restore import EtcdRestore
 
 FAULT_TYPES: Mapping[str, type[Fault]] = MappingProxyType(
-    {cls.kind: cls for cls in (MoveLeader, KillComponent, StopComponent, EtcdRestore, Partition, Drain)}
+    {cls.fault_type: cls for cls in (MoveLeader, KillComponent, StopComponent, EtcdRestore, Partition, Drain)}
 )
 
 
 def rebuild(entry: Entry, cluster: Cluster) -> Fault:
     """The fault a ledger entry records, ready to ``revert()``."""
     try:
-        cls = FAULT_TYPES[entry.kind]
+        cls = FAULT_TYPES[entry.fault_type]
     except KeyError:
-        raise FaultInjectionError(f"ledger entry {entry.id}: unknown fault kind {entry.kind!r}") from None
+        raise FaultInjectionError(f"ledger entry {entry.id}: unknown fault type {entry.fault_type!r}") from None
     return cls.from_params(cluster, entry.params)
