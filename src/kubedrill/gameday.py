@@ -47,7 +47,7 @@ from kubedrill.errors import ConfigError, Declined
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.report import allure_report
 from kubedrill.report.summary import DrillRow
-from kubedrill.session import set_injection_gate, summary_rows
+from kubedrill.session import drill_environment, set_injection_gate, summary_rows
 
 ALLURERC = Path(__file__).resolve().parents[2] / "allurerc.mjs"
 HELP = (
@@ -333,7 +333,7 @@ class GameDay:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.rows = dict(summary_rows(session.config))
-        self.environment = dict(getattr(session.config, "_kubedrill_env", {}))
+        self.environment = dict(drill_environment(session.config))
 
 
 # ---------------------------------------------------------------- the after-action summary

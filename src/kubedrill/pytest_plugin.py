@@ -30,8 +30,7 @@ from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
-from kubedrill.session import injection_gate
-from kubedrill.session import summary_rows as _rows
+from kubedrill.session import drill_environment, injection_gate, set_drill_environment, summary_rows
 from kubedrill.settings import OPTIONS, Option, RunSettings, option
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -264,7 +263,7 @@ def reports_dir(config: pytest.Config) -> Path | None:
 def _record(request: pytest.FixtureRequest, drill: DrillRun) -> None:
     """Keep the drill's figures for the summary, and attach its trend across earlier runs."""
     row = drill.summary_row(request.node.nodeid)
-    _rows(request.config)[row.nodeid] = row
+    summary_rows(request.config)[row.nodeid] = row
     where = reports_dir(request.config)
     if where is None:
         return
@@ -293,7 +292,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    rows = _rows(item.config)
+    rows = summary_rows(item.config)
     row = rows.get(item.nodeid)
     if row is None and not report.passed and any(item.get_closest_marker(m) for m in DRILL_FAMILIES):
         # A drill that never reached its experiment (skipped, refused by a guard) still has a line.
@@ -312,7 +311,7 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    rows = list(_rows(config).values())
+    rows = list(summary_rows(config).values())
     if not rows:
         return
     terminalreporter.section("kubedrill run summary")
@@ -341,10 +340,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     results = Path(alluredir)
     allure_report.write_categories(results)
-    info: dict[str, Any] = getattr(session.config, "_kubedrill_env", {})
+    info = drill_environment(session.config)
     if info:
         allure_report.write_environment(results, info)
-    rows = list(_rows(session.config).values())
+    rows = list(summary_rows(session.config).values())
     where = reports_dir(session.config)
     if not rows or where is None:
         return
@@ -407,4 +406,4 @@ def _record_environment(request: pytest.FixtureRequest) -> None:
         p: SloProfile = request.getfixturevalue("slo_profile")
     except pytest.skip.Exception:
         return
-    request.config._kubedrill_env = describe_environment(c, p)  # type: ignore[attr-defined]
+    set_drill_environment(request.config, describe_environment(c, p))

@@ -1,6 +1,6 @@
 """What one pytest session shares between kubedrill's pytest plugin and a game day, kept in the
-session's own ``config.stash`` (never in module globals): the run summary's rows, and the injection
-gate a game day installs so that a person confirms each fault.
+session's own ``config.stash`` (never in module globals): the run summary's rows, the environment the
+drills ran against, and the injection gate a game day installs so that a person confirms each fault.
 
 Neutral ground: ``kubedrill.gameday`` runs pytest in-process with its own plugin and reads these, and
 ``kubedrill.pytest_plugin`` writes and reads them, without either importing the other.
@@ -15,6 +15,7 @@ from kubedrill.report.summary import DrillRow
 
 SUMMARY_KEY = pytest.StashKey[dict[str, DrillRow]]()
 GATE_KEY = pytest.StashKey[InjectionGate]()
+ENVIRONMENT_KEY = pytest.StashKey[dict[str, str]]()
 
 
 def summary_rows(config: pytest.Config) -> dict[str, DrillRow]:
@@ -29,3 +30,12 @@ def set_injection_gate(config: pytest.Config, gate: InjectionGate) -> None:
 
 def injection_gate(config: pytest.Config) -> InjectionGate | None:
     return config.stash.get(GATE_KEY, None)
+
+
+def set_drill_environment(config: pytest.Config, environment: dict[str, str]) -> None:
+    """What the drills ran against (cluster, versions, profile), for the report's environment section."""
+    config.stash[ENVIRONMENT_KEY] = environment
+
+
+def drill_environment(config: pytest.Config) -> dict[str, str]:
+    return config.stash.get(ENVIRONMENT_KEY, {})

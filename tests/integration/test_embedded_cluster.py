@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from kubedrill.backends import shell
-from kubedrill.backends.embedded import Layout, read_status
+from kubedrill.backends.embedded import Layout, etcdctl, read_status
 from kubedrill.backends.kube import Kube
 from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
@@ -60,7 +60,7 @@ def test_deployment_with_pdb_becomes_available_on_kwok_workers(embedded: Layout)
 
 
 def test_etcd_reports_every_member_and_exactly_one_leader(embedded: Layout) -> None:
-    ctl = health.etcdctl(embedded)
+    ctl = etcdctl(embedded)
     members = ctl.member_list()
     assert sorted(m.name for m in members) == embedded.nodes
     statuses = ctl.endpoint_status()

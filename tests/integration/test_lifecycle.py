@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kubedrill.backends import netns, shell
-from kubedrill.backends.embedded import BRIDGE, NETNS_PREFIX, Layout, default_state_dir
+from kubedrill.backends.embedded import BRIDGE, NETNS_PREFIX, Layout, default_state_dir, etcdctl
 from kubedrill.backends.kube import Kube
 from kubedrill.local import health, lifecycle
 
@@ -73,7 +73,7 @@ def test_a_single_control_plane_cluster_works(cluster_was_up: bool, tmp_path: Pa
     finally:
         kube.close()
     assert ready == ["cp-1", "worker-1"]
-    statuses = health.etcdctl(layout).endpoint_status()
+    statuses = etcdctl(layout).endpoint_status()
     assert len(statuses) == 1
     assert statuses[0].is_leader
     # Drills that need a follower skip, saying why; killing the only API server is refused by the quorum

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from kubedrill.backends.embedded import Layout
+from kubedrill.backends.embedded import Layout, etcdctl
 from kubedrill.backends.kube import Kube
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE
 from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.local import health
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +35,7 @@ def run_drills(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def leader(layout: Layout) -> str:
-    statuses = health.etcdctl(layout).endpoint_status()
+    statuses = etcdctl(layout).endpoint_status()
     (lead,) = [s for s in statuses if s.is_leader]
     return lead.endpoint
 

@@ -44,8 +44,9 @@ def test_an_unknown_fault_type_names_the_entry() -> None:
         rebuild(entry("nope", {}), cast(Cluster, None))
 
 
-def test_a_ledger_written_before_the_rename_still_recovers(tmp_path: Path) -> None:
-    """Entries of kubedrill 0.1 name the fault type "kind": `kubedrill recover` must still find them."""
+def test_the_ledger_format_stays_as_it_was_so_any_version_recovers_any_ledger(tmp_path: Path) -> None:
+    """The fault type is stored under "kind", as since the first release: an older ledger recovers, and a
+    ledger written now reads the same way."""
     path = tmp_path / "ledger.jsonl"
     old = {"event": "injecting", "id": "e9", "kind": "component.stop", "params": {"component": "etcd", "node": "cp-1"},
            "cluster": {}, "drill": "d", "at": 1.0, "description": "stop etcd on cp-1"}  # fmt: skip
@@ -53,3 +54,6 @@ def test_a_ledger_written_before_the_rename_still_recovers(tmp_path: Path) -> No
     (pending,) = RollbackLedger(path).pending()
     assert pending.fault_type == "component.stop"
     assert FAULT_TYPES[pending.fault_type] is StopComponent
+    written = RollbackLedger(tmp_path / "new.jsonl")
+    written.begin("etcd.move-leader", {}, {}, "d", "move")
+    assert json.loads(written.path.read_text())["kind"] == "etcd.move-leader"

@@ -8,15 +8,15 @@ One small protocol, ``NodeAccess``, and one implementation per way of reaching a
 
 Each differs only in the argv prefix it puts in front of a command; everything above this module
 (component runtimes, faults) is written once against the protocol. Commands are argv lists; where a node
-needs a shell (a timer that must outlive the ssh session, say), ``shell_argv`` is the one place that
-quotes one.
+needs a shell (several commands in one round trip, a timer that must outlive the ssh session),
+``shell_argv`` is the one place that quotes one.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -53,17 +53,32 @@ class NodeAccess(Protocol):
         ...
 
 
-def shell_script(*commands: Sequence[str]) -> str:
-    """``commands`` (each an argv) as one shell script, run one after another whatever each returns."""
-    return "; ".join(shlex.join(c) for c in commands)
+@dataclass(frozen=True)
+class UntilFails:
+    """A step a shell script repeats until it fails: deleting every copy of an iptables jump, say."""
+
+    argv: tuple[str, ...]
 
 
-def shell_argv(*commands: Sequence[str], detach: bool = False) -> list[str]:
-    """One ``sh -c`` running ``commands`` (each an argv, quoted here) one after another.
+Step = Sequence[str] | UntilFails
+
+
+def shell_script(*steps: Step, stop_on_failure: bool = False) -> str:
+    """``steps`` (each an argv, quoted here) as one shell script: run one after another whatever each
+    returns, or with ``stop_on_failure`` only while each succeeds (the script's exit is the first failure)."""
+    parts = [
+        f"while {shlex.join(s.argv)} 2>/dev/null; do :; done" if isinstance(s, UntilFails) else shlex.join(s)
+        for s in steps
+    ]
+    return (" && " if stop_on_failure else "; ").join(parts)
+
+
+def shell_argv(*steps: Step, stop_on_failure: bool = False, detach: bool = False) -> list[str]:
+    """One ``sh -c`` running ``steps``: one round trip to the node instead of one per command.
 
     With ``detach`` the script runs in its own session with no terminal (``setsid -f``), so it outlives the
     command that started it: how a partition's self-heal timer survives the runner and the ssh session."""
-    script = shell_script(*commands)
+    script = shell_script(*steps, stop_on_failure=stop_on_failure)
     if detach:
         return ["sh", "-c", f"setsid -f sh -c {shlex.quote(script)} </dev/null >/dev/null 2>&1"]
     return ["sh", "-c", script]
@@ -141,7 +156,6 @@ class SshAccess:
     known_hosts: str | None = None  # None: ssh's own known_hosts, as the operator's ssh would use
     connect_timeout_s: int = 5
     name: str = "ssh"
-    extra_options: tuple[str, ...] = field(default=())
 
     def _host(self, node: str) -> SshHost:
         try:
@@ -156,7 +170,7 @@ class SshAccess:
             opts += ["-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=accept-new"]
         if h.identity_file:
             opts += ["-i", h.identity_file, "-o", "IdentitiesOnly=yes"]
-        return [*opts, *self.extra_options]
+        return opts
 
     def argv(self, node: str, argv: Sequence[str]) -> list[str]:
         h = self._host(node)

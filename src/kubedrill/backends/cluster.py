@@ -9,17 +9,19 @@ cluster looks like (nodes, addresses, data dirs). ``detect`` picks one of:
 - ``kind``: found by nodes whose ``spec.providerID`` starts with ``kind://``: ``docker exec`` access,
   static pods, etcdctl inside the etcd container;
 - ``ssh``: any cluster with an inventory file (``--inventory``): ssh access, static pods (kubeadm),
-  systemd units (binary installs) or the supervisor, etcdctl where etcd runs;
+  systemd units (binary installs) or the supervisor, etcdctl on the hosts (the inventory says where);
 - ``api``: anything else: API-level drills only; node-level drills are skipped saying what to provide.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubedrill.backends import embedded
 from kubedrill.backends.access import HOST, DockerExecAccess, NetnsAccess, NodeAccess, SshAccess
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.etcd import Etcdctl, Runner
@@ -65,12 +67,13 @@ class Cluster:
     control_planes: list[str]
     runtime: ComponentRuntime | None = None
     etcd: Etcdctl | None = None
+    etcdctl_on_node: NodeCommand | None = None  # how etcdctl runs on one node: on it, or in its etcd container
     etcd_endpoint_of: dict[str, str] = field(default_factory=dict)  # node → client URL
     apiserver_of: dict[str, str] = field(default_factory=dict)  # node → its own API server URL (not the LB)
     prometheus_url: str | None = None
     layout: Layout | None = None
     missing: str = ""
-    etcd_data: EtcdData = field(default_factory=lambda: EtcdData())
+    etcd_data: EtcdData = field(default_factory=EtcdData)
     # Where the kubelets are restarted after a restore (Kubernetes' restore guide: restart kube-scheduler,
     # kube-controller-manager and kubelets so none keeps acting on state newer than the snapshot).
     kubelet_nodes: list[str] = field(default_factory=list)
@@ -86,7 +89,7 @@ class Cluster:
 
     def etcd_on(self, node: str) -> Etcdctl:
         """etcdctl run *on* ``node`` against its own member (answers even when the node is cut off)."""
-        if self.etcd is None or self.runtime is None:
+        if self.etcd is None or self.etcdctl_on_node is None:
             raise ConfigError("--backend", "backend", "node and etcd access", self.backend)
         return Etcdctl(
             binary=self.etcd.binary,
@@ -94,7 +97,7 @@ class Cluster:
             cacert=self.etcd.cacert,
             cert=self.etcd.cert,
             key=self.etcd.key,
-            runner=etcd_runner(self.runtime, [node]),
+            runner=etcd_runner(self.etcdctl_on_node, [node]),
         )
 
     def etcd_status_http(self) -> EtcdStatusHttp | None:
@@ -114,15 +117,41 @@ class Cluster:
         return self.runtime is not None and self.etcd is not None
 
 
-def etcd_runner(runtime: ComponentRuntime, nodes: list[str]) -> Runner:
-    """Run etcdctl where etcd runs (its certificates live there), on the first of ``nodes`` that answers:
-    an unreachable node, or one whose etcd is down, is skipped."""
+# Run argv on a node (never raising for its exit code): how etcdctl is run there.
+NodeCommand = Callable[[str, list[str], float], Result]
+# What a host's profile may export and etcdctl refuses next to its own flags (seed 003 exports them).
+ETCDCTL_ENV = ("ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY")
+
+
+def on_the_node(access: NodeAccess, unset: tuple[str, ...] = ()) -> NodeCommand:
+    """etcdctl installed on the node itself, with the node's certificates; ``unset`` the variables a login
+    environment there may carry."""
+    prefix = ["env", *(arg for name in unset for arg in ("-u", name))] if unset else []
+
+    def run(node: str, argv: list[str], timeout_s: float) -> Result:
+        return access.run(node, [*prefix, *argv], timeout_s=timeout_s, check=False)
+
+    return run
+
+
+def in_the_etcd_container(runtime: ComponentRuntime) -> NodeCommand:
+    """etcdctl inside the node's etcd container (a kind node ships none of its own)."""
+
+    def run(node: str, argv: list[str], timeout_s: float) -> Result:
+        return runtime.exec("etcd", node, argv, timeout_s=timeout_s)
+
+    return run
+
+
+def etcd_runner(on_node: NodeCommand, nodes: list[str]) -> Runner:
+    """Run etcdctl where its certificates are, on the first of ``nodes`` that answers: an unreachable node,
+    or one whose etcd is down, is skipped."""
 
     def run(argv: list[str], timeout_s: float) -> Result:
         last: Result | None = None
         for node in nodes:
             try:
-                result = runtime.exec("etcd", node, argv, timeout_s=timeout_s)
+                result = on_node(node, argv, timeout_s)
             except BackendError:  # an unreachable node: try the next one
                 continue
             if result.ok or result.stdout.strip():
@@ -234,13 +263,8 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
         backend="local",
         control_planes=layout.nodes,
         runtime=SupervisorRuntime(access, layout.run_dir),
-        etcd=Etcdctl(
-            binary=str(layout.binary("etcdctl")),
-            endpoints=tuple(layout.etcd_client_url(n) for n in layout.nodes),
-            cacert=layout.etcd_ca,
-            cert=layout.etcd_client_cert,
-            key=layout.etcd_client_key,
-        ),
+        etcdctl_on_node=on_the_node(access),  # the namespace shares this machine's files, not its ETCDCTL_*
+        etcd=embedded.etcdctl(layout),
         etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
         apiserver_of={n: layout.apiserver_url(n) for n in layout.nodes},
         prometheus_url=prometheus_url or layout.prometheus_url,
@@ -272,17 +296,19 @@ def _kind(
     cps = seen.control_planes
     endpoints = {n: f"https://{ips[n]}:2379" for n in cps}
     runtime = StaticPodRuntime(DockerExecAccess())
+    on_node = in_the_etcd_container(runtime)
     return Cluster(
         backend="kind",
         control_planes=cps,
         runtime=runtime,
+        etcdctl_on_node=on_node,
         etcd=Etcdctl(
             binary="etcdctl",
             endpoints=tuple(endpoints.values()),
             cacert=Path(f"{KUBEADM_ETCD_PKI}/ca.crt"),
             cert=Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.crt"),
             key=Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.key"),
-            runner=etcd_runner(runtime, cps),
+            runner=etcd_runner(on_node, cps),
         ),
         etcd_endpoint_of=endpoints,
         apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
@@ -309,17 +335,19 @@ def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cl
         runtime = SystemdRuntime(ssh, units={**DEFAULT_UNITS, **inv.units})
     else:
         runtime = SupervisorRuntime(ssh, Path(str(inv.supervisor_run_dir)))
+    on_node = on_the_node(ssh, unset=ETCDCTL_ENV)  # etcdctl and its certificates are the inventory's, on the hosts
     return Cluster(
         backend="ssh",
         control_planes=sorted(inv.hosts),
         runtime=runtime,
+        etcdctl_on_node=on_node,
         etcd=Etcdctl(
             binary=inv.etcdctl,
             endpoints=tuple(inv.etcd_endpoints.values()),
             cacert=Path(inv.etcd_cacert),
             cert=Path(inv.etcd_cert),
             key=Path(inv.etcd_key),
-            runner=etcd_runner(runtime, list(inv.etcd_endpoints)),
+            runner=etcd_runner(on_node, list(inv.etcd_endpoints)),
         ),
         etcd_endpoint_of=dict(inv.etcd_endpoints),
         apiserver_of={n: f"https://{h.address}:6443" for n, h in inv.hosts.items()},

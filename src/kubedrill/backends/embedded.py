@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kubedrill import paths
+from kubedrill.backends.etcd import Etcdctl
 from kubedrill.errors import BackendError
 
 MARKER_LABEL = "kubedrill.io/embedded-cluster"
@@ -211,6 +212,17 @@ class Layout:
             return cls.from_json(json.loads(path.read_text()))
         except FileNotFoundError:
             return None
+
+
+def etcdctl(layout: Layout) -> Etcdctl:
+    """etcdctl on this machine against every member, with kubeadm's healthcheck-client certificate."""
+    return Etcdctl(
+        binary=str(layout.binary("etcdctl")),
+        endpoints=tuple(layout.etcd_client_url(n) for n in layout.nodes),
+        cacert=layout.etcd_ca,
+        cert=layout.etcd_client_cert,
+        key=layout.etcd_client_key,
+    )
 
 
 @dataclass(frozen=True)

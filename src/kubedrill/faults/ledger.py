@@ -1,7 +1,9 @@
 """The rollback ledger: every fault is appended here *before* it is injected, and marked when reverted.
 
 One JSON object per line, flushed and fsynced, so a runner killed with SIGKILL mid-fault leaves a record
-that ``kubedrill recover`` replays: it rebuilds each pending fault from its record and reverts it.
+that ``kubedrill recover`` replays: it rebuilds each pending fault from its record and reverts it. The
+format is stable across versions (any kubedrill recovers any ledger): the fault's type is stored under
+``kind``, its name since the first release.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class RollbackLedger:
         self, fault_type: str, params: dict[str, Any], cluster: dict[str, Any], drill: str, description: str
     ) -> Entry:
         entry = Entry(uuid.uuid4().hex, fault_type, params, cluster, drill, time.time(), description)
-        self._append({"event": "injecting", **entry.__dict__})
+        record = {k: v for k, v in entry.__dict__.items() if k != "fault_type"}
+        self._append({"event": "injecting", "kind": entry.fault_type, **record})
         return entry
 
     def reverted(self, entry_id: str, how: str = "") -> None:
@@ -77,9 +80,8 @@ class RollbackLedger:
         entries: dict[str, Entry] = {}
         for ev in self.events():
             if ev.get("event") == "injecting":
-                # Ledgers written before 0.2 call the fault type "kind".
                 fields = {k: ev[k] for k in Entry.__dataclass_fields__ if k != "fault_type"}
-                fields["fault_type"] = ev.get("fault_type") or ev["kind"]
+                fields["fault_type"] = ev["kind"]
                 entries[ev["id"]] = Entry(**fields)
             elif ev.get("event") == "reverted":
                 entries.pop(ev["id"], None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubedrill import slo
-from kubedrill.backends.access import NodeAccess, shell_argv, shell_script
+from kubedrill.backends.access import NodeAccess, Step, UntilFails, shell_argv, shell_script
 from kubedrill.backends.cluster import Cluster
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
@@ -27,7 +27,6 @@ from kubedrill.waiting import wait_until
 
 DEFAULT_TTL_S = 300  # a partition outlives no drill by more than this, runner or not
 CHAIN_PREFIX = "KD-"
-MAX_JUMPS = 10  # jumps to one chain deleted at most, so a revert always ends
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def rules(chain: str, cut: Cut) -> list[list[str]]:
 
 
 def install_commands(chain: str, cut: Cut) -> list[list[str]]:
-    """The chain, its rules, then the jumps to it: each step only once the one before succeeded."""
+    """The chain, its rules, then the jumps to it (run as one script that stops at the first failure)."""
     return [
         ["iptables", "-N", chain],
         *(["iptables", *r] for r in rules(chain, cut)),
@@ -79,13 +78,15 @@ def install_commands(chain: str, cut: Cut) -> list[list[str]]:
     ]
 
 
-def remove_commands(chain: str) -> list[list[str]]:
-    """The jumps, then the chain; each tolerates what is already gone (run them whatever each returns)."""
+def remove_steps(chain: str) -> list[Step]:
+    """Idempotent: every jump to the chain (however often it was inserted), then the chain; each step
+    tolerates what is already gone, and the script always succeeds (removal is verified afterwards)."""
     return [
-        ["iptables", "-D", "INPUT", "-j", chain],
-        ["iptables", "-D", "OUTPUT", "-j", chain],
+        UntilFails(("iptables", "-D", "INPUT", "-j", chain)),
+        UntilFails(("iptables", "-D", "OUTPUT", "-j", chain)),
         ["iptables", "-F", chain],
         ["iptables", "-X", chain],
+        ["true"],
     ]
 
 
@@ -144,30 +145,31 @@ class Partition(Fault):
             raise PreconditionFailed(self.cluster.missing or "network faults need node access")
         return self.cluster.access
 
-    def _timer(self) -> str:
-        """The node's own heal: what runs there after ``ttl_s`` (also the pattern that finds it)."""
-        return shell_script(["sleep", str(self.ttl_s)], *remove_commands(self.chain))
+    def _timer_steps(self) -> list[Step]:
+        """The node's own heal: what runs there after ``ttl_s``."""
+        return [["sleep", str(self.ttl_s)], *remove_steps(self.chain)]
 
     def _start_timer_argv(self) -> list[str]:
         # Detached from us entirely (own session, no inherited pipes), so it outlives this command.
-        return shell_argv(["sleep", str(self.ttl_s)], *remove_commands(self.chain), detach=True)
+        return shell_argv(*self._timer_steps(), detach=True)
 
     def plan(self) -> Plan:
         a = self._access()
         return Plan(
             fault=self.fault_type,
             targets={"node": self.node, "chain": self.chain, "ttl": f"{self.ttl_s} s"},
-            actions=[a.describe(self.node, self._start_timer_argv())]
-            + [a.describe(self.node, c) for c in install_commands(self.chain, self.cut)],
-            revert=[a.describe(self.node, c) for c in remove_commands(self.chain)],
+            actions=[
+                a.describe(self.node, shell_argv(*install_commands(self.chain, self.cut), stop_on_failure=True)),
+                a.describe(self.node, self._start_timer_argv()),
+            ],
+            revert=[a.describe(self.node, shell_argv(*remove_steps(self.chain)))],
         )
 
     def inject(self) -> str:
         a = self._access()
         # The timer first: if installing half-fails, the node still heals by itself.
         a.run(self.node, self._start_timer_argv())
-        for argv in install_commands(self.chain, self.cut):
-            a.run(self.node, argv)
+        a.run(self.node, shell_argv(*install_commands(self.chain, self.cut), stop_on_failure=True))
         count = len(rules(self.chain, self.cut))
         return f"{count} rules in {self.chain} on {self.node}, healing by itself in {self.ttl_s} s"
 
@@ -178,13 +180,9 @@ class Partition(Fault):
 
     def revert(self) -> str:
         a = self._access()
-        for argv in remove_commands(self.chain):
-            # A jump inserted twice (an inject retried by hand) needs deleting twice: delete until none is left.
-            for _ in range(MAX_JUMPS):
-                if not a.run(self.node, argv, check=False).ok or argv[1] != "-D":
-                    break
+        a.run(self.node, shell_argv(*remove_steps(self.chain)))
         # The node's timer has nothing left to do: stop it rather than leave it sleeping.
-        a.run(self.node, ["pkill", "-f", self._timer()], check=False)
+        a.run(self.node, ["pkill", "-f", shell_script(*self._timer_steps())], check=False)
         left = [c for c in chains_on(a, self.node) if c == self.chain]
         if left:
             raise FaultInjectionError(f"{self.chain} still on {self.node} after removal")

@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from kubedrill.backends import http, shell
-from kubedrill.backends.embedded import HOST_COMPONENTS, ComponentStatus, Layout, default_state_dir, read_status
-from kubedrill.backends.etcd import Etcdctl
+from kubedrill.backends.embedded import (
+    HOST_COMPONENTS,
+    ComponentStatus,
+    Layout,
+    default_state_dir,
+    etcdctl,
+    read_status,
+)
 from kubedrill.backends.kube import Kube
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import BackendError, LocalClusterError
@@ -28,16 +34,6 @@ def supervisor_pid(layout: Layout) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if shell.pid_alive(pid) else None
-
-
-def etcdctl(layout: Layout) -> Etcdctl:
-    return Etcdctl(
-        binary=str(layout.binary("etcdctl")),
-        endpoints=tuple(layout.etcd_client_url(n) for n in layout.nodes),
-        cacert=layout.etcd_ca,
-        cert=layout.etcd_client_cert,
-        key=layout.etcd_client_key,
-    )
 
 
 # ---------------------------------------------------------------- readiness
