@@ -57,3 +57,18 @@ def test_the_ledger_format_stays_as_it_was_so_any_version_recovers_any_ledger(tm
     written = RollbackLedger(tmp_path / "new.jsonl")
     written.begin("etcd.move-leader", {}, {}, "d", "move")
     assert json.loads(written.path.read_text())["kind"] == "etcd.move-leader"
+
+
+def test_a_line_the_ledger_cannot_read_never_breaks_reading_it(tmp_path: Path) -> None:
+    """A reverted entry without a type (a development build's) is done; an unreverted one stays pending."""
+    path = tmp_path / "ledger.jsonl"
+    lines = [
+        {"event": "injecting", "id": "a", "fault_type": "node.drain", "params": {}, "drill": "d", "at": 1.0},
+        {"event": "reverted", "id": "a", "at": 2.0},
+        {"event": "injecting", "id": "b", "something": "else"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (left,) = RollbackLedger(path).pending()
+    assert (left.id, left.fault_type) == ("b", "")
+    with pytest.raises(FaultInjectionError, match="unknown fault type ''"):
+        rebuild(left, cast(Cluster, None))

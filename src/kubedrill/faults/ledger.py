@@ -76,13 +76,23 @@ class RollbackLedger:
         return out
 
     def pending(self) -> list[Entry]:
-        """Faults injected (or being injected) and not reverted, oldest first."""
-        entries: dict[str, Entry] = {}
-        for ev in self.events():
-            if ev.get("event") == "injecting":
-                fields = {k: ev[k] for k in Entry.__dataclass_fields__ if k != "fault_type"}
-                fields["fault_type"] = ev["kind"]
-                entries[ev["id"]] = Entry(**fields)
-            elif ev.get("event") == "reverted":
-                entries.pop(ev["id"], None)
-        return list(entries.values())
+        """Faults injected (or being injected) and not reverted, oldest first.
+
+        Reading never fails on a line it does not understand: a reverted entry is done with whatever it
+        says, and an unreverted one this version cannot read stays pending (with what it could read, so
+        pre-flight refuses and ``kubedrill recover`` names it) rather than be dropped or crash the run."""
+        events = self.events()
+        reverted = {ev.get("id") for ev in events if ev.get("event") == "reverted"}
+        return [
+            Entry(
+                id=str(ev.get("id")),
+                fault_type=str(ev.get("kind", "")),
+                params=ev.get("params") or {},
+                cluster=ev.get("cluster") or {},
+                drill=str(ev.get("drill", "")),
+                at=float(ev.get("at") or 0.0),
+                description=str(ev.get("description", "")),
+            )
+            for ev in events
+            if ev.get("event") == "injecting" and ev.get("id") not in reverted
+        ]
