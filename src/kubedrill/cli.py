@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kubedrill.backends import kind_cli
 from kubedrill.backends.embedded import Layout, default_state_dir
 from kubedrill.errors import ConfigError, DrillError
-from kubedrill.local import build, health, kind, lifecycle
+from kubedrill.local import build, engine, health, kind, lifecycle
 from kubedrill.settings import OPTIONS
 
 # What `kubedrill gameday` takes and passes on to pytest: the settings' options with a value (not the flags:
@@ -30,6 +31,21 @@ def _progress(msg: str) -> None:
 
 def _state_dir(args: argparse.Namespace) -> Path:
     return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    """A Docker engine for kind: the one that answers, or one kubedrill starts (and later stops)."""
+    if args.action == "up":
+        print(engine.ensure(_progress))
+    elif args.action == "down":
+        print(engine.stop(_progress))
+    else:
+        record = engine.started()
+        problem = kind_cli.docker_engine_problem()
+        owner = f"started by kubedrill (pid {record.pid}, runtime {record.runtime})" if record else "not kubedrill's"
+        print(f"Docker engine: {'answers' if problem is None else 'none: ' + problem}; {owner}")
+        return 0 if problem is None else 1
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -219,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
         "--state-dir", help="embedded cluster state (default: $KUBEDRILL_STATE or ~/.local/state/kubedrill/local)"
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("engine", help="a Docker engine for kind: up (start one where none answers), down, status")
+    s.add_argument("action", choices=("up", "down", "status"))
+    s.set_defaults(func=cmd_engine)
 
     s = sub.add_parser("build", help="build (or reuse) the embedded cluster's binaries from their Go modules")
     s.set_defaults(func=cmd_build)

@@ -1,0 +1,203 @@
+"""A Docker engine for kind where none answers: the first step of the kind path (``kubedrill engine up``).
+
+- An engine that answers ``docker info`` is used as it is: kubedrill changes nothing of it, and
+  ``kubedrill engine down`` leaves it running.
+- Otherwise, on Debian as root, kubedrill installs Debian's ``docker.io`` if ``dockerd`` is missing and
+  starts ``dockerd`` in the background with its own pid file and log under kubedrill's state directory
+  (``$XDG_STATE_HOME/kubedrill/docker``). Anywhere else it stops with one line saying what to provide.
+- Where the machine's capability bounding set lacks capabilities (CAP_SYS_RESOURCE here), ``docker run
+  --privileged`` fails ("unable to apply caps"); the runc wrapper of ``backends/runc_wrapper.py``, installed
+  next to the pid file with the real runc's path, becomes dockerd's default runtime and removes them from
+  each container's spec. Where none is missing, plain runc is used.
+- dockerd runs with ``--iptables=false``: its iptables management sets the FORWARD policy to DROP, which
+  cuts the embedded cluster's bridge. kind does not need it here: its nodes talk over their own bridge,
+  and the API server's 127.0.0.1 port mapping goes through docker-proxy. ``--bridge=none``: no
+  ``docker0`` left on the host (kind makes its own network).
+- ``stop`` ends only a dockerd kubedrill started (and the containerd it runs), and leaves nothing of its
+  own behind but the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kubedrill import paths
+from kubedrill.backends import kind_cli, runc_wrapper, shell
+from kubedrill.errors import LocalClusterError, RecoveryTimeout
+from kubedrill.waiting import wait_until
+
+Progress = Callable[[str], None]
+
+RUNTIME_NAME = "kubedrill-runc"
+START_TIMEOUT_S = 60.0  # dockerd, then its own containerd, answering docker info
+STOP_TIMEOUT_S = 30.0
+APT_TIMEOUT_S = 900.0
+POLICY_RC_D = "/usr/sbin/policy-rc.d"  # Debian: exit 101 here means "do not start services now"
+
+
+def state_dir() -> Path:
+    return paths.from_env("KUBEDRILL_ENGINE_STATE", paths.state_home() / "docker")
+
+
+@dataclass(frozen=True)
+class Started:
+    """What ``ensure`` started, recorded on disk so that ``stop`` (another process, later) can end it."""
+
+    pid: int
+    log: str
+    runtime: str  # the default runtime: kubedrill-runc (the wrapper) or runc
+    missing_capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``ensure`` will do on this machine (pure: decided from what was observed)."""
+
+    use_existing: bool
+    install: bool
+    wrap_runc: bool
+    refusal: str | None = None
+
+
+def plan(engine_problem: str | None, is_root: bool, is_debian: bool, has_dockerd: bool, missing: list[str]) -> Plan:
+    """An answering engine is used as it is; otherwise kubedrill starts one only as root on Debian."""
+    if engine_problem is None:
+        return Plan(use_existing=True, install=False, wrap_runc=False)
+    if not is_root or not (is_debian or has_dockerd):
+        return Plan(
+            use_existing=False,
+            install=False,
+            wrap_runc=False,
+            refusal=(
+                f"no Docker engine: 'docker info' failed ({engine_problem}); kubedrill starts one only as root "
+                "on Debian (apt's docker.io). Start a Docker engine, or use the embedded cluster: kubedrill up"
+            ),
+        )
+    return Plan(use_existing=False, install=not has_dockerd, wrap_runc=bool(missing))
+
+
+def dockerd_argv(pid_file: Path, wrapper: Path | None) -> list[str]:
+    """dockerd as kubedrill runs it (pure)."""
+    argv = ["dockerd", f"--pidfile={pid_file}", "--iptables=false", "--ip-masq=false", "--bridge=none"]
+    if wrapper is not None:
+        argv += [f"--add-runtime={RUNTIME_NAME}={wrapper}", f"--default-runtime={RUNTIME_NAME}"]
+    return argv
+
+
+def _record() -> Path:
+    return state_dir() / "started.json"
+
+
+def started() -> Started | None:
+    """The dockerd kubedrill started, if it still runs."""
+    try:
+        data = json.loads(_record().read_text())
+        record = Started(**{**data, "missing_capabilities": tuple(data["missing_capabilities"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return record if shell.pid_alive(record.pid) else None
+
+
+def install_wrapper(directory: Path) -> Path:
+    """Write the runc wrapper with this machine's real runc in it; run by a Python that outlives any venv."""
+    runc = shutil.which("runc") or "/usr/sbin/runc"
+    python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    source = Path(runc_wrapper.__file__).read_text().replace("@REAL_RUNC@", runc)
+    wrapper = directory / RUNTIME_NAME
+    wrapper.write_text(f"#!{python if python.exists() else sys.executable} -I\n{source}")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def _install_docker(progress: Progress) -> None:
+    """apt's docker.io, with Debian's policy-rc.d saying no service may start meanwhile: its maintainer
+    scripts would start a dockerd that manages iptables (FORWARD set to DROP) and cannot run privileged
+    containers here."""
+    progress("installing Debian's docker.io (apt-get; no service starts during the install)")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    policy = Path(POLICY_RC_D)
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\n# kubedrill: no service starts while apt installs docker.io\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        shell.run(["apt-get", "update", "-qq"], env=env, timeout_s=APT_TIMEOUT_S)
+        shell.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker.io"],
+            env=env,
+            timeout_s=APT_TIMEOUT_S,
+        )
+    finally:
+        if ours:
+            policy.unlink(missing_ok=True)
+
+
+def ensure(progress: Progress) -> str:
+    """A Docker engine answering ``docker info``: the one there is, or one kubedrill starts. Returns what it did."""
+    problem = kind_cli.docker_engine_problem()
+    missing = runc_wrapper.this_machines_missing()
+    decided = plan(
+        problem, os.geteuid() == 0, Path("/etc/debian_version").exists(), shutil.which("dockerd") is not None, missing
+    )
+    if decided.refusal:
+        raise LocalClusterError(decided.refusal)
+    if decided.use_existing:
+        return "a Docker engine answers: using it as it is"
+    if decided.install:
+        _install_docker(progress)
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    wrapper = install_wrapper(directory) if decided.wrap_runc else None
+    log = directory / "dockerd.log"
+    argv = dockerd_argv(directory / "dockerd.pid", wrapper)
+    progress(
+        f"starting {' '.join(argv[:1])} (log {log})" + (f"; runc wrapped: {', '.join(missing)}" if missing else "")
+    )
+    proc = shell.spawn(argv, log_path=log)
+    record = Started(proc.pid, str(log), RUNTIME_NAME if wrapper else "runc", tuple(missing))
+    _record().write_text(json.dumps(asdict(record)))
+    try:
+        wait_until(
+            "dockerd answering 'docker info'",
+            lambda: kind_cli.docker_engine_problem() or "",
+            lambda p: p == "",
+            timeout_s=START_TIMEOUT_S,
+            interval_s=0.5,
+            describe=lambda p: p,
+        )
+    except RecoveryTimeout as e:
+        stop(progress)
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:]) if log.exists() else ""
+        raise LocalClusterError(f"dockerd did not come up within {START_TIMEOUT_S:g} s: {e}\n{tail}") from e
+    return f"started dockerd (pid {proc.pid}, default runtime {record.runtime})"
+
+
+def stop(progress: Progress) -> str:
+    """Stop the dockerd kubedrill started, if any; an engine kubedrill did not start is left alone."""
+    record = started()
+    if record is None:
+        _record().unlink(missing_ok=True)
+        return "no dockerd of kubedrill's runs"
+    progress(f"stopping dockerd (pid {record.pid})")
+    shell.kill_pid(record.pid, signal.SIGTERM)
+    try:
+        wait_until(
+            f"dockerd (pid {record.pid}) gone",
+            lambda: shell.pid_alive(record.pid),
+            lambda alive: not alive,
+            timeout_s=STOP_TIMEOUT_S,
+            interval_s=0.2,
+        )
+    except RecoveryTimeout:  # a dockerd that ignores SIGTERM is killed
+        shell.kill_pid(record.pid, signal.SIGKILL)
+    _record().unlink(missing_ok=True)
+    for leftover in ("dockerd.pid", RUNTIME_NAME):
+        (state_dir() / leftover).unlink(missing_ok=True)
+    return f"stopped dockerd (pid {record.pid})"
