@@ -71,3 +71,16 @@ def embedded(cluster_was_up: bool) -> Layout:
 @pytest.fixture
 def admin_kubeconfig(embedded: Layout) -> Path:
     return embedded.admin_kubeconfig
+
+
+@pytest.fixture(scope="module")
+def docker_engine() -> Iterator[bool]:
+    """A Docker engine for the module (`kubedrill engine up`); True when it is kubedrill's, which the module
+    then stops again (`kubedrill engine down`), so the other tests see the machine as it was."""
+    from kubedrill.backends import kind_cli
+
+    ours = kind_cli.docker_engine_problem() is not None
+    kubedrill("engine", "up", check=True, timeout=900)
+    yield ours
+    if ours:
+        kubedrill("engine", "down", check=True)

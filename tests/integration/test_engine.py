@@ -69,15 +69,10 @@ def engine_processes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def started_engine() -> Iterator[bool]:
-    """An engine for this module; True when it is kubedrill's (none answered before)."""
-    ours = kind_cli.docker_engine_problem() is not None
-    up = kubedrill("engine", "up")
-    assert up.returncode == 0, up.stdout + up.stderr
-    yield ours
-    if ours:
-        docker("rmi", "-f", IMAGE, check=False)
-        kubedrill("engine", "down")
+def started_engine(docker_engine: bool) -> Iterator[bool]:
+    """The module's engine; the probe image is removed before the engine goes."""
+    yield docker_engine
+    docker("rmi", "-f", IMAGE, check=False)
 
 
 @pytest.fixture(scope="module")
