@@ -124,3 +124,24 @@ def test_the_installed_wrapper_names_the_real_runc_and_a_python_outside_any_venv
     assert wrapper.stat().st_mode & 0o111
     real_runc = shutil.which("runc") or "/usr/sbin/runc"
     assert text.split("\n", 1)[1] == Path(runc_wrapper.__file__).read_text().replace("@REAL_RUNC@", real_runc)
+
+
+PROC_CGROUPS = """#subsys_name\thierarchy\tnum_cgroups\tenabled
+cpuset\t3\t2\t1
+cpu\t1\t2\t1
+memory\t4\t62\t1
+net_cls\t12\t2\t1
+perf_event\t11\t2\t1
+net_prio\t12\t2\t1
+hugetlb\t10\t2\t1
+rdma\t0\t1\t0
+"""
+
+
+def test_the_cgroup_hierarchies_kind_needs_and_this_machine_lacks_are_found() -> None:
+    mounted = {"cpuset", "cpu", "cpuacct", "memory", "systemd", "unified"}
+    assert engine.unmounted_cgroups(PROC_CGROUPS, mounted) == ["net_cls,net_prio", "perf_event", "hugetlb"]
+    assert engine.unmounted_cgroups(PROC_CGROUPS, {*mounted, "net_cls,net_prio", "perf_event", "hugetlb"}) == []
+    assert engine.unmounted_cgroups(PROC_CGROUPS, {"cpu,cpuacct", "cpuset", "memory"}) == [
+        "net_cls,net_prio", "perf_event", "hugetlb"
+    ]  # fmt: skip

@@ -50,3 +50,30 @@ def test_the_image_key_changes_with_any_input_and_only_then(tmp_path: Path) -> N
     assert nodeimage.image_key(kind_files(tmp_path / "b")) == a
     assert nodeimage.image_key(kind_files(tmp_path / "c", "#!/bin/bash\nset -e\n")) != a
     assert nodeimage.tag(a) == f"kubedrill/node-base:{a}"
+
+
+KUBEADM_LIST = """registry.k8s.io/kube-apiserver:v1.34.4
+registry.k8s.io/kube-controller-manager:v1.34.4
+registry.k8s.io/kube-scheduler:v1.34.4
+registry.k8s.io/kube-proxy:v1.34.4
+registry.k8s.io/coredns/coredns:v1.12.1
+registry.k8s.io/pause:3.10.1
+registry.k8s.io/etcd:3.6.5-0
+"""
+
+
+def test_each_image_kubeadm_names_is_found_by_its_repository() -> None:
+    images = nodeimage.images_for(KUBEADM_LIST)
+    assert images["etcd"] == "registry.k8s.io/etcd:3.6.5-0"
+    assert images["pause"] == "registry.k8s.io/pause:3.10.1"
+    assert images["coredns"] == "registry.k8s.io/coredns/coredns:v1.12.1"
+    assert set(nodeimage.COMPONENT_IMAGES) <= set(images), "every image kubedrill makes is one kubeadm asks for"
+
+
+def test_the_node_key_follows_the_base_and_every_build_group(tmp_path: Path) -> None:
+    groups = {g: {"x": tmp_path / f"{g}-v1-aaaa" / "x"} for g in nodeimage.NODE_GROUPS}
+    key = nodeimage.node_key("kubedrill/node-base:1", groups)
+    assert nodeimage.node_key("kubedrill/node-base:1", groups) == key
+    assert nodeimage.node_key("kubedrill/node-base:2", groups) != key
+    rebuilt = {**groups, "etcd": {"x": tmp_path / "etcd-v1-bbbb" / "x"}}
+    assert nodeimage.node_key("kubedrill/node-base:1", rebuilt) != key

@@ -54,6 +54,39 @@ class Started:
     log: str
     runtime: str  # the default runtime: kubedrill-runc (the wrapper) or runc
     missing_capabilities: tuple[str, ...]
+    mounted_cgroups: tuple[str, ...] = ()  # hierarchies kubedrill mounted for kind's kubelets
+
+
+def unmounted_cgroups(proc_cgroups: str, mounted: set[str]) -> list[str]:
+    """cgroup v1 controllers the kernel enables (/proc/cgroups) that no hierarchy under /sys/fs/cgroup holds,
+    as mount option sets (``net_cls,net_prio`` share one, as systemd mounts them); pure."""
+    enabled = [
+        fields[0] for line in proc_cgroups.splitlines() if not line.startswith("#")
+        if len(fields := line.split()) >= 4 and fields[3] == "1"
+    ]  # fmt: skip
+    wanted = []
+    for controller in enabled:
+        name = "net_cls,net_prio" if controller in ("net_cls", "net_prio") else controller
+        held = any(controller in m.split(",") for m in mounted)
+        if not held and name not in wanted:
+            wanted.append(name)
+    return wanted
+
+
+def mount_missing_cgroups() -> list[str]:
+    """kind's kubelets refuse to start when a hierarchy the kernel enables is not mounted (hugetlb,
+    perf_event, net_cls,net_prio here): mount them, cgroup v1 only. Returns what was mounted."""
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():  # cgroup v2: one unified hierarchy, nothing to add
+        return []
+    mounted = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+    done = []
+    for name in unmounted_cgroups(Path("/proc/cgroups").read_text(), mounted):
+        target = root / name
+        target.mkdir(exist_ok=True)
+        shell.run(["mount", "-t", "cgroup", "-o", name, "cgroup", str(target)])
+        done.append(name)
+    return done
 
 
 @dataclass(frozen=True)
@@ -99,7 +132,13 @@ def started() -> Started | None:
     """The dockerd kubedrill started, if it still runs."""
     try:
         data = json.loads(_record().read_text())
-        record = Started(**{**data, "missing_capabilities": tuple(data["missing_capabilities"])})
+        record = Started(
+            **{
+                **data,
+                "missing_capabilities": tuple(data["missing_capabilities"]),
+                "mounted_cgroups": tuple(data.get("mounted_cgroups", ())),
+            }
+        )
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return record if shell.pid_alive(record.pid) else None
@@ -160,8 +199,11 @@ def ensure(progress: Progress) -> str:
     progress(
         f"starting {' '.join(argv[:1])} (log {log})" + (f"; runc wrapped: {', '.join(missing)}" if missing else "")
     )
+    cgroups = mount_missing_cgroups()
+    if cgroups:
+        progress(f"mounted the cgroup hierarchies kind's kubelets need: {', '.join(cgroups)}")
     proc = shell.spawn(argv, log_path=log)
-    record = Started(proc.pid, str(log), RUNTIME_NAME if wrapper else "runc", tuple(missing))
+    record = Started(proc.pid, str(log), RUNTIME_NAME if wrapper else "runc", tuple(missing), tuple(cgroups))
     _record().write_text(json.dumps(asdict(record)))
     try:
         wait_until(
@@ -197,6 +239,11 @@ def stop(progress: Progress) -> str:
         )
     except RecoveryTimeout:  # a dockerd that ignores SIGTERM is killed
         shell.kill_pid(record.pid, signal.SIGKILL)
+    for name in record.mounted_cgroups:  # empty once the kind nodes are gone; busy ones stay, said below
+        if shell.run(["umount", f"/sys/fs/cgroup/{name}"], check=False).ok:
+            Path(f"/sys/fs/cgroup/{name}").rmdir()
+        else:
+            progress(f"left /sys/fs/cgroup/{name} mounted: still in use")
     _record().unlink(missing_ok=True)
     for leftover in ("dockerd.pid", RUNTIME_NAME):
         (state_dir() / leftover).unlink(missing_ok=True)

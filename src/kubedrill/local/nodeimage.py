@@ -1,7 +1,7 @@
 """kind's node image, built on this machine: no container registry is reachable, so ``kindest/node`` cannot
 be pulled, and kind's own Dockerfile cannot run (it clones repositories and pulls a base image).
 
-Built so far: the node *base*, kind's node model without Kubernetes yet.
+Built in two layers: the node *base* (kind's node model without Kubernetes), then the *node*.
 
 1. A Debian root filesystem from ``debootstrap`` (Debian's mirror is reachable), with systemd as PID 1,
    containerd, runc, the CNI plugins and the tools kubeadm's pre-flight wants (``BASE_PACKAGES``).
@@ -17,8 +17,13 @@ Built so far: the node *base*, kind's node model without Kubernetes yet.
    when one changes; the root filesystem's tarball is kept in kubedrill's cache, so a new engine (or
    ``docker image rm``) costs an import, not a debootstrap (measured here: 50 s to build, 10 s to import).
 
-Still to come (issue 15): kubelet, kubeadm and crictl, the control-plane, etcd, CoreDNS and pause images,
-a CNI that enforces NetworkPolicy, Prometheus' images.
+5. The node (``ensure_node``): on the base, kubelet, kubeadm, kubectl and crictl built from their Go modules,
+   and the images ``kubeadm config images list`` names, made here from the same binaries (pause from a static
+   C program) and preloaded into containerd, as ``kind build node-image`` would; committed as
+   ``kubedrill/node:<key>``. ``kind create cluster --image`` then runs kubeadm's control plane as static
+   pods under a real kubelet.
+
+Still to come (issue 15): CoreDNS's image, a CNI that enforces NetworkPolicy, Prometheus' images.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 from kubedrill.backends import shell
 from kubedrill.errors import LocalClusterError
 from kubedrill.local import build
+from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
 
@@ -195,3 +201,137 @@ def ensure_base(progress: Progress) -> str:
     )  # fmt: skip
     progress(f"imported {image}")
     return image
+
+
+# ---------------------------------------------------------------- the node: Kubernetes on the base
+
+NODE_REPOSITORY = "kubedrill/node"
+KUBERNETES_VERSION = "v1.34.4"  # the kubernetes groups' version (versions.toml): what /kind/version says
+# A sandbox's pause process: sleeps until told to stop. Built here (gcc -static) as kubeadm's pause image.
+PAUSE_C = """#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+static void stop(int sig) { (void)sig; exit(0); }
+int main(void) { signal(SIGINT, stop); signal(SIGTERM, stop); for (;;) pause(); }
+"""
+# Each image kubeadm v1.34 runs, by repository, from which build group and binaries (kubeadm's static pod
+# manifests call the binary by name, so /usr/local/bin on PATH is all an image needs).
+COMPONENT_IMAGES = {
+    "kube-apiserver": ("kubernetes", ("kube-apiserver",)),
+    "kube-controller-manager": ("kubernetes", ("kube-controller-manager",)),
+    "kube-scheduler": ("kubernetes", ("kube-scheduler",)),
+    "kube-proxy": ("kubernetes-node", ("kube-proxy",)),
+    "etcd": ("etcd", ("etcd", "etcdctl", "etcdutl")),
+}
+NODE_GROUPS = ("kubernetes", "kubernetes-node", "etcd", "cri-tools")
+BOOT_TIMEOUT_S = 120.0
+
+
+def images_for(kubeadm_list: str) -> dict[str, str]:
+    """``kubeadm config images list`` → {repository basename: full image name} (pure)."""
+    out = {}
+    for line in kubeadm_list.split():
+        name = line.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+        out[name] = line
+    return out
+
+
+def _binaries(progress: Progress) -> dict[str, dict[str, Path]]:
+    return {group: build.ensure_group(group, progress) for group in NODE_GROUPS}
+
+
+def node_key(base: str, binaries: dict[str, dict[str, Path]]) -> str:
+    """The base image's key, the build groups' cache keys (their directories' names) and the pause source."""
+    digest = hashlib.sha256(base.encode() + PAUSE_C.encode())
+    for group in sorted(binaries):
+        digest.update(next(iter(binaries[group].values())).parent.name.encode())
+    return digest.hexdigest()[:12]
+
+
+def _import_image(rootfs: Path, name: str, entrypoint: str | None = None) -> None:
+    (rootfs / "tmp").mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+    (rootfs / "etc").mkdir(exist_ok=True)
+    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/sbin/nologin\n")
+    (rootfs / "etc/group").write_text("root:x:0:\n")
+    change = ["--change", f"ENTRYPOINT {entrypoint}"] if entrypoint else []
+    tarball = rootfs.with_suffix(".tar")
+    shell.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout_s=300)
+    shell.run(["docker", "import", *change, str(tarball), name], timeout_s=300)
+
+
+def _component_images(binaries: dict[str, dict[str, Path]], work: Path) -> list[str]:
+    """The images kubeadm pulls, made here from the binaries kubedrill builds; returns their names."""
+    listed = shell.run(
+        [str(binaries["kubernetes-node"]["kubeadm"]), "config", "images", "list",
+         f"--kubernetes-version={KUBERNETES_VERSION}"],
+    ).stdout  # fmt: skip
+    wanted = images_for(listed)
+    made = []
+    for repository, (group, names) in COMPONENT_IMAGES.items():
+        rootfs = work / repository
+        (rootfs / "usr/local/bin").mkdir(parents=True)
+        for name in names:
+            shutil.copy2(binaries[group][name], rootfs / "usr/local/bin" / name)
+        _import_image(rootfs, wanted[repository])
+        made.append(wanted[repository])
+    pause = work / "pause"
+    pause.mkdir()
+    (work / "pause.c").write_text(PAUSE_C)
+    shell.run(["gcc", "-static", "-O2", "-o", str(pause / "pause"), str(work / "pause.c")], timeout_s=120)
+    _import_image(pause, wanted["pause"], '["/pause"]')
+    made.append(wanted["pause"])
+    return made
+
+
+def ensure_node(progress: Progress) -> str:
+    """kind's node image with Kubernetes: the base, kubelet, kubeadm, kubectl and crictl, and the control
+    plane's images preloaded in containerd (what ``kind build node-image`` does, without a registry)."""
+    base = ensure_base(progress)
+    binaries = _binaries(progress)
+    image = f"{NODE_REPOSITORY}:{node_key(base, binaries)}"
+    if image_present(image):
+        return image
+    start = time.monotonic()
+    builder = f"kubedrill-node-build-{image.split(':')[1]}"
+    with tempfile.TemporaryDirectory(prefix="kubedrill-images-", dir=cache_dir()) as work:
+        images = _component_images(binaries, Path(work))
+        archive = Path(work) / "images.tar"
+        shell.run(["docker", "save", "-o", str(archive), *images], timeout_s=600)
+        shell.run(["docker", "rm", "-f", builder], check=False)
+        # No /var volume here, unlike a node: containerd's store under /var must end up in the image.
+        shell.run(["docker", "run", "-d", "--name", builder, "--privileged", "--cgroupns=private",
+                   "--tmpfs", "/tmp", "--tmpfs", "/run", "-v", "/lib/modules:/lib/modules:ro", base])  # fmt: skip
+        try:
+            _wait_running(builder)
+            for name, target in (("kubelet", "/usr/bin/"), ("kubeadm", "/usr/bin/")):
+                shell.run(["docker", "cp", str(binaries["kubernetes-node"][name]), f"{builder}:{target}"])
+            shell.run(["docker", "cp", str(binaries["kubernetes"]["kubectl"]), f"{builder}:/usr/bin/"])
+            shell.run(["docker", "cp", str(binaries["cri-tools"]["crictl"]), f"{builder}:/usr/local/bin/"])
+            shell.run(["docker", "cp", str(archive), f"{builder}:/kind/images.tar"], timeout_s=300)
+            node = ["docker", "exec", builder]
+            shell.run([*node, "ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "/kind/images.tar"],
+                      timeout_s=600)  # fmt: skip
+            shell.run([*node, "rm", "/kind/images.tar"])
+            shell.run([*node, "systemctl", "enable", "kubelet.service"])
+            version = Path(work) / "version"
+            version.write_text(KUBERNETES_VERSION + "\n")  # what kind reads to generate kubeadm's config
+            shell.run(["docker", "cp", str(version), f"{builder}:/kind/version"])
+            shell.run(["docker", "kill", builder], check=False)
+            shell.run(["docker", "commit", builder, image], timeout_s=600)
+        finally:
+            shell.run(["docker", "rm", "-f", "-v", builder], check=False)
+            shell.run(["docker", "rmi", *images], check=False, timeout_s=300)
+    progress(f"node image {image} built in {time.monotonic() - start:.0f} s")
+    return image
+
+
+def _wait_running(container: str) -> None:
+    """systemd in ``container`` up: containerd must answer before images are imported into it."""
+    wait_until(
+        f"systemd running in {container}",
+        lambda: shell.run(["docker", "exec", container, "systemctl", "is-system-running"], check=False).stdout.strip(),
+        lambda state: state == "running",
+        timeout_s=BOOT_TIMEOUT_S,
+        interval_s=0.5,
+    )
