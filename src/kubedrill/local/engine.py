@@ -31,6 +31,7 @@ from pathlib import Path
 from kubedrill import paths
 from kubedrill.backends import kind_cli, runc_wrapper, shell
 from kubedrill.errors import LocalClusterError, RecoveryTimeout
+from kubedrill.local import apt
 from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
@@ -38,8 +39,6 @@ Progress = Callable[[str], None]
 RUNTIME_NAME = "kubedrill-runc"
 START_TIMEOUT_S = 60.0  # dockerd, then its own containerd, answering docker info
 STOP_TIMEOUT_S = 30.0
-APT_TIMEOUT_S = 900.0
-POLICY_RC_D = "/usr/sbin/policy-rc.d"  # Debian: exit 101 here means "do not start services now"
 
 
 def state_dir() -> Path:
@@ -155,29 +154,6 @@ def install_wrapper(directory: Path) -> Path:
     return wrapper
 
 
-def _install_docker(progress: Progress) -> None:
-    """apt's docker.io, with Debian's policy-rc.d saying no service may start meanwhile: its maintainer
-    scripts would start a dockerd that manages iptables (FORWARD set to DROP) and cannot run privileged
-    containers here."""
-    progress("installing Debian's docker.io (apt-get; no service starts during the install)")
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    policy = Path(POLICY_RC_D)
-    ours = not policy.exists()
-    if ours:
-        policy.write_text("#!/bin/sh\n# kubedrill: no service starts while apt installs docker.io\nexit 101\n")
-        policy.chmod(0o755)
-    try:
-        shell.run(["apt-get", "update", "-qq"], env=env, timeout_s=APT_TIMEOUT_S)
-        shell.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker.io"],
-            env=env,
-            timeout_s=APT_TIMEOUT_S,
-        )
-    finally:
-        if ours:
-            policy.unlink(missing_ok=True)
-
-
 def ensure(progress: Progress) -> str:
     """A Docker engine answering ``docker info``: the one there is, or one kubedrill starts. Returns what it did."""
     problem = kind_cli.docker_engine_problem()
@@ -190,7 +166,7 @@ def ensure(progress: Progress) -> str:
     if decided.use_existing:
         return "a Docker engine answers: using it as it is"
     if decided.install:
-        _install_docker(progress)
+        apt.install(["docker.io"], progress)
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     wrapper = install_wrapper(directory) if decided.wrap_runc else None

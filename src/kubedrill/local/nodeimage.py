@@ -38,7 +38,7 @@ from pathlib import Path
 
 from kubedrill.backends import shell
 from kubedrill.errors import LocalClusterError
-from kubedrill.local import build
+from kubedrill.local import apt, build
 from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
@@ -128,10 +128,7 @@ def cri_base_spec(oci_spec: dict[str, object]) -> dict[str, object]:
 
 def _debootstrap(rootfs: Path, progress: Progress) -> None:
     if shutil.which("debootstrap") is None:
-        progress("installing debootstrap (apt-get)")
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        shell.run(["apt-get", "update", "-qq"], env=env, timeout_s=600)
-        shell.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "debootstrap"], env=env, timeout_s=600)
+        apt.install(["debootstrap"], progress)
     progress(f"debootstrap {SUITE} with {len(BASE_PACKAGES)} packages from {MIRROR} (first time only)")
     shell.run(
         ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs), MIRROR],
