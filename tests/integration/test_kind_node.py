@@ -51,11 +51,16 @@ def kind_cluster(docker_engine: bool, tmp_path_factory: pytest.TempPathFactory) 
     run(kind, "delete", "cluster", "--name", CLUSTER, "--kubeconfig", kubeconfig)
     left = run("docker", "ps", "-a", "-q", "--filter", f"label=io.x-k8s.kind.cluster={CLUSTER}").stdout
     assert left.strip() == "", f"kind left containers behind: {left}"
+    # kind keeps its network (and so a bridge on the host) for the next cluster: this test made it, so it goes.
+    if not run("docker", "ps", "-a", "-q", "--filter", "network=kind").stdout.strip():
+        run("docker", "network", "rm", "kind")
 
 
 def static_pods(kubeconfig: Path) -> dict[str, str]:
     kubectl = build.ensure_group("kubernetes", print)["kubectl"]
-    out = run(kubectl, "--kubeconfig", kubeconfig, "-n", "kube-system", "get", "pods", "-o", "json", timeout=30)
+    cache = kubeconfig.parent / "kubectl-cache"  # not ~/.kube/cache: the test leaves nothing in the home
+    argv = [kubectl, "--kubeconfig", kubeconfig, "--cache-dir", cache, "-n", "kube-system", "get", "pods", "-o", "json"]
+    out = run(*argv, timeout=30)
     if out.returncode != 0:
         return {}
     return {p["metadata"]["name"]: p["status"].get("phase", "") for p in json.loads(out.stdout)["items"]}
