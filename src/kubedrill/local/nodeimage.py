@@ -167,6 +167,16 @@ def _configure(rootfs: Path, files: Path) -> None:
                 entry.unlink()
 
 
+def _tar(rootfs: Path, tarball: Path) -> None:
+    """A root filesystem as one layer, owners kept by number (the image's users are not this machine's)."""
+    shell.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout_s=600)
+
+
+def _docker_import(tarball: Path, image: str, *changes: str) -> None:
+    """``docker import`` with Dockerfile-style ``changes`` (ENV, ENTRYPOINT; docker import refuses STOPSIGNAL)."""
+    shell.run(["docker", "import", *(a for c in changes for a in ("--change", c)), str(tarball), image], timeout_s=600)
+
+
 def image_present(image: str) -> bool:
     return shell.run(["docker", "image", "inspect", image], check=False, timeout_s=60).ok
 
@@ -186,16 +196,10 @@ def ensure_base(progress: Progress) -> str:
             _debootstrap(rootfs, progress)
             _configure(rootfs, files)
             partial = tarball.with_suffix(".partial")
-            shell.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."], timeout_s=600)
+            _tar(rootfs, partial)
             partial.rename(tarball)
         progress(f"node base root filesystem built in {time.monotonic() - start:.0f} s: {tarball}")
-    shell.run(
-        ["docker", "import",
-         "--change", "ENV container=docker",
-         "--change", f"ENTRYPOINT {ENTRYPOINT}",
-         str(tarball), image],
-        timeout_s=600,
-    )  # fmt: skip
+    _docker_import(tarball, image, "ENV container=docker", f"ENTRYPOINT {ENTRYPOINT}")
     progress(f"imported {image}")
     return image
 
@@ -251,10 +255,9 @@ def _import_image(rootfs: Path, name: str, entrypoint: str | None = None) -> Non
     (rootfs / "etc").mkdir(exist_ok=True)
     (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/sbin/nologin\n")
     (rootfs / "etc/group").write_text("root:x:0:\n")
-    change = ["--change", f"ENTRYPOINT {entrypoint}"] if entrypoint else []
     tarball = rootfs.with_suffix(".tar")
-    shell.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout_s=300)
-    shell.run(["docker", "import", *change, str(tarball), name], timeout_s=300)
+    _tar(rootfs, tarball)
+    _docker_import(tarball, name, *([f"ENTRYPOINT {entrypoint}"] if entrypoint else []))
 
 
 def _component_images(binaries: dict[str, dict[str, Path]], work: Path) -> list[str]:
