@@ -17,12 +17,14 @@ APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh
 # Tools whose absence means the packages above are missing.
 APT_PROBES := ip unshare iptables nft haproxy prometheus sshd chromium chromedriver
 
-.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench
+.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench kind kind-down
 
 help:
 	@echo "make drill   boot the embedded cluster (if needed), run drills/, write the Allure report under $(REPORTS)/"
 	@echo "make test    lint, type-check, unit and integration tests (boots the embedded cluster)"
 	@echo "make up|down|status   the embedded cluster"
+	@echo "make kind    the kind cluster of ci/ (3+3 nodes, Prometheus inside), with a Docker engine started if none answers"
+	@echo "make kind-down   delete it, kind's network and the engine kubedrill started (node images stay cached)"
 
 deps: deps-system deps-python deps-node
 
@@ -73,6 +75,12 @@ test: lint deps binaries
 up: deps binaries
 	@# Up means its supervisor runs; a momentarily unhealthy target is not a reason to start it again.
 	@$(PY) -c "from kubedrill.local.lifecycle import is_up; raise SystemExit(0 if is_up() else 1)" || $(KUBEDRILL) up
+
+kind: deps binaries
+	@$(KUBEDRILL) up --provider kind
+
+kind-down: deps-python
+	@$(KUBEDRILL) down --provider kind
 
 down: deps-python
 	@$(KUBEDRILL) down

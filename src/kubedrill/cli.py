@@ -67,11 +67,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                     "3 control planes, 3 workers; edit that file to change them)",
                     value,
                 )
-        exports = kind.up(_progress, wait_prometheus=args.wait_prometheus)
+        exports = kind.up(_progress, wait_prometheus=args.wait_prometheus, node_image=args.node_image)
         print()
         for key, value in exports.items():
             print(f"export {key}={value if key == 'PATH' else shlex.quote(value)}")
         return 0
+    if args.node_image is not None:
+        raise ConfigError(
+            "kubedrill up", "--node-image", "--provider kind (the embedded cluster has no images)", args.node_image
+        )
     control_planes = 3 if args.control_planes is None else args.control_planes
     workers = 3 if args.workers is None else args.workers
     layout = lifecycle.up(control_planes, workers, _state_dir(args), _progress)
@@ -83,6 +87,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    if args.provider == "kind":
+        for thing in kind.down(_progress) or ["nothing to remove: no kind cluster of kubedrill's"]:
+            _progress(f"removed {thing}" if not thing.startswith(("nothing", "stopped")) else thing)
+        return 0
     removed = lifecycle.down(_state_dir(args), _progress)
     if not removed:
         _progress("nothing to remove: no embedded cluster")
@@ -260,9 +268,21 @@ def parser() -> argparse.ArgumentParser:
         action="store_false",
         help="return once the cluster is ready, without waiting for Prometheus' first scrapes",
     )
+    s.add_argument(
+        "--node-image",
+        default=None,
+        help=f"kind only: the node image to use instead of ci/kind-config.yaml's (or kubedrill's own, built when "
+        f"that cannot be pulled); also ${kind.NODE_IMAGE_ENV}",
+    )
     s.set_defaults(func=cmd_up)
 
-    s = sub.add_parser("down", help="stop the embedded cluster and remove everything it made")
+    s = sub.add_parser("down", help="stop the embedded cluster (or the kind cluster) and remove everything it made")
+    s.add_argument(
+        "--provider",
+        choices=("embedded", "kind"),
+        default="embedded",
+        help="kind: delete the kind cluster, kind's network, and the Docker engine kubedrill started (images stay)",
+    )
     s.set_defaults(func=cmd_down)
 
     s = sub.add_parser("status", help="components, etcd members and Prometheus targets")

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubedrill.local import build, kind
+from kubedrill.local import build, kind, nodeimage
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "ci"
@@ -465,3 +465,26 @@ def test_promtool_accepts_the_scrape_configuration(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "scrape timeout greater than scrape interval" in result.stdout + result.stderr
+
+
+def test_every_image_the_cluster_runs_is_one_the_built_node_image_preloads() -> None:
+    """Where no registry answers, the node image built here must hold every image ci/ names, or a pod hangs."""
+    documents = [*manifests(), *yaml.safe_load_all((CI / "cni" / "kube-network-policies.yaml").read_text())]
+    named = {
+        c["image"]
+        for d in documents
+        if d and d["kind"] in ("Deployment", "DaemonSet")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert named == set(nodeimage.EXTRA_IMAGES)
+
+
+def test_the_extra_images_come_from_build_groups_at_the_images_versions() -> None:
+    groups = build.load_groups(include_on_demand=True)
+    for image, (group, binary, _path, _change) in nodeimage.EXTRA_IMAGES.items():
+        assert binary in groups[group].binaries, f"{image}: group {group} builds no {binary}"
+    assert groups["kube-network-policies"].version == "v0.8.0"
+    # Prometheus' Go module numbers release 3.x.y as v0.3xx.y.
+    tag = "quay.io/prometheus/prometheus:v3.13.5"
+    assert tag in nodeimage.EXTRA_IMAGES
+    assert groups["prometheus"].version == "v0.313.5"

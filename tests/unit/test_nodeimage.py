@@ -77,3 +77,23 @@ def test_the_node_key_follows_the_base_and_every_build_group(tmp_path: Path) -> 
     assert nodeimage.node_key("kubedrill/node-base:2", groups) != key
     rebuilt = {**groups, "etcd": {"x": tmp_path / "etcd-v1-bbbb" / "x"}}
     assert nodeimage.node_key("kubedrill/node-base:1", rebuilt) != key
+
+
+def test_kinds_load_balancer_image_is_read_from_kinds_source() -> None:
+    const_go = 'package loadbalancer\n\nconst Image = "docker.io/kindest/haproxy:v20230606-42a2262b"\n'
+    assert nodeimage.load_balancer_image(const_go) == "kindest/haproxy:v20230606-42a2262b"
+    with pytest.raises(LocalClusterError, match="no `const Image"):
+        nodeimage.load_balancer_image("package loadbalancer\n")
+
+
+def test_the_libraries_ldd_lists_are_taken_by_path_without_the_vdso() -> None:
+    ldd = """\tlinux-vdso.so.1 (0x00007ffd)
+\tlibcrypt.so.1 => /lib/x86_64-linux-gnu/libcrypt.so.1 (0x00007f1)
+\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f2)
+\t/lib64/ld-linux-x86-64.so.2 (0x00007f3)
+"""
+    assert nodeimage.libraries(ldd) == [
+        "/lib/x86_64-linux-gnu/libcrypt.so.1",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ]

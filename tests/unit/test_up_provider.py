@@ -3,10 +3,11 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubedrill import cli
 from kubedrill.backends.prom import Target
-from kubedrill.errors import ConfigError
+from kubedrill.errors import ConfigError, LocalClusterError
 from kubedrill.local import kind
 
 
@@ -63,10 +64,52 @@ def test_prometheus_counts_as_ready_only_when_every_job_has_targets_and_all_are_
     assert not kind.targets_complete([])
 
 
-def test_the_no_engine_message_is_one_line_saying_what_to_do_instead() -> None:
-    message = kind.no_engine_message("exit 1: Cannot connect to the Docker daemon")
-    assert "\n" not in message
-    assert message == (
-        "no Docker engine: 'docker info' failed (exit 1: Cannot connect to the Docker daemon); kind needs one. "
-        "Use the embedded cluster instead: kubedrill up"
-    )
+CONFIG = """kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+name: kubedrill
+nodes:
+  - role: control-plane
+    image: kindest/node:v1.34.0@sha256:aaaa
+    labels:
+      kubedrill.io/prometheus-host: "true"
+  - role: worker
+    image: kindest/node:v1.34.0@sha256:aaaa
+"""
+
+
+def test_the_configured_node_image_is_the_one_every_node_names() -> None:
+    assert kind.configured_image(CONFIG) == "kindest/node:v1.34.0@sha256:aaaa"
+    mixed = CONFIG.replace("sha256:aaaa\n", "sha256:bbbb\n", 1)
+    with pytest.raises(ConfigError, match=r"expected one image for every node"):
+        kind.configured_image(mixed)
+
+
+def test_the_rendered_config_puts_the_image_on_every_node_and_turns_kinds_cni_off_for_kubedrills_image() -> None:
+    rendered = yaml.safe_load(kind.render_config(CONFIG, "kubedrill/node:abc", own_cni=True))
+    assert [n["image"] for n in rendered["nodes"]] == ["kubedrill/node:abc"] * 2
+    assert rendered["networking"] == {"disableDefaultCNI": True}
+    assert rendered["nodes"][0]["labels"] == {"kubedrill.io/prometheus-host": "true"}, "the rest as written"
+    official = yaml.safe_load(kind.render_config(CONFIG, "kindest/node:v1.34.0@sha256:aaaa", own_cni=False))
+    assert "networking" not in official, "kindnet stays the CNI of an official node image"
+
+
+KIND_HAPROXY = """backend kube-apiservers
+  option httpchk GET /healthz
+  # TODO: we should be verifying (!)
+
+  server kubedrill-control-plane kubedrill-control-plane:6443 check check-ssl verify none resolvers docker
+"""
+
+
+def test_kinds_load_balancer_is_tuned_to_check_readyz_every_500_ms_once() -> None:
+    tuned = kind.tune_load_balancer(KIND_HAPROXY)
+    assert "option httpchk GET /healthz" not in tuned
+    assert "option httpchk GET /readyz" in tuned
+    assert "default-server init-addr none inter 500 rise 2 fall 2 on-marked-down shutdown-sessions" in tuned
+    assert "server kubedrill-control-plane kubedrill-control-plane:6443 check" in tuned
+    assert kind.tune_load_balancer(tuned) == tuned, "tuning twice changes nothing (a reused cluster)"
+
+
+def test_a_load_balancer_config_kubedrill_does_not_recognise_is_refused() -> None:
+    with pytest.raises(LocalClusterError, match="no 'option httpchk GET /healthz'"):
+        kind.tune_load_balancer(KIND_HAPROXY.replace("/healthz", "/livez"))

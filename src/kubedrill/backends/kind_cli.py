@@ -60,3 +60,47 @@ def create_cluster(kind: Path, name: str, config: Path, wait: str, progress: Cal
 def kubectl(kubectl_bin: str, context: str, *args: str, timeout_s: float = 300.0) -> str:
     """``kubectl --context CONTEXT ARGS…``; its stdout. Raises BackendError naming the command on failure."""
     return shell.run([kubectl_bin, "--context", context, *args], timeout_s=timeout_s).stdout
+
+
+def kubectl_ok(kubectl_bin: str, context: str, *args: str) -> bool:
+    """Whether ``kubectl --context CONTEXT ARGS…`` succeeds (a lookup: "is there a kindnet DaemonSet?")."""
+    return shell.run([kubectl_bin, "--context", context, *args], check=False, timeout_s=60).ok
+
+
+def pull(image: str) -> str | None:
+    """``docker pull IMAGE``: None when pulled, else why not in one line (no registry reachable, say)."""
+    result = shell.run(["docker", "pull", image], check=False, timeout_s=600)
+    if result.ok:
+        return None
+    lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {result.returncode}"
+
+
+def docker_exec(container: str, *argv: str, input_text: str | None = None, timeout_s: float = 60.0) -> str:
+    """``docker exec [-i] CONTAINER ARGV…``; its stdout. Raises BackendError naming the command on failure."""
+    interactive = ["-i"] if input_text is not None else []
+    return shell.run(
+        ["docker", "exec", *interactive, container, *argv], input_text=input_text, timeout_s=timeout_s
+    ).stdout
+
+
+def container_exists(name: str) -> bool:
+    return shell.run(["docker", "container", "inspect", name], check=False, timeout_s=30).ok
+
+
+def containers() -> list[str]:
+    """Every container of the engine, running or not (by ID)."""
+    return shell.run(["docker", "ps", "-a", "-q"], timeout_s=30).stdout.split()
+
+
+def delete_cluster(kind: Path, name: str) -> None:
+    shell.run([str(kind), "delete", "cluster", "--name", name], timeout_s=300)
+
+
+def remove_network_if_unused(network: str) -> bool:
+    """Remove a Docker network (kind's keeps a bridge on the host) when it exists and no container uses it."""
+    if not shell.run(["docker", "network", "inspect", network], check=False, timeout_s=30).ok:
+        return False
+    if shell.run(["docker", "ps", "-a", "-q", "--filter", f"network={network}"], timeout_s=30).stdout.strip():
+        return False
+    return shell.run(["docker", "network", "rm", network], check=False, timeout_s=60).ok

@@ -1,30 +1,43 @@
-"""``kubedrill up --provider kind``: the nightly CI cluster on kind, on a machine with a Docker engine.
+"""``kubedrill up --provider kind``: the nightly CI cluster on kind, 3 control planes and 3 workers, and
+``kubedrill down --provider kind``.
 
-The steps, in this order:
+The steps of ``up``, in this order:
 
-1. a Docker engine answers ``docker info``; without one, stop at once with a one-line error: nothing is
-   built, created or changed (kind cannot run without an engine; the embedded cluster can);
-2. the kind CLI is built from its Go module (the on-demand ``kind`` group of versions.toml, cached);
-3. ``kind create cluster --name kubedrill --config ci/kind-config.yaml --wait 120s``, unless
-   ``kind get clusters`` already lists it (then it is reused);
-4. ``kubectl apply -f ci/prometheus/``: Prometheus and kube-state-metrics inside the cluster;
-5. wait until both roll out, Prometheus answers on http://127.0.0.1:9090 and every scrape target is up;
-6. return the exports a drill run needs (context, Prometheus URL, where kind is).
+1. ci/kind-config.yaml and ci/prometheus/ exist (nothing is touched otherwise);
+2. a Docker engine answers, or kubedrill starts one (``local/engine.py``: as root on Debian only; elsewhere one
+   line says what to do instead, and nothing is built);
+3. the kind CLI is built from its Go module (the on-demand ``kind`` group of versions.toml, cached);
+4. the node image: ``--node-image`` / ``$KUBEDRILL_KIND_NODE_IMAGE`` when given; else the one ci/kind-config.yaml
+   pins, when present or pullable; else kubedrill's own (``local/nodeimage.py``), built here and cached. Its load
+   balancer image likewise;
+5. ``kind create cluster --name kubedrill`` with ci/kind-config.yaml, the node image in it, unless
+   ``kind get clusters`` already lists the cluster (then it is reused). On kubedrill's own image, whose nodes
+   have no kindnetd, kind's default CNI is off and kubedrill wires the pod network instead (``local/podnet.py``)
+   and applies ci/cni/ (kube-network-policies, so NetworkPolicy is enforced, as kindnetd would);
+6. kind's load balancer checks API servers the way the embedded cluster's HAProxy does (``tune_load_balancer``);
+7. ``kubectl apply -f ci/prometheus/``; wait until Prometheus answers on http://127.0.0.1:9090 and every
+   scrape target is up;
+8. return the exports a drill run needs (context, Prometheus URL, where kind is).
 
-The cluster's shape and node image live in ``ci/kind-config.yaml``, not in flags.
+The cluster's shape lives in ``ci/kind-config.yaml``, not in flags.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
+from kubedrill import paths
 from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import ConfigError, LocalClusterError
-from kubedrill.local import build, health
+from kubedrill.local import build, configs, engine, health, nodeimage, podnet
 from kubedrill.waiting import wait_until
 
 Progress = Callable[[str], None]
@@ -38,25 +51,14 @@ DEPLOYMENTS = ("kube-state-metrics", "prometheus")
 # The scrape jobs of ci/prometheus/20-prometheus-config.yaml; each must have targets, and all must be up.
 EXPECTED_JOBS = ("etcd", "apiserver", "kube-controller-manager", "kube-scheduler", "kube-state-metrics")
 NODES_WAIT = "120s"  # kind create cluster --wait: until the control plane reports Ready
+READY_TIMEOUT_S = 300  # every node Ready (with kubedrill's pod network, once wired)
+NODE_IMAGE_ENV = "KUBEDRILL_KIND_NODE_IMAGE"
+TUNED_MARK = "# kubedrill: API servers checked as in the embedded cluster's HAProxy"
 ROLLOUT_TIMEOUT_S = 600  # the first pull of Prometheus' and kube-state-metrics' images
 TARGETS_TIMEOUT_S = 180.0
 
 # ci/ of the kubedrill checkout this package runs from (src/kubedrill/local/kind.py → the repository root).
 CI_DIR = Path(__file__).resolve().parents[3] / "ci"
-
-
-def no_engine_message(problem: str) -> str:
-    return (
-        f"no Docker engine: 'docker info' failed ({problem}); kind needs one. "
-        "Use the embedded cluster instead: kubedrill up"
-    )
-
-
-def require_docker_engine() -> None:
-    """Raise LocalClusterError, in one line, unless a Docker engine answers. Touches nothing."""
-    problem = kind_cli.docker_engine_problem()
-    if problem is not None:
-        raise LocalClusterError(no_engine_message(problem))
 
 
 def ci_files(ci_dir: Path = CI_DIR) -> tuple[Path, Path]:
@@ -89,10 +91,74 @@ def kubeconfig_path() -> Path:
     return Path(first) if first else Path.home() / ".kube" / "config"
 
 
-def up(progress: Progress, *, wait_prometheus: bool = True, ci_dir: Path = CI_DIR) -> dict[str, str]:
+def node_image_override() -> str | None:
+    """``$KUBEDRILL_KIND_NODE_IMAGE``: the node image air-gapped CI brings (``--node-image`` wins over it)."""
+    return os.environ.get(NODE_IMAGE_ENV) or None
+
+
+def configured_image(config_text: str) -> str:
+    """The node image ci/kind-config.yaml pins: one for every node, or ConfigError (pure)."""
+    images = {str(node.get("image", "")) for node in yaml.safe_load(config_text).get("nodes", [])}
+    if len(images) != 1 or "" in images:
+        raise ConfigError("ci/kind-config.yaml", "nodes[].image", "one image for every node", sorted(images))
+    return images.pop()
+
+
+def render_config(config_text: str, image: str, *, own_cni: bool) -> str:
+    """ci/kind-config.yaml with ``image`` on every node, and kind's CNI off where kubedrill wires its own (pure)."""
+    config = yaml.safe_load(config_text)
+    for node in config["nodes"]:
+        node["image"] = image
+    if own_cni:
+        config.setdefault("networking", {})["disableDefaultCNI"] = True
+    return "# rendered by kubedrill from ci/kind-config.yaml\n" + yaml.safe_dump(config, sort_keys=False)
+
+
+def choose_node_image(configured: str, override: str | None, progress: Progress) -> str:
+    """The override, else the configured image when present or pullable, else kubedrill's own, built here."""
+    wanted = override or configured
+    if nodeimage.image_present(wanted):
+        return wanted
+    problem = kind_cli.pull(wanted)
+    if problem is None:
+        return wanted
+    if override:
+        raise LocalClusterError(f"node image {override} ({NODE_IMAGE_ENV} or --node-image): {problem}")
+    progress(f"cannot pull {configured} ({problem}): using kubedrill's node image, built here from the same sources")
+    return nodeimage.ensure_node(progress)
+
+
+def tune_load_balancer(cfg: str) -> str:
+    """kind's HAProxy configuration, checking API servers as the embedded cluster's does (pure).
+
+    kind checks ``/healthz`` at HAProxy's defaults (every 2 s, out after 3 failures, a 5 s connect timeout): a
+    dead or cut-off API server stays in rotation for 6 s and more. Here, as in ``configs.haproxy_cfg``:
+    ``/readyz`` (false while the API server has lost etcd) every 500 ms, out after 2, and its sessions cut.
+    """
+    anchor = "  option httpchk GET /healthz\n"
+    if TUNED_MARK in cfg:
+        return cfg
+    if anchor not in cfg:
+        raise LocalClusterError("kind's load balancer configuration has no 'option httpchk GET /healthz': check kind")
+    tuned = (
+        f"  {TUNED_MARK}\n"
+        "  option httpchk GET /readyz\n"
+        "  http-check expect status 200\n"
+        f"  timeout check {configs.HAPROXY_CHECK_INTER_MS}ms\n"
+        f"  default-server init-addr none inter {configs.HAPROXY_CHECK_INTER_MS} rise {configs.HAPROXY_RISE} "
+        f"fall {configs.HAPROXY_FALL} on-marked-down shutdown-sessions\n"
+    )
+    return cfg.replace(anchor, tuned)
+
+
+def up(
+    progress: Progress, *, wait_prometheus: bool = True, ci_dir: Path = CI_DIR, node_image: str | None = None
+) -> dict[str, str]:
     """Create (or reuse) the kind cluster with Prometheus in it; return the exports for a drill run."""
-    require_docker_engine()  # first: no engine, nothing else happens
-    config, manifests = ci_files(ci_dir)
+    config, manifests = ci_files(ci_dir)  # first: bad input, nothing touched
+    config_text = config.read_text()
+    configured = configured_image(config_text)
+    progress(engine.ensure(progress))
 
     kind = build.ensure_group("kind", lambda m: progress(f"build: {m}"))["kind"]
     if CLUSTER_NAME in kind_cli.clusters(kind):
@@ -105,24 +171,35 @@ def up(progress: Progress, *, wait_prometheus: bool = True, ci_dir: Path = CI_DI
                 f"expected 127.0.0.1:{PROMETHEUS_HOST_PORT} free for the kind cluster's Prometheus, observed it taken "
                 "(the embedded cluster's Prometheus? 'kubedrill down' stops it)"
             )
-        progress(f"creating kind cluster {CLUSTER_NAME!r} from {config} (pulls the node image the first time)")
-        kind_cli.create_cluster(kind, CLUSTER_NAME, config, NODES_WAIT, progress)
+        start = time.monotonic()
+        image = choose_node_image(configured, node_image or node_image_override(), progress)
+        own_cni = nodeimage.is_built_here(image)
+        nodeimage.ensure_load_balancer(progress)
+        rendered = state_dir() / "kind-config.yaml"
+        rendered.parent.mkdir(parents=True, exist_ok=True)
+        rendered.write_text(render_config(config_text, image, own_cni=own_cni))
+        progress(f"creating kind cluster {CLUSTER_NAME!r} from {config} with {image}")
+        # Without a CNI the nodes cannot be Ready, so kind does not wait for them: kubedrill does, once wired.
+        kind_cli.create_cluster(kind, CLUSTER_NAME, rendered, "0s" if own_cni else NODES_WAIT, progress)
+        progress(f"kind created the cluster in {time.monotonic() - start:.0f} s")
 
     kubectl = kubectl_binary(progress)
+    if not kind_cli.kubectl_ok(kubectl, CONTEXT, "-n", "kube-system", "get", "daemonset", "kindnet"):
+        wire_pod_network(kubectl, progress)
+    kind_cli.kubectl(kubectl, CONTEXT, "wait", "--for=condition=Ready", "node", "--all",
+                     f"--timeout={READY_TIMEOUT_S}s", timeout_s=READY_TIMEOUT_S + 30)  # fmt: skip
+    progress("every node is Ready")
+    for workload in ("daemonset/kube-proxy", "deployment/coredns"):  # Services and DNS work for every pod
+        kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", workload,
+                         f"--timeout={READY_TIMEOUT_S}s", timeout_s=READY_TIMEOUT_S + 30)  # fmt: skip
+    progress("kube-proxy and CoreDNS are up")
+    tune_kinds_load_balancer(progress)
+
     progress(f"installing Prometheus and kube-state-metrics: kubectl apply -f {manifests}")
     kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(manifests))
     for deployment in DEPLOYMENTS:
-        kind_cli.kubectl(
-            kubectl,
-            CONTEXT,
-            "-n",
-            MONITORING_NAMESPACE,
-            "rollout",
-            "status",
-            f"deployment/{deployment}",
-            f"--timeout={ROLLOUT_TIMEOUT_S}s",
-            timeout_s=ROLLOUT_TIMEOUT_S + 30,
-        )
+        kind_cli.kubectl(kubectl, CONTEXT, "-n", MONITORING_NAMESPACE, "rollout", "status", f"deployment/{deployment}",
+                         f"--timeout={ROLLOUT_TIMEOUT_S}s", timeout_s=ROLLOUT_TIMEOUT_S + 30)  # fmt: skip
         progress(f"{deployment} rolled out")
     wait_prometheus_ready(PROMETHEUS_URL)
     progress(f"Prometheus answers on {PROMETHEUS_URL}")
@@ -135,6 +212,75 @@ def up(progress: Progress, *, wait_prometheus: bool = True, ci_dir: Path = CI_DI
         "KUBEDRILL_PROMETHEUS_URL": PROMETHEUS_URL,
         "PATH": f"{kind.parent}:$PATH",
     }
+
+
+def wire_pod_network(kubectl: str, progress: Progress) -> None:
+    """kindnetd's work, where it cannot run: CNI configuration, routes and masquerading on every node
+    (``local/podnet.py``), then kube-network-policies for NetworkPolicy (ci/cni/)."""
+    nodes = wait_until(
+        "a podCIDR on every node (the controller-manager assigns them)",
+        lambda: _nodes(kubectl),
+        lambda found: found is not None,
+        timeout_s=READY_TIMEOUT_S,
+        interval_s=1.0,
+        describe=lambda found: "not yet" if found is None else f"{len(found)} nodes",
+    )
+    assert nodes is not None
+    for node in nodes:
+        kind_cli.docker_exec(node.name, "mkdir", "-p", str(Path(podnet.CONFLIST_PATH).parent))
+        kind_cli.docker_exec(
+            node.name, "cp", "/dev/stdin", podnet.CONFLIST_PATH, input_text=podnet.conflist(node.pod_cidr)
+        )
+        for command in podnet.node_commands(node, nodes):
+            kind_cli.docker_exec(node.name, *command)
+    progress(f"pod network wired on {len(nodes)} nodes: {', '.join(f'{n.name} {n.pod_cidr}' for n in nodes)}")
+    kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(CI_DIR / "cni"))
+    kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", "daemonset/kube-network-policies",
+                     f"--timeout={ROLLOUT_TIMEOUT_S}s", timeout_s=ROLLOUT_TIMEOUT_S + 30)  # fmt: skip
+    progress("kube-network-policies enforces NetworkPolicy on every node")
+
+
+def _nodes(kubectl: str) -> list[podnet.Node] | None:
+    try:
+        return podnet.nodes_from(json.loads(kind_cli.kubectl(kubectl, CONTEXT, "get", "nodes", "-o", "json")))
+    except ValueError:
+        return None
+
+
+def tune_kinds_load_balancer(progress: Progress) -> None:
+    container = f"{CLUSTER_NAME}-external-load-balancer"
+    path = "/usr/local/etc/haproxy/haproxy.cfg"
+    if not kind_cli.container_exists(container):
+        return  # one control plane: no load balancer
+    current = kind_cli.docker_exec(container, "cp", path, "/dev/stdout")
+    tuned = tune_load_balancer(current)
+    if tuned != current:
+        kind_cli.docker_exec(container, "cp", "/dev/stdin", path, input_text=tuned)
+        kind_cli.docker_exec(container, "kill", "-s", "HUP", "1")
+        progress(
+            f"kind's load balancer checks /readyz every {configs.HAPROXY_CHECK_INTER_MS} ms (was /healthz every 2 s)"
+        )
+
+
+def state_dir() -> Path:
+    return paths.state_home() / "kind"
+
+
+def down(progress: Progress) -> list[str]:
+    """Delete the kind cluster, kind's network once no container uses it, and the Docker engine kubedrill started
+    once nothing runs in it. Node images stay: they are cached on purpose (``docker image rm`` them to free space)."""
+    removed = []
+    kind = build.cached_group("kind")
+    if kind_cli.docker_engine_problem() is None:
+        if kind is not None and CLUSTER_NAME in kind_cli.clusters(kind["kind"]):
+            kind_cli.delete_cluster(kind["kind"], CLUSTER_NAME)
+            removed.append(f"kind cluster {CLUSTER_NAME}")
+        if kind_cli.remove_network_if_unused("kind"):
+            removed.append("docker network kind")
+        if engine.started() is not None and not kind_cli.containers():
+            removed.append(engine.stop(progress))
+    (state_dir() / "kind-config.yaml").unlink(missing_ok=True)
+    return removed
 
 
 def wait_prometheus_ready(url: str, timeout_s: float = 60.0) -> None:

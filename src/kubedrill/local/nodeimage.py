@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -74,8 +75,13 @@ CONTAINERD_FIXES = (
     ("restrict_oom_score_adj = false", "restrict_oom_score_adj = true"),
     ('sandbox_image = "registry.k8s.io/pause:3.10"', 'sandbox_image = "registry.k8s.io/pause:3.10.1"'),
 )
+# containerd's CRI looks for CNI plugins in /opt/cni/bin (kind's image puts them there); Debian installs them
+# in /usr/lib/cni.
+CNI_BIN_LINK = ("opt/cni/bin", "/usr/lib/cni")
 REPOSITORY = "kubedrill/node-base"
 ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
+# On every image kubedrill builds: what `kubedrill down --provider kind` may remove (docker image ls --filter).
+BUILT_LABEL = "io.kubedrill.built"
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 
 
@@ -92,7 +98,7 @@ def kind_files(progress: Progress) -> Path:
 def image_key(files: Path) -> str:
     """What the image is made of, hashed: change any input and the tag changes."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([SUITE, MIRROR, BASE_PACKAGES, CONTAINERD_FIXES, ENTRYPOINT]).encode())
+    digest.update(json.dumps([SUITE, MIRROR, BASE_PACKAGES, CONTAINERD_FIXES, CNI_BIN_LINK, ENTRYPOINT]).encode())
     for rel in sorted(LAYOUT):
         digest.update(rel.encode() + b"\0" + (files / rel).read_bytes() + b"\0")
     return digest.hexdigest()[:12]
@@ -147,6 +153,9 @@ def _configure(rootfs: Path, files: Path) -> None:
     config.write_text(containerd_config(config.read_text()))
     # kind's containerd unit runs /usr/local/bin/containerd; Debian installs it in /usr/bin.
     (rootfs / "usr/local/bin/containerd").symlink_to("/usr/bin/containerd")
+    cni_bin, cni_plugins = CNI_BIN_LINK
+    (rootfs / cni_bin).parent.mkdir(parents=True, exist_ok=True)
+    (rootfs / cni_bin).symlink_to(cni_plugins)
     spec = json.loads(shell.run(["chroot", str(rootfs), "ctr", "oci", "spec"]).stdout)
     (rootfs / "etc/containerd/cri-base.json").write_text(json.dumps(cri_base_spec(spec), indent=2))
     # Only what a node needs starts at boot: kind removes every other unit's wants.
@@ -181,6 +190,13 @@ def image_present(image: str) -> bool:
     return shell.run(["docker", "image", "inspect", image], check=False, timeout_s=60).ok
 
 
+def is_built_here(image: str) -> bool:
+    """Whether ``image`` is one kubedrill built (its label), rather than one pulled from a registry."""
+    out = shell.run(["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{BUILT_LABEL}"}}}}', image],
+                    check=False, timeout_s=60)  # fmt: skip
+    return out.ok and out.stdout.strip() == "true"
+
+
 def ensure_base(progress: Progress) -> str:
     """The node base image in the engine: present, imported from the cached tarball, or built. Returns its tag."""
     files = kind_files(progress)
@@ -199,7 +215,7 @@ def ensure_base(progress: Progress) -> str:
             _tar(rootfs, partial)
             partial.rename(tarball)
         progress(f"node base root filesystem built in {time.monotonic() - start:.0f} s: {tarball}")
-    _docker_import(tarball, image, "ENV container=docker", f"ENTRYPOINT {ENTRYPOINT}")
+    _docker_import(tarball, image, "ENV container=docker", f"LABEL {BUILT_LABEL}=true", f"ENTRYPOINT {ENTRYPOINT}")
     progress(f"imported {image}")
     return image
 
@@ -215,16 +231,45 @@ PAUSE_C = """#include <signal.h>
 static void stop(int sig) { (void)sig; exit(0); }
 int main(void) { signal(SIGINT, stop); signal(SIGTERM, stop); for (;;) pause(); }
 """
-# Each image kubeadm v1.34 runs, by repository, from which build group and binaries (kubeadm's static pod
-# manifests call the binary by name, so /usr/local/bin on PATH is all an image needs).
-COMPONENT_IMAGES = {
-    "kube-apiserver": ("kubernetes", ("kube-apiserver",)),
-    "kube-controller-manager": ("kubernetes", ("kube-controller-manager",)),
-    "kube-scheduler": ("kubernetes", ("kube-scheduler",)),
-    "kube-proxy": ("kubernetes-node", ("kube-proxy",)),
-    "etcd": ("etcd", ("etcd", "etcdctl", "etcdutl")),
+# Each image kubeadm v1.34 runs, by repository: from which build group, which binaries, and the entrypoint
+# (kubeadm's static pod manifests and kube-proxy's DaemonSet call the binary by name, so /usr/local/bin on
+# PATH is all those images need; CoreDNS's Deployment passes only arguments).
+COMPONENT_IMAGES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "kube-apiserver": ("kubernetes", ("kube-apiserver",), None),
+    "kube-controller-manager": ("kubernetes", ("kube-controller-manager",), None),
+    "kube-scheduler": ("kubernetes", ("kube-scheduler",), None),
+    "kube-proxy": ("kubernetes-node", ("kube-proxy",), None),
+    "etcd": ("etcd", ("etcd", "etcdctl", "etcdutl"), None),
+    "coredns": ("coredns", ("coredns",), '["/usr/local/bin/coredns"]'),
 }
-NODE_GROUPS = ("kubernetes", "kubernetes-node", "etcd", "cri-tools")
+# Images the cluster runs besides kubeadm's, under the names their manifests give (ci/prometheus/ and
+# ci/cni/), each built from the same release as the official image: image → (group, binary, path, and the
+# official image's ENTRYPOINT or CMD: kube-network-policies' manifest names the binary in its args).
+# tests/unit/test_ci_files.py checks that every image those manifests name is here.
+EXTRA_IMAGES: dict[str, tuple[str, str, str, str]] = {
+    "registry.k8s.io/networking/kube-network-policies:v0.8.0": (
+        "kube-network-policies", "netpol", "bin/netpol", 'CMD ["/bin/netpol"]'),
+    "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.18.0": (
+        "kube-state-metrics", "kube-state-metrics", "kube-state-metrics", 'ENTRYPOINT ["/kube-state-metrics"]'),
+    "quay.io/prometheus/prometheus:v3.13.5": (
+        "prometheus", "prometheus", "bin/prometheus", 'ENTRYPOINT ["/bin/prometheus"]'),
+}  # fmt: skip
+# kube-proxy programs the node's iptables: its official image carries iptables (nft and legacy, with a wrapper
+# choosing the node's). Here it gets the node image's own: Debian's iptables in nf_tables mode, the mode kind's
+# entrypoint selects on these nodes (more nft rules than legacy ones), its extensions (loaded with dlopen, so
+# not in ldd's list) and conntrack, staged from this machine's Debian packages (installed with `make deps`).
+KUBE_PROXY_TOOLS = ("xtables-nft-multi", "conntrack")
+KUBE_PROXY_IPTABLES = (
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+)
+XTABLES_EXTENSIONS = Path("/usr/lib/x86_64-linux-gnu/xtables")
+NODE_GROUPS = ("kubernetes", "kubernetes-node", "etcd", "cri-tools", "coredns", "kube-network-policies",
+               "kube-state-metrics", "prometheus")  # fmt: skip
 BOOT_TIMEOUT_S = 120.0
 
 
@@ -242,25 +287,36 @@ def _binaries(progress: Progress) -> dict[str, dict[str, Path]]:
 
 
 def node_key(base: str, binaries: dict[str, dict[str, Path]]) -> str:
-    """The base image's key, the build groups' cache keys (their directories' names) and the pause source."""
-    digest = hashlib.sha256(base.encode() + PAUSE_C.encode())
+    """The base image's key, the build groups' cache keys (their directories' names) and this recipe (this
+    file: the images it makes and how it stages binaries into them)."""
+    digest = hashlib.sha256(base.encode() + Path(__file__).read_bytes())
     for group in sorted(binaries):
         digest.update(next(iter(binaries[group].values())).parent.name.encode())
     return digest.hexdigest()[:12]
 
 
-def _import_image(rootfs: Path, name: str, entrypoint: str | None = None) -> None:
+def _import_image(rootfs: Path, name: str, *changes: str) -> None:
     (rootfs / "tmp").mkdir(parents=True, exist_ok=True)
     (rootfs / "tmp").chmod(0o1777)
     (rootfs / "etc").mkdir(exist_ok=True)
-    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/sbin/nologin\n")
-    (rootfs / "etc/group").write_text("root:x:0:\n")
+    (rootfs / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+    )
+    (rootfs / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
     tarball = rootfs.with_suffix(".tar")
     _tar(rootfs, tarball)
-    _docker_import(tarball, name, *([f"ENTRYPOINT {entrypoint}"] if entrypoint else []))
+    _docker_import(tarball, name, f"LABEL {BUILT_LABEL}=true", *changes)
 
 
-def _component_images(binaries: dict[str, dict[str, Path]], work: Path) -> list[str]:
+def _stage_iptables(rootfs: Path, progress: Progress) -> None:
+    multi = _stage(rootfs, KUBE_PROXY_TOOLS, "kube-proxy's image", progress)["xtables-nft-multi"]
+    for name in KUBE_PROXY_IPTABLES:
+        (rootfs / "usr/sbin" / name).symlink_to(multi.name)
+    for extension in sorted(XTABLES_EXTENSIONS.glob("*.so")):  # with their own libraries (libm, libnetfilter_*)
+        _stage_file(rootfs, extension)
+
+
+def _component_images(binaries: dict[str, dict[str, Path]], work: Path, progress: Progress) -> list[str]:
     """The images kubeadm pulls, made here from the binaries kubedrill builds; returns their names."""
     listed = shell.run(
         [str(binaries["kubernetes-node"]["kubeadm"]), "config", "images", "list",
@@ -268,18 +324,26 @@ def _component_images(binaries: dict[str, dict[str, Path]], work: Path) -> list[
     ).stdout  # fmt: skip
     wanted = images_for(listed)
     made = []
-    for repository, (group, names) in COMPONENT_IMAGES.items():
+    for repository, (group, names, entrypoint) in COMPONENT_IMAGES.items():
         rootfs = work / repository
         (rootfs / "usr/local/bin").mkdir(parents=True)
         for name in names:
             shutil.copy2(binaries[group][name], rootfs / "usr/local/bin" / name)
-        _import_image(rootfs, wanted[repository])
+        if repository == "kube-proxy":
+            _stage_iptables(rootfs, progress)
+        _import_image(rootfs, wanted[repository], *([f"ENTRYPOINT {entrypoint}"] if entrypoint else []))
         made.append(wanted[repository])
+    for image, (group, name, path, change) in EXTRA_IMAGES.items():
+        rootfs = work / image.rsplit("/", 1)[-1].split(":")[0]
+        (rootfs / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binaries[group][name], rootfs / path)
+        _import_image(rootfs, image, change)
+        made.append(image)
     pause = work / "pause"
     pause.mkdir()
     (work / "pause.c").write_text(PAUSE_C)
     shell.run(["gcc", "-static", "-O2", "-o", str(pause / "pause"), str(work / "pause.c")], timeout_s=120)
-    _import_image(pause, wanted["pause"], '["/pause"]')
+    _import_image(pause, wanted["pause"], 'ENTRYPOINT ["/pause"]')
     made.append(wanted["pause"])
     return made
 
@@ -295,7 +359,7 @@ def ensure_node(progress: Progress) -> str:
     start = time.monotonic()
     builder = f"kubedrill-node-build-{image.split(':')[1]}"
     with tempfile.TemporaryDirectory(prefix="kubedrill-images-", dir=cache_dir()) as work:
-        images = _component_images(binaries, Path(work))
+        images = _component_images(binaries, Path(work), progress)
         archive = Path(work) / "images.tar"
         shell.run(["docker", "save", "-o", str(archive), *images], timeout_s=600)
         shell.run(["docker", "rm", "-f", builder], check=False)
@@ -335,3 +399,96 @@ def _wait_running(container: str) -> None:
         timeout_s=BOOT_TIMEOUT_S,
         interval_s=0.5,
     )
+
+
+# ---------------------------------------------------------------- kind's load balancer: HAProxy
+
+# kind v0.30.0 puts a load balancer container in front of several control planes, from an image whose name is
+# a constant in its source (pkg/cluster/internal/loadbalancer/const.go). Where that image cannot be pulled it
+# is built here the way kind's own recipe builds it (images/haproxy/ in kind's module): Debian's haproxy with
+# the binaries kind runs in the container (mkdir and cp to write the configuration, kill to make HAProxy reload
+# it) and their libraries, kind's starting haproxy.cfg, and HAProxy in master-worker mode as the entrypoint.
+# One change to the recipe: kind's configuration asks for `maxconn 100000`, which needs 200,028 open files, and
+# on a machine whose hard limit is lower and that lacks CAP_SYS_RESOURCE (this one: 20,000) HAProxy refuses to
+# start. A file read before kind's sets it lower: HAProxy keeps the first `maxconn` it reads (and logs that it
+# ignores kind's), so kind's configuration, rewritten by kind and reloaded, stays untouched.
+LB_BINARIES = ("haproxy", "mkdir", "cp", "kill")
+LB_CONFIG = "usr/local/etc/haproxy/haproxy.cfg"
+LB_LIMITS = "usr/local/etc/haproxy/limits.cfg"
+LB_LIMITS_CFG = (
+    "# kubedrill: kind's maxconn 100000 needs more open files than this machine allows\nglobal\n    maxconn 4000\n"
+)
+LB_ENTRYPOINT = (
+    '["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/limits.cfg", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]'
+)
+LB_IMAGE_CONST = "pkg/cluster/internal/loadbalancer/const.go"  # in kind's module (a kind group asset)
+LB_CONFIG_ASSET = "images/haproxy/haproxy.cfg"
+
+
+def load_balancer_image(const_go: str) -> str:
+    """The image kind runs as its load balancer, read from kind's source (pure), without ``docker.io/``."""
+    match = re.search(r'^const Image = "([^"]+)"', const_go, re.MULTILINE)
+    if match is None:
+        raise LocalClusterError('kind\'s loadbalancer/const.go has no `const Image = "…"`: check the kind version')
+    return match.group(1).removeprefix("docker.io/")
+
+
+def libraries(ldd_output: str) -> list[str]:
+    """The shared objects ``ldd`` lists, by absolute path, without the kernel's vDSO (pure)."""
+    out = []
+    for line in ldd_output.splitlines():
+        path = line.split("=>")[-1].strip().split(" (")[0].strip()
+        if path.startswith("/"):
+            out.append(path)
+    return out
+
+
+# The Debian package of each binary staged into an image, installed when missing.
+STAGED_PACKAGES = {"haproxy": "haproxy", "xtables-nft-multi": "iptables", "conntrack": "conntrack"}
+
+
+def _stage(rootfs: Path, names: tuple[str, ...], needed_by: str, progress: Progress) -> dict[str, Path]:
+    """This machine's (Debian's) ``names`` into ``rootfs`` at their real paths, with the libraries ``ldd`` lists,
+    as kind's recipes stage binaries into distroless images. Returns where each went (its resolved path)."""
+    missing = [STAGED_PACKAGES[n] for n in names if shutil.which(n) is None and n in STAGED_PACKAGES]
+    if missing:
+        apt.install(missing, progress)
+    staged = {}
+    for name in names:
+        binary = shutil.which(name)
+        if binary is None:
+            raise LocalClusterError(f"{name} not found: {needed_by} needs it (Debian's package of it)")
+        resolved = Path(binary).resolve()
+        _stage_file(rootfs, resolved)
+        staged[name] = resolved
+    return staged
+
+
+def _stage_file(rootfs: Path, path: Path) -> None:
+    """One binary or shared object into ``rootfs`` at its path, with the libraries ``ldd`` lists for it."""
+    for each in [str(path), *libraries(shell.run(["ldd", str(path)], check=False).stdout)]:
+        target = rootfs / each.lstrip("/")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(each, target)  # follows symlinks: the library's file under the name ldd gave
+
+
+def ensure_load_balancer(progress: Progress) -> str:
+    """kind's load balancer image in the engine: present, pulled, or built from Debian's haproxy. Returns its name."""
+    assets = build.ensure_group("kind", progress)["kind"].parent / "assets"
+    image = load_balancer_image((assets / LB_IMAGE_CONST).read_text())
+    if image_present(image):
+        return image
+    pulled = shell.run(["docker", "pull", image], check=False, timeout_s=300)  # where a registry answers
+    if pulled.ok:
+        return image
+    progress(f"cannot pull {image} ({pulled.stderr.strip().splitlines()[-1:]}): building it from Debian's haproxy")
+    with tempfile.TemporaryDirectory(prefix="kubedrill-lb-") as work:
+        rootfs = Path(work) / "haproxy"
+        _stage(rootfs, LB_BINARIES, "kind's load balancer image", progress)
+        (rootfs / LB_CONFIG).parent.mkdir(parents=True)
+        shutil.copyfile(assets / LB_CONFIG_ASSET, rootfs / LB_CONFIG)
+        (rootfs / LB_LIMITS).write_text(LB_LIMITS_CFG)
+        _import_image(rootfs, image, f"ENTRYPOINT {LB_ENTRYPOINT}")
+    progress(f"built {image} from Debian's haproxy ({shell.run(['haproxy', '-v']).stdout.splitlines()[0]})")
+    return image

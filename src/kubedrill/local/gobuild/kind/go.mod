@@ -5,7 +5,7 @@ go 1.26
 
 require (
 	go.yaml.in/yaml/v3 v3.0.4
-	sigs.k8s.io/kind v0.33.0
+	sigs.k8s.io/kind v0.30.0
 )
 
 require (
