@@ -41,8 +41,12 @@ def test_api_stays_available_with_packet_loss_between_etcd_peers(
     assert drill.fault_window is not None
 
 
-def test_workload_partition_with_a_network_policy(require_control_planes: Callable[[int], None]) -> None:
-    """A NetworkPolicy denying traffic between two labelled groups needs a CNI that enforces policies and
-    pods that have a network (kind's kindnet does); KWOK pods have none."""
-    require_control_planes(1)
-    pytest.skip("KWOK pods have no network and no CNI enforces NetworkPolicy on this backend: run on kind")
+def test_a_network_policy_cuts_off_exactly_the_pods_it_does_not_admit(
+    require_pod_network: Callable[[], None], run_scenario: Callable[[str], DrillRun]
+) -> None:
+    """scenarios/net-policy-partition.yaml: the blocked clients lose the server within 10 s, the allowed ones
+    never do, and the blocked ones reconnect once the policy is gone."""
+    require_pod_network()
+    drill = run_scenario("net-policy-partition.yaml")
+    assert drill.metrics["policy_effect_s"] is not None
+    assert drill.metrics["allowed_clients_min_ready"] == 2

@@ -349,7 +349,12 @@ class DrillRun:
         if self.prober is None or self._probe_api is None:
             raise PreconditionFailed("the ledger needs the API prober: start_prober() first")
         allowed = allowed_lost or self.allowed_lost
-        result = slo.check_ledger(self.prober.acknowledged_writes(), self._probe_api.written_keys(), allowed)
+        # Read back through the load balancer, which may still be putting API servers back (after a quorum
+        # loss they turn ready one by one): an unreachable API is retried, a wrong answer is not.
+        written = wait_until(
+            "the prober's writes read back", self._probe_api.written_keys, lambda _: True, timeout_s=30, interval_s=1.0
+        )
+        result = slo.check_ledger(self.prober.acknowledged_writes(), written, allowed)
         self.metrics["writes_lost_as_expected"] = len(result.expected_lost)
         self.metrics["acknowledged_writes"] = result.acknowledged
         self.add(slo.check_ledger_result(result))

@@ -218,6 +218,20 @@ def require_control_planes(cluster: Cluster) -> Callable[[int], None]:
 
 
 @pytest.fixture
+def require_pod_network(cluster: Cluster) -> Callable[[], None]:
+    """Skip, saying why, where pods have no network: the embedded cluster's pods are KWOK's, never run."""
+
+    def require() -> None:
+        if cluster.backend == "local":
+            pytest.skip(
+                "the embedded cluster's pods are KWOK's: no network, and no CNI to enforce NetworkPolicy. "
+                "Run on kind (make kind) or a real cluster"
+            )
+
+    return require
+
+
+@pytest.fixture
 def run_scenario(
     request: pytest.FixtureRequest, kubedrill_settings: RunSettings, cluster: Cluster, destructive_guard: None
 ) -> Callable[..., DrillRun]:

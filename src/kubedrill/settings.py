@@ -163,6 +163,7 @@ class RunSettings:
             self.prometheus_url,
             local_etcdutl(),
             remembered=remembered,
+            etcdctl_local=local_etcd_tool("etcdctl"),
         )
 
 
@@ -173,7 +174,12 @@ def _patterns(text: str) -> tuple[str, ...]:
 
 def local_etcdutl() -> str | None:
     """etcdutl on this machine (kubedrill's own build), to verify snapshots and to upload to kind nodes."""
+    return local_etcd_tool("etcdutl")
+
+
+def local_etcd_tool(name: str) -> str | None:
+    """etcdctl or etcdutl on this machine: kubedrill's own build, else the one on PATH."""
     try:
-        return str(build.cached_binaries()["etcdutl"])
-    except DrillError:
-        return shutil.which("etcdutl")
+        return str(build.cached_binaries()[name])
+    except (DrillError, KeyError):
+        return shutil.which(name)

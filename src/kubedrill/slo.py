@@ -286,6 +286,15 @@ def check_max(name: str, observed: float | None, maximum: float, unit: str = "s"
     )
 
 
+def check_at_least(name: str, observed: int, minimum: int, unit: str = "") -> Check:
+    return Check(
+        name=name,
+        expected=f"≥ {minimum}{f' {unit}' if unit else ''}",
+        observed=f"{observed}{f' {unit}' if unit else ''}",
+        ok=observed >= minimum,
+    )
+
+
 def check_no_stale_reads(samples: Sequence[Sample]) -> Check:
     stale = [s for s in samples if s.op == "read" and s.error == "stale-read"]
     return Check(

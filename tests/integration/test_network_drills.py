@@ -37,7 +37,7 @@ def test_the_network_drills_pass_and_leave_no_rule_or_timer_on_any_node(embedded
     proc = drills(tmp_path, "-m", "network")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "4 passed" in proc.stdout
-    assert "KWOK pods have no network" in proc.stdout  # the NetworkPolicy drill skips with its reason
+    assert "pods are KWOK's: no network" in proc.stdout  # the NetworkPolicy drill skips with its reason
     assert kubedrill_rules(embedded) == {n: [] for n in embedded.nodes}
     assert timers() == []
     assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []

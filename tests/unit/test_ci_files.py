@@ -269,11 +269,20 @@ def test_prometheus_is_mapped_to_the_runners_port_9090(validateconfig: Path) -> 
 
 def test_control_plane_metrics_are_reachable_for_prometheus(validateconfig: Path) -> None:
     cluster = json.loads(validate(validateconfig, KIND_CONFIG).stdout)
-    (patch,) = [yaml.safe_load(p) for p in cluster["kubeadmConfigPatches"]]
-    assert patch["kind"] == "ClusterConfiguration"
+    patches = {p["kind"]: p for p in (yaml.safe_load(text) for text in cluster["kubeadmConfigPatches"])}
+    assert set(patches) == {"ClusterConfiguration", "KubeletConfiguration"}
+    patch = patches["ClusterConfiguration"]
     assert patch["etcd"]["local"]["extraArgs"]["listen-metrics-urls"] == "http://0.0.0.0:2381"
     assert patch["controllerManager"]["extraArgs"]["bind-address"] == "0.0.0.0"
     assert patch["scheduler"]["extraArgs"]["bind-address"] == "0.0.0.0"
+
+
+def test_kubelets_back_off_at_most_10_s_so_repeated_kills_measure_failover_not_backoff(validateconfig: Path) -> None:
+    cluster = json.loads(validate(validateconfig, KIND_CONFIG).stdout)
+    patches = {p["kind"]: p for p in (yaml.safe_load(text) for text in cluster["kubeadmConfigPatches"])}
+    kubelet = patches["KubeletConfiguration"]
+    assert kubelet["featureGates"] == {"KubeletCrashLoopBackOffMax": True}
+    assert kubelet["crashLoopBackOff"] == {"maxContainerRestartPeriod": "10s"}
 
 
 @pytest.mark.parametrize(

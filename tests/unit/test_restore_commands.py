@@ -74,6 +74,7 @@ def test_binary_install_restore_stops_units_restores_each_member_chowns_and_star
             ["systemctl", "stop", "kube-apiserver"],
             ["systemctl", "stop", "etcd.service"],
             ["systemctl", "show", "-p", "MainPID", "--value", "etcd.service"],  # stopped, proven
+            ["systemctl", "show", "-p", "MainPID", "--value", "kube-apiserver"],  # and its API server
             ["test", "-e", ASIDE],
             ["mv", DATA, ASIDE],  # moved aside, never deleted before the restore is proven
             ["mkdir", "-p", "/var/tmp"],
@@ -102,6 +103,7 @@ def test_kubeadm_restore_moves_manifests_out_restores_each_member_and_moves_them
             ["test", "-f", f"{manifests}/etcd.yaml"],
             ["mv", f"{manifests}/etcd.yaml", f"{held}/etcd.yaml"],
             ["crictl", "ps", "--name", "^etcd$", "--state", "running", "-q"],  # stopped, proven
+            ["crictl", "ps", "--name", "^kube-apiserver$", "--state", "running", "-q"],  # its API server too
             ["test", "-e", ASIDE],
             ["mv", DATA, ASIDE],
             ["mkdir", "-p", "/var/tmp"],

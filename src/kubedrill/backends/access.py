@@ -139,6 +139,13 @@ class DockerExecAccess:
     def copy_from(self, node: str, remote: str, local: str) -> None:
         shell.run([self.docker, "cp", f"{node}:{remote}", local], timeout_s=120)
 
+    def container_address(self, container: str) -> str | None:
+        """A container's address on its (first) network, or None when there is no such container."""
+        each_network = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+        out = shell.run([self.docker, "inspect", "--format", each_network, container], check=False, timeout_s=30)
+        addresses = out.stdout.split() if out.ok else []
+        return addresses[0] if addresses else None
+
 
 @dataclass(frozen=True)
 class SshHost:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubedrill import paths
 from kubedrill.backends import embedded
 from kubedrill.backends.access import HOST, DockerExecAccess, NetnsAccess, NodeAccess, SshAccess
 from kubedrill.backends.embedded import Layout
@@ -81,6 +82,8 @@ class Cluster:
     address_of: dict[str, str] = field(default_factory=dict)
     lb_addresses: list[str] = field(default_factory=list)
     etcd_certs_local: bool = False  # etcd's client certs are files here: status over HTTP (see etcd_http)
+    # The certificates' paths on the nodes, where they differ from ``etcd``'s (kind: copied here from a node).
+    etcd_node_certs: tuple[Path, Path, Path] | None = None
 
     @property
     def access(self) -> NodeAccess | None:
@@ -91,12 +94,13 @@ class Cluster:
         """etcdctl run *on* ``node`` against its own member (answers even when the node is cut off)."""
         if self.etcd is None or self.etcdctl_on_node is None:
             raise ConfigError("--backend", "backend", "node and etcd access", self.backend)
+        cacert, cert, key = self.etcd_node_certs or (self.etcd.cacert, self.etcd.cert, self.etcd.key)
         return Etcdctl(
-            binary=self.etcd.binary,
+            binary="etcdctl" if self.etcd_node_certs else self.etcd.binary,
             endpoints=("https://127.0.0.1:2379",),
-            cacert=self.etcd.cacert,
-            cert=self.etcd.cert,
-            key=self.etcd.key,
+            cacert=cacert,
+            cert=cert,
+            key=key,
             runner=etcd_runner(self.etcdctl_on_node, [node]),
         )
 
@@ -221,6 +225,7 @@ def detect(
     prometheus_url: str | None = None,
     etcdutl_local: str | None = None,
     remembered: dict[str, Any] | None = None,
+    etcdctl_local: str | None = None,
 ) -> Cluster:
     """Find out what the cluster is and how to reach its nodes. ``remembered`` (a rollback ledger's
     cluster record) lets `kubedrill recover` reach the nodes while the API is down."""
@@ -236,7 +241,7 @@ def detect(
     if chosen == "local":
         return _embedded(seen, backend, prometheus_url, base)
     if chosen == "kind":
-        return _kind(seen, kubeconfig, prometheus_url, etcdutl_local, base)
+        return _kind(seen, kubeconfig, prometheus_url, etcdutl_local, etcdctl_local, base)
     if chosen == "ssh":
         if inv is None:
             raise ConfigError("--inventory", "inventory", "an inventory file for backend ssh", None)
@@ -283,9 +288,16 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
 
 
 def _kind(
-    seen: _Seen, kubeconfig: str | None, prometheus_url: str | None, etcdutl_local: str | None, base: dict[str, Any]
+    seen: _Seen,
+    kubeconfig: str | None,
+    prometheus_url: str | None,
+    etcdutl_local: str | None,
+    etcdctl_local: str | None,
+    base: dict[str, Any],
 ) -> Cluster:
-    """Node containers (``docker exec``), static pods, etcdctl inside the etcd container (kind ships none)."""
+    """Node containers (``docker exec``), static pods. etcdctl runs here with the etcd client certificates
+    copied from a node when this machine has etcdctl (kubedrill's build): one process per reading, none inside
+    a node, and status over HTTP at 10 Hz; otherwise inside the etcd container (kind ships no etcdctl)."""
     ips = seen.address_of
     if not ips:
         kube = Kube(kubeconfig, base["context"])
@@ -295,24 +307,29 @@ def _kind(
             kube.close()
     cps = seen.control_planes
     endpoints = {n: f"https://{ips[n]}:2379" for n in cps}
-    runtime = StaticPodRuntime(DockerExecAccess())
+    access = DockerExecAccess()
+    runtime = StaticPodRuntime(access)
     on_node = in_the_etcd_container(runtime)
+    node_certs = (
+        Path(f"{KUBEADM_ETCD_PKI}/ca.crt"),
+        Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.crt"),
+        Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.key"),
+    )
+    local_certs = _copy_certs(access, cps, node_certs, base["context"]) if etcdctl_local else None
+    if etcdctl_local and local_certs:
+        etcd = Etcdctl(etcdctl_local, tuple(endpoints.values()), *local_certs)
+    else:
+        etcd = Etcdctl("etcdctl", tuple(endpoints.values()), *node_certs, runner=etcd_runner(on_node, cps))
     return Cluster(
         backend="kind",
         control_planes=cps,
         runtime=runtime,
         etcdctl_on_node=on_node,
-        etcd=Etcdctl(
-            binary="etcdctl",
-            endpoints=tuple(endpoints.values()),
-            cacert=Path(f"{KUBEADM_ETCD_PKI}/ca.crt"),
-            cert=Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.crt"),
-            key=Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.key"),
-            runner=etcd_runner(on_node, cps),
-        ),
+        etcd=etcd,
         etcd_endpoint_of=endpoints,
         apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
         address_of={n: ips[n] for n in cps},
+        lb_addresses=_kind_load_balancer(access, base["context"]),
         prometheus_url=prometheus_url,
         etcd_data=EtcdData(
             data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
@@ -320,9 +337,39 @@ def _kind(
             etcdutl_upload=etcdutl_local,
             snapshot_dir="/var/lib/etcd-snapshots",  # outside /var/lib/etcd, which a restore moves aside
         ),
-        kubelet_nodes=list(cps),
+        # Every node's kubelet is restarted after a restore, workers' too (a kubelet caches pods newer than the
+        # snapshot); while the API is down (kubedrill recover) only the remembered control planes are known.
+        kubelet_nodes=sorted(ips),
+        etcd_certs_local=local_certs is not None,
+        etcd_node_certs=node_certs if local_certs else None,
         **base,
     )
+
+
+def _copy_certs(
+    access: DockerExecAccess, nodes: list[str], certs: tuple[Path, Path, Path], context: str
+) -> tuple[Path, Path, Path] | None:
+    """The etcd client certificates, copied from the first node that answers into a directory only this user
+    reads (kubedrill's state, per context); None when no node answers."""
+    directory = paths.state_home() / "kind" / context / "etcd-pki"
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for node in nodes:
+        try:
+            for cert in certs:
+                access.copy_from(node, str(cert), str(directory / cert.name))
+        except BackendError:
+            continue
+        return (directory / certs[0].name, directory / certs[1].name, directory / certs[2].name)
+    return None
+
+
+def _kind_load_balancer(access: DockerExecAccess, context: str) -> list[str]:
+    """The address of kind's load balancer container (``<cluster>-external-load-balancer``) on kind's network,
+    which a partition cuts too: otherwise an isolated node's API server stays in rotation through it."""
+    container = f"{context.removeprefix('kind-')}-external-load-balancer"
+    address = access.container_address(container)
+    return [address] if address else []
 
 
 def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cluster:

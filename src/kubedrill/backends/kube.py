@@ -102,6 +102,7 @@ class Kube:
         self.apps = client.AppsV1Api(self.api_client)
         self.policy = client.PolicyV1Api(self.api_client)
         self.coordination = client.CoordinationV1Api(self.api_client)
+        self.networking = client.NetworkingV1Api(self.api_client)
         self.version_api = client.VersionApi(self.api_client)
 
     @property

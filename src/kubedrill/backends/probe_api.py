@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import urllib3
 from kubernetes.client.rest import ApiException
 
 from kubedrill.backends.kube import Kube
-from kubedrill.errors import BackendError
+from kubedrill.errors import BackendError, ClusterUnreachable
 
 
 class ProbeApi:
@@ -81,6 +82,8 @@ class ProbeApi:
                 )
             except ApiException as e:
                 raise BackendError(f"listing the prober's writes: HTTP {e.status} {e.reason}") from e
+            except (urllib3.exceptions.HTTPError, OSError) as e:  # a load balancer with no server ready yet
+                raise ClusterUnreachable(f"listing the prober's writes: {type(e).__name__}: {e}") from e
             keys += [c.metadata.name for c in page.items]
             token = page.metadata._continue
             if not token:

@@ -15,6 +15,10 @@ from kubernetes.client.rest import ApiException
 from kubedrill.backends.kube import Kube, api_call, error_body
 from kubedrill.errors import BackendError, ClusterUnreachable
 
+# The canary runs the sandbox image of kubeadm v1.34 (containerd's sandbox_image on its nodes): every kubelet
+# already holds it, so a canary never waits on a registry (none answers in air-gapped CI).
+CANARY_IMAGE = "registry.k8s.io/pause:3.10.1"
+
 
 @dataclass(frozen=True)
 class PodInfo:
@@ -98,7 +102,7 @@ class Workloads:
                     "metadata": {"labels": labels},
                     "spec": {
                         "nodeSelector": node_selector,
-                        "containers": [{"name": "canary", "image": "registry.k8s.io/pause:3.10"}],
+                        "containers": [{"name": "canary", "image": CANARY_IMAGE, "imagePullPolicy": "IfNotPresent"}],
                         "terminationGracePeriodSeconds": 1,
                     },
                 },
@@ -256,3 +260,160 @@ class Workloads:
             if want and all(labels.get(k) == v for k, v in want.items()):
                 out.append(pdb.metadata.name)
         return out
+
+
+# ---------------------------------------------------------------- pod-to-pod traffic and NetworkPolicy
+
+# A server and its clients made of the cluster's own etcd image (every kubeadm node holds it: nothing is
+# pulled): the server is a single-member etcd on the pod network; each client's readiness probe is an
+# `etcdctl endpoint health` against it, run by the kubelet inside the client's container, so a client is Ready
+# exactly while its pod can open a connection to the server. The client's own process is a throwaway etcd on
+# loopback: the only long-running program the image has.
+SERVER_PORT = 2379
+
+
+def _etcd(name: str, listen: str, advertise: str, peer_port: int) -> list[str]:
+    """A single-member etcd with its data in the pod's emptyDir."""
+    peer = f"http://127.0.0.1:{peer_port}"
+    return [
+        "etcd",
+        f"--name={name}",
+        "--data-dir=/data/etcd",
+        f"--listen-client-urls={listen}",
+        f"--advertise-client-urls={advertise}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster={name}={peer}",
+    ]
+
+
+def server_container(image: str) -> dict[str, Any]:
+    return {
+        "name": "server",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": _etcd("server", f"http://0.0.0.0:{SERVER_PORT}", f"http://127.0.0.1:{SERVER_PORT}", 2380),
+        "ports": [{"containerPort": SERVER_PORT}],
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+    }
+
+
+def client_container(image: str, server_host: str, period_s: int = 1) -> dict[str, Any]:
+    return {
+        "name": "client",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": _etcd("client", "http://127.0.0.1:12379", "http://127.0.0.1:12379", 12380),
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "readinessProbe": {
+            "exec": {
+                "command": [
+                    "etcdctl",
+                    f"--endpoints=http://{server_host}:{SERVER_PORT}",
+                    "--dial-timeout=1s",
+                    "--command-timeout=1s",
+                    "endpoint",
+                    "health",
+                ],
+            },
+            "periodSeconds": period_s,
+            "timeoutSeconds": 2,
+            "failureThreshold": 1,
+            "successThreshold": 1,
+        },
+    }
+
+
+def policy_admitting_only(name: str, server_labels: dict[str, str], allowed_labels: dict[str, str]) -> dict[str, Any]:
+    """A NetworkPolicy: the server's pods accept connections only from pods labelled ``allowed_labels`` (pure)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubedrill"}},
+        "spec": {
+            "podSelector": {"matchLabels": server_labels},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": allowed_labels}}], "ports": [{"port": SERVER_PORT}]}],
+        },
+    }
+
+
+class Traffic:
+    """The server, its Service and client Deployments of a NetworkPolicy drill, and the policy itself."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    @api_call
+    def create_server(self, namespace: str, name: str, labels: dict[str, str], image: str) -> str:
+        """The server Deployment and a Service in front of it; returns the Service's DNS name."""
+        self._deployment(namespace, name, 1, labels, server_container(image))
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"selector": labels, "ports": [{"port": SERVER_PORT, "targetPort": SERVER_PORT}]},
+        }
+        self.kube.core.create_namespaced_service(namespace, service, _request_timeout=self.kube.timeouts)
+        return f"{name}.{namespace}.svc.cluster.local"
+
+    @api_call
+    def create_clients(
+        self, namespace: str, name: str, replicas: int, labels: dict[str, str], image: str, server_host: str
+    ) -> None:
+        self._deployment(namespace, name, replicas, labels, client_container(image, server_host))
+
+    def _deployment(
+        self, namespace: str, name: str, replicas: int, labels: dict[str, str], container: dict[str, Any]
+    ) -> None:
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [container],
+                        "volumes": [{"name": "data", "emptyDir": {}}],
+                        "terminationGracePeriodSeconds": 1,
+                    },
+                },
+            },
+        }
+        self.kube.apps.create_namespaced_deployment(namespace, body, _request_timeout=self.kube.timeouts)
+
+    @api_call
+    def static_pod_image(self, component: str) -> str:
+        """The image a control-plane component's static pod runs (its mirror pod's), e.g. kubeadm's etcd."""
+        pods = self.kube.core.list_namespaced_pod(
+            "kube-system", label_selector=f"component={component}", _request_timeout=self.kube.timeouts
+        ).items
+        if not pods:
+            raise BackendError(f"no {component} static pod in kube-system (label component={component})")
+        return str(pods[0].spec.containers[0].image)
+
+    @api_call
+    def create_policy(self, namespace: str, body: dict[str, Any]) -> None:
+        self.kube.networking.create_namespaced_network_policy(namespace, body, _request_timeout=self.kube.timeouts)
+
+    def delete_policy(self, namespace: str, name: str) -> bool:
+        """Delete the policy; False when it (or its namespace) is already gone."""
+        try:
+            self.kube.networking.delete_namespaced_network_policy(name, namespace, _request_timeout=self.kube.timeouts)
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise BackendError(f"deleting NetworkPolicy {namespace}/{name}: {error_body(e)}") from e
+        except urllib3.exceptions.HTTPError as e:
+            raise ClusterUnreachable(f"deleting NetworkPolicy {namespace}/{name}: {e}") from e
+        return True
+
+    @api_call
+    def policy_names(self, namespace: str) -> list[str]:
+        items = self.kube.networking.list_namespaced_network_policy(
+            namespace, _request_timeout=self.kube.timeouts
+        ).items
+        return [p.metadata.name for p in items]

@@ -158,6 +158,13 @@ def etcd_peer_packet_loss(
     return network.etcd_peer_packet_loss(current(configuration), probability, hold_s)
 
 
+def partition_workload_with_policy(
+    replicas: int = 2, hold_s: float = 10.0, effect_max_s: float = 10.0, configuration: Configuration = None
+) -> dict[str, Any]:
+    """Action: a NetworkPolicy admits only one of two client groups to a server; prove it is enforced, heal."""
+    return network.partition_workload_with_policy(current(configuration), replicas, hold_s, effect_max_s)
+
+
 def drain_node(
     node: str | None = None,
     timeout_s: float = 30.0,
@@ -183,6 +190,7 @@ plan_stop_every_instance = components.plan_stop_every_instance
 plan_isolate_node = network.plan_isolate_node
 plan_cut_apiserver_from_etcd = network.plan_cut_apiserver_from_etcd
 plan_etcd_peer_packet_loss = network.plan_etcd_peer_packet_loss
+plan_partition_workload_with_policy = network.plan_partition_workload_with_policy
 plan_drain_node = drain.plan_drain_node
 plan_rolling_drain = drain.plan_rolling_drain
 plan_restore_etcd_from_snapshot = restore.plan_restore_etcd_from_snapshot

@@ -16,11 +16,14 @@ from kubedrill.faults.components import KillComponent, StopComponent
 from kubedrill.faults.drain import Drain
 from kubedrill.faults.etcd import MoveLeader
 from kubedrill.faults.ledger import Entry
-from kubedrill.faults.network import Partition
+from kubedrill.faults.network import Partition, PolicyPartition
 from kubedrill.faults.restore import EtcdRestore
 
 FAULT_TYPES: Mapping[str, type[Fault]] = MappingProxyType(
-    {cls.fault_type: cls for cls in (MoveLeader, KillComponent, StopComponent, EtcdRestore, Partition, Drain)}
+    {
+        cls.fault_type: cls
+        for cls in (MoveLeader, KillComponent, StopComponent, EtcdRestore, Partition, PolicyPartition, Drain)
+    }
 )
 
 

@@ -1,5 +1,6 @@
 """The network family: iptables rules in a chain of their own on a node, with a TTL enforced on the node;
-its drill steps (isolate a node, cut an API server from etcd, packet loss between peers) and plans.
+its drill steps (isolate a node, cut an API server from etcd, packet loss between peers) and plans; and pod
+traffic cut by a NetworkPolicy (``PolicyPartition``), which needs a CNI that enforces policies.
 
 Every partition lives in one chain ``KD-<id>`` in the node's ``filter`` table, jumped to first from
 INPUT and OUTPUT, so reverting removes exactly those rules and nothing an operator wrote. When the
@@ -11,12 +12,15 @@ if the runner and the API both disappear, the node heals by itself. Packet loss 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kubedrill import slo
 from kubedrill.backends.access import NodeAccess, Step, UntilFails, shell_argv, shell_script
 from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.workloads import Traffic, Workloads, policy_admitting_only
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import steps
@@ -382,3 +386,143 @@ def plan_etcd_peer_packet_loss(cluster: Cluster, probability: float = 0.3, **_: 
     plan = Partition(cluster, node, Cut(peers=peers, port=2380, probability=probability)).plan()
     plan.targets["nodes"] = ", ".join(cluster.control_planes) + " (the same rules on each)"
     return plan
+
+
+# ---------------------------------------------------------------- pod traffic cut by a NetworkPolicy
+
+SERVER_LABELS = {"app": "server"}
+ALLOWED_LABELS = {"app": "client", "kubedrill.io/policy": "allowed"}
+BLOCKED_LABELS = {"app": "client", "kubedrill.io/policy": "blocked"}
+POLICY_NAME = "kubedrill-admit-allowed-clients-only"
+
+
+class PolicyPartition(Fault):
+    """A NetworkPolicy in the drill's namespace: its server admits only the allowed clients. Reverting deletes
+    it (and the drill's namespace goes with the drill): nothing outside the namespace is touched."""
+
+    fault_type = "network.policy"
+
+    def __init__(self, cluster: Cluster, namespace: str, name: str = POLICY_NAME) -> None:
+        super().__init__(cluster)
+        self.namespace = namespace
+        self.name = name
+
+    def params(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name}
+
+    @classmethod
+    def from_params(cls, cluster: Cluster, params: dict[str, Any]) -> PolicyPartition:
+        return cls(cluster, params["namespace"], params["name"])
+
+    def describe(self) -> str:
+        return f"NetworkPolicy {self.namespace}/{self.name}: the server admits only {ALLOWED_LABELS}"
+
+    def body(self) -> dict[str, Any]:
+        return policy_admitting_only(self.name, SERVER_LABELS, ALLOWED_LABELS)
+
+    def plan(self) -> Plan:
+        return Plan(
+            fault=self.fault_type,
+            targets={"namespace": self.namespace, "policy": self.name},
+            actions=[f"create NetworkPolicy {self.namespace}/{self.name}: {self.body()['spec']}"],
+            revert=[f"delete NetworkPolicy {self.namespace}/{self.name}"],
+        )
+
+    def inject(self) -> str:
+        kube = self.cluster.kube()
+        try:
+            Traffic(kube).create_policy(self.namespace, self.body())
+        finally:
+            kube.close()
+        return f"NetworkPolicy {self.namespace}/{self.name} created"
+
+    def confirm(self) -> str:
+        kube = self.cluster.kube()
+        try:
+            names = Traffic(kube).policy_names(self.namespace)
+        finally:
+            kube.close()
+        if self.name not in names:
+            raise FaultInjectionError(f"NetworkPolicy {self.namespace}/{self.name} is not there after creation")
+        return f"NetworkPolicy {self.namespace}/{self.name} present"
+
+    def revert(self) -> str:
+        kube = self.cluster.kube()
+        try:
+            traffic = Traffic(kube)
+            deleted = traffic.delete_policy(self.namespace, self.name)
+            left = self.name in traffic.policy_names(self.namespace) if deleted else False
+        finally:
+            kube.close()
+        if left:
+            raise FaultInjectionError(f"NetworkPolicy {self.namespace}/{self.name} still there after deletion")
+        return f"NetworkPolicy {self.namespace}/{self.name} {'deleted (verified)' if deleted else 'already gone'}"
+
+
+def partition_workload_with_policy(
+    run: DrillRun, replicas: int = 2, hold_s: float = 10.0, effect_max_s: float = 10.0
+) -> dict[str, Any]:
+    """Action: a server and two groups of clients in the drill's namespace; a NetworkPolicy admits only one
+    group. The blocked clients must lose the server within ``effect_max_s`` (proof that the policy is enforced,
+    measured by their readiness probes, which connect from inside each client pod), the allowed ones must keep
+    it throughout, and after the policy is deleted the blocked ones must reach it again."""
+    kube = run.cluster.kube(timeout_s=2.0)
+    traffic, workloads = Traffic(kube), Workloads(kube)
+    ns = run.namespace
+    allowed, blocked = "clients-allowed", "clients-blocked"
+
+    def ready(name: str) -> int:
+        return workloads.deployment(ns, name).ready
+
+    try:
+        with run.phase("workload: a server and two groups of clients, every client connected"):
+            image = traffic.static_pod_image("etcd")
+            host = traffic.create_server(ns, "server", SERVER_LABELS, image)
+            traffic.create_clients(ns, allowed, replicas, ALLOWED_LABELS, image, host)
+            traffic.create_clients(ns, blocked, replicas, BLOCKED_LABELS, image, host)
+            try:
+                for name in (allowed, blocked):
+                    wait_until(f"{name}: {replicas} clients connected (Ready)", partial(ready, name),
+                               lambda r: r == replicas, timeout_s=120, interval_s=1.0)  # fmt: skip
+            except RecoveryTimeout as e:
+                refusal = PreconditionFailed(f"the clients never reached the server before the drill: {e}")
+                raise run.refuse(refusal) from None
+            run.evidence["workload"] = f"server ({image}) and {replicas}+{replicas} clients, every one connected"
+        fault = PolicyPartition(run.cluster, ns)
+        lowest_allowed = replicas
+        with run.phase("inject: the NetworkPolicy admits only the allowed clients"):
+            start = run.begin_fault()
+            run.evidence["policy"] = run.inject(fault)
+            run.evidence["policy confirmed"] = fault.confirm()
+        with run.phase("fault took effect: the blocked clients lose the server, the allowed ones keep it"):
+            effect_s: float | None = None
+            while run.now() - start < max(hold_s, effect_max_s):
+                lowest_allowed = min(lowest_allowed, ready(allowed))
+                if effect_s is None and ready(blocked) == 0:
+                    effect_s = run.now() - start
+                if effect_s is not None and run.now() - start >= hold_s:
+                    break
+                time.sleep(0.5)
+            run.metrics["policy_effect_s"] = effect_s
+            run.metrics["allowed_clients_min_ready"] = lowest_allowed
+            run.add(slo.check_max("blocked clients cut off by the NetworkPolicy", effect_s, effect_max_s))
+            run.add(slo.check_at_least("allowed clients connected throughout (lowest Ready)", lowest_allowed, replicas))
+        with run.phase("heal: delete the NetworkPolicy; the blocked clients reach the server again"):
+            run.evidence["heal"] = run.rollbacks.revert_one(fault)
+            healed = run.now()
+            try:
+                wait_until(f"{blocked}: {replicas} clients connected again", lambda: ready(blocked),
+                           lambda r: r == replicas, timeout_s=60, interval_s=0.5)  # fmt: skip
+                back_s: float | None = run.now() - healed
+            except RecoveryTimeout:
+                back_s = None
+            run.metrics["reconnected_s"] = back_s
+            run.add(slo.check_max("blocked clients reconnected after the heal", back_s, run.profile.api.recovery_max_s))
+            steps.settle(run)
+    finally:
+        kube.close()
+    return {"metrics": run.metrics}
+
+
+def plan_partition_workload_with_policy(cluster: Cluster, **_: Any) -> Plan:
+    return PolicyPartition(cluster, "<the drill's namespace>").plan()

@@ -23,13 +23,13 @@ import secrets
 import shlex
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kubedrill import slo
 from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.etcd import Etcdutl
-from kubedrill.backends.runtimes import Instance
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
@@ -107,9 +107,12 @@ def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> Snap
     if leader is None:
         raise PreconditionFailed(f"no etcd leader to take a snapshot from: {[s.endpoint for s in statuses]}")
     taken_at = time.time()  # the snapshot holds what was committed when save began
-    cluster.etcd.run(["snapshot", "save", remote], endpoints=[leader.endpoint])
     local = str(local_dir / name)
-    cluster.access.copy_from(first, remote, local)
+    if cluster.etcd_certs_local:  # etcdctl runs here: it writes the snapshot here
+        cluster.etcd.run(["snapshot", "save", local], endpoints=[leader.endpoint])
+    else:  # etcdctl runs on a node (or in its etcd container): save there, then fetch
+        cluster.etcd.run(["snapshot", "save", remote], endpoints=[leader.endpoint])
+        cluster.access.copy_from(first, remote, local)
     return verify_snapshot(etcdutl_local, local, local_dir, taken_at)
 
 
@@ -228,21 +231,24 @@ class EtcdRestore(Fault):
             rt.stop("kube-apiserver", node)
         for m in self.members:
             rt.stop("etcd", m.node)
-        for m in self.members:
-
-            def etcd_on(node: str = m.node) -> Instance | None:
-                return rt.instance("etcd", node)
-
+        # Under a kubelet the API servers stop after their graceful shutdown, seconds after their manifest moved:
+        # the disaster is confirmed only once none of them (and no member) runs.
+        stopped = [("etcd", m.node) for m in self.members] + [
+            ("kube-apiserver", n) for n in self.cluster.control_planes
+        ]
+        for component, node in stopped:
             try:
                 wait_until(
-                    f"etcd on {m.node} stopped",
-                    etcd_on,
+                    f"{component} on {node} stopped",
+                    partial(rt.instance, component, node),
                     lambda inst: inst is None,
                     timeout_s=STOP_TIMEOUT_S,
                     interval_s=0.1,
                 )
             except RecoveryTimeout as e:
-                raise FaultInjectionError(f"etcd on {m.node} still runs after stop: not moving its data ({e})") from e
+                if component == "etcd":
+                    raise FaultInjectionError(f"etcd on {node} still runs after stop: not moving its data ({e})") from e
+                raise FaultInjectionError(f"{component} on {node} still runs after stop ({e})") from e
 
     def inject(self) -> str:
         """The disaster: API servers, then etcd members, stopped; data dirs moved aside."""
