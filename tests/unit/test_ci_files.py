@@ -9,7 +9,7 @@
 - Prometheus' configuration and rules: ``promtool`` (Debian's prometheus package, which ``make deps``
   installs);
 - then what the drills depend on: 3 control planes + 3 workers on Kubernetes 1.34, Prometheus reachable on
-  the runner's 127.0.0.1:9090, every etcd member / API server / kube-state-metrics scraped every 2 s with
+  the runner's 127.0.0.1:19090, every etcd member / API server / kube-state-metrics scraped every 2 s with
   kubedrill's alert rules, and a workflow that runs ``pytest drills/`` with JUnit output and always uploads
   the reports.
 
@@ -143,7 +143,7 @@ def test_nightly_creates_the_kind_cluster_and_runs_every_drill_with_junit_output
         assert flag in argv, f"pytest drills/ runs without {flag}"
     assert argv[argv.index("--junitxml") + 1] == "reports/junit.xml"
     assert workflow["env"]["KUBE_CONTEXT"] == "kind-kubedrill"
-    assert workflow["env"]["PROMETHEUS_URL"] == "http://127.0.0.1:9090"
+    assert workflow["env"]["PROMETHEUS_URL"] == "http://127.0.0.1:19090"
 
 
 def test_nightly_always_renders_uploads_and_publishes_the_reports() -> None:
@@ -252,16 +252,16 @@ def test_node_image_is_the_embedded_clusters_kubernetes_minor() -> None:
     assert f"kindest/node:{minor}." in KIND_CONFIG.read_text()
 
 
-def test_prometheus_is_mapped_to_the_runners_port_9090(validateconfig: Path) -> None:
+def test_prometheus_is_mapped_to_the_runners_port_19090(validateconfig: Path) -> None:
     cluster = json.loads(validate(validateconfig, KIND_CONFIG).stdout)
     first = cluster["nodes"][0]
     assert first["role"] == "control-plane"
     assert first["extraPortMappings"] == [
-        {"containerPort": 30090, "hostPort": 9090, "listenAddress": "127.0.0.1", "protocol": "TCP"}
+        {"containerPort": 30090, "hostPort": 19090, "listenAddress": "127.0.0.1", "protocol": "TCP"}
     ]
     service = manifest("Service", "prometheus")
     assert service["spec"]["type"] == "NodePort"
-    assert service["spec"]["ports"][0]["nodePort"] == 30090, "the NodePort kind maps to host port 9090"
+    assert service["spec"]["ports"][0]["nodePort"] == 30090, "the NodePort kind maps to host port 19090"
     # Prometheus runs on the node carrying the mapping (and a control plane: drains never evict it).
     selector = manifest("Deployment", "prometheus")["spec"]["template"]["spec"]["nodeSelector"]
     assert selector.items() <= first["labels"].items()
@@ -289,7 +289,7 @@ def test_kubelets_back_off_at_most_10_s_so_repeated_kills_measure_failover_not_b
     ("old", "new", "error"),
     [
         ("    extraPortMappings:\n", "    extraPortMapping:\n", "field extraPortMapping not found"),
-        ("        hostPort: 9090\n", "        hostport: 9090\n", "field hostport not found"),
+        ("        hostPort: 19090\n", "        hostport: 19090\n", "field hostport not found"),
         ("        protocol: TCP\n", "        protocol: TPC\n", 'Unknown PortMappingProtocol: "TPC"'),
         ("apiVersion: kind.x-k8s.io/v1alpha4\n", "apiVersion: kind.x-k8s.io/v1alpha3\n", "apiVersion: expected"),
         ("  - role: worker\n", "  - role: workr\n", '"workr" is not a valid node role'),

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from kubedrill.backends.access import HOST, NodeAccess
 from kubedrill.backends.shell import Result
-from kubedrill.errors import FaultInjectionError
+from kubedrill.errors import BackendError, FaultInjectionError
 
 KUBELET_RESTART = ("systemctl", "restart", "kubelet")
 
@@ -160,9 +160,13 @@ class StaticPodRuntime:
         return ["crictl", "ps", "--name", f"^{component}$", "--state", "running", "-q"]
 
     def instance(self, component: str, node: str) -> Instance | None:
+        """The running container, or None when crictl answers that none runs. A crictl that fails (containerd
+        busy, a node under load) says nothing either way: BackendError, never "stopped"."""
         out = self.access.run(node, self._running(component), check=False)
+        if not out.ok:
+            raise BackendError(f"crictl ps on {node} failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
         ids = out.stdout.split()
-        return Instance(component=component, node=node, id=ids[0]) if out.ok and ids else None
+        return Instance(component=component, node=node, id=ids[0]) if ids else None
 
     def kill(self, component: str, node: str) -> Instance:
         inst = self.instance(component, node)
@@ -219,8 +223,10 @@ class SystemdRuntime:
         out = self.access.run(
             node, ["systemctl", "show", "-p", "MainPID", "--value", self.units[component]], check=False
         )
+        if not out.ok:  # systemd did not answer: neither running nor stopped is known
+            raise BackendError(f"systemctl show on {node} failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
         pid = out.stdout.strip()
-        return Instance(component=component, node=node, id=pid) if out.ok and pid not in ("", "0") else None
+        return Instance(component=component, node=node, id=pid) if pid not in ("", "0") else None
 
     def kill(self, component: str, node: str) -> Instance:
         inst = self.instance(component, node)

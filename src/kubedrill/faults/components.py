@@ -21,7 +21,7 @@ from kubedrill.model import Check
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
-CONFIRM_TIMEOUT_S = 10.0
+CONFIRM_TIMEOUT_S = 30.0  # a kubelet stops a static pod whose manifest moved in ~9 s on a loaded kind node
 
 
 def runtime_of(cluster: Cluster) -> ComponentRuntime:

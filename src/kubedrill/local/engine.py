@@ -54,6 +54,25 @@ class Started:
     runtime: str  # the default runtime: kubedrill-runc (the wrapper) or runc
     missing_capabilities: tuple[str, ...]
     mounted_cgroups: tuple[str, ...] = ()  # hierarchies kubedrill mounted for kind's kubelets
+    raised_sysctls: tuple[tuple[str, int], ...] = ()  # (path, value before kubedrill raised it)
+
+
+# kind's known issue for clusters of several nodes: every kubelet, containerd and systemd in a node container
+# takes inotify instances from the same (root) user; Debian's default of 128 is nearly used up by 6 nodes (113
+# measured here), and a kubelet that cannot get one misses its manifests' changes. kind's advice, applied where
+# lower and put back on stop.
+INOTIFY_MINIMUMS = {"/proc/sys/fs/inotify/max_user_instances": 512, "/proc/sys/fs/inotify/max_user_watches": 524288}
+
+
+def raise_inotify_limits() -> list[tuple[str, int]]:
+    """Raise the inotify limits below kind's advice; returns what was raised, with the old values."""
+    raised = []
+    for path, minimum in INOTIFY_MINIMUMS.items():
+        current = int(Path(path).read_text())
+        if current < minimum:
+            Path(path).write_text(f"{minimum}\n")
+            raised.append((path, current))
+    return raised
 
 
 def unmounted_cgroups(proc_cgroups: str, mounted: set[str]) -> list[str]:
@@ -136,6 +155,7 @@ def started() -> Started | None:
                 **data,
                 "missing_capabilities": tuple(data["missing_capabilities"]),
                 "mounted_cgroups": tuple(data.get("mounted_cgroups", ())),
+                "raised_sysctls": tuple((str(p), int(v)) for p, v in data.get("raised_sysctls", ())),
             }
         )
     except (OSError, ValueError, TypeError, KeyError):
@@ -178,8 +198,13 @@ def ensure(progress: Progress) -> str:
     cgroups = mount_missing_cgroups()
     if cgroups:
         progress(f"mounted the cgroup hierarchies kind's kubelets need: {', '.join(cgroups)}")
+    raised = raise_inotify_limits()
+    if raised:
+        progress("raised the inotify limits to kind's advice: " + ", ".join(Path(p).name for p, _ in raised))
     proc = shell.spawn(argv, log_path=log)
-    record = Started(proc.pid, str(log), RUNTIME_NAME if wrapper else "runc", tuple(missing), tuple(cgroups))
+    record = Started(
+        proc.pid, str(log), RUNTIME_NAME if wrapper else "runc", tuple(missing), tuple(cgroups), tuple(raised)
+    )
     _record().write_text(json.dumps(asdict(record)))
     try:
         wait_until(
@@ -215,6 +240,8 @@ def stop(progress: Progress) -> str:
         )
     except RecoveryTimeout:  # a dockerd that ignores SIGTERM is killed
         shell.kill_pid(record.pid, signal.SIGKILL)
+    for path, value in record.raised_sysctls:
+        Path(path).write_text(f"{value}\n")
     for name in record.mounted_cgroups:  # empty once the kind nodes are gone; busy ones stay, said below
         if shell.run(["umount", f"/sys/fs/cgroup/{name}"], check=False).ok:
             Path(f"/sys/fs/cgroup/{name}").rmdir()

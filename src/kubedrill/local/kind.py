@@ -15,7 +15,7 @@ The steps of ``up``, in this order:
    have no kindnetd, kind's default CNI is off and kubedrill wires the pod network instead (``local/podnet.py``)
    and applies ci/cni/ (kube-network-policies, so NetworkPolicy is enforced, as kindnetd would);
 6. kind's load balancer checks API servers the way the embedded cluster's HAProxy does (``tune_load_balancer``);
-7. ``kubectl apply -f ci/prometheus/``; wait until Prometheus answers on http://127.0.0.1:9090 and every
+7. ``kubectl apply -f ci/prometheus/``; wait until Prometheus answers on http://127.0.0.1:19090 and every
    scrape target is up;
 8. return the exports a drill run needs (context, Prometheus URL, where kind is).
 
@@ -36,7 +36,7 @@ import yaml
 from kubedrill import paths
 from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.prom import Prometheus, Target
-from kubedrill.errors import ConfigError, LocalClusterError
+from kubedrill.errors import ConfigError, LocalClusterError, RecoveryTimeout
 from kubedrill.local import build, configs, engine, health, nodeimage, podnet
 from kubedrill.waiting import wait_until
 
@@ -44,8 +44,8 @@ Progress = Callable[[str], None]
 
 CLUSTER_NAME = "kubedrill"
 CONTEXT = f"kind-{CLUSTER_NAME}"
-PROMETHEUS_URL = "http://127.0.0.1:9090"  # kind-config.yaml maps NodePort 30090 to this host port
-PROMETHEUS_HOST_PORT = 9090
+PROMETHEUS_URL = "http://127.0.0.1:19090"  # kind-config.yaml maps NodePort 30090 to this host port
+PROMETHEUS_HOST_PORT = 19090  # not 9090: the embedded cluster's Prometheus, which may run alongside
 MONITORING_NAMESPACE = "monitoring"
 DEPLOYMENTS = ("kube-state-metrics", "prometheus")
 # The scrape jobs of ci/prometheus/20-prometheus-config.yaml; each must have targets, and all must be up.
@@ -169,7 +169,7 @@ def up(
         if shell.port_in_use("127.0.0.1", PROMETHEUS_HOST_PORT):
             raise LocalClusterError(
                 f"expected 127.0.0.1:{PROMETHEUS_HOST_PORT} free for the kind cluster's Prometheus, observed it taken "
-                "(the embedded cluster's Prometheus? 'kubedrill down' stops it)"
+                "by another program (ss -ltnp shows which)"
             )
         start = time.monotonic()
         image = choose_node_image(configured, node_image or node_image_override(), progress)
@@ -237,7 +237,29 @@ def wire_pod_network(kubectl: str, progress: Progress) -> None:
     kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(CI_DIR / "cni"))
     kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", "daemonset/kube-network-policies",
                      f"--timeout={ROLLOUT_TIMEOUT_S}s", timeout_s=ROLLOUT_TIMEOUT_S + 30)  # fmt: skip
-    progress("kube-network-policies enforces NetworkPolicy on every node")
+    if policy_tables_present(nodes[0].name):
+        progress("kube-network-policies enforces NetworkPolicy on every node")
+    else:
+        progress(
+            "WARNING: NetworkPolicy is NOT enforced on this cluster: kube-network-policies could not install its "
+            f"nftables table on {nodes[0].name} (this kernel lacks nft's queue expression, CONFIG_NFT_QUEUE?). "
+            "The NetworkPolicy drill will fail here, as it should"
+        )
+
+
+def policy_tables_present(node: str, timeout_s: float = 20.0) -> bool:
+    """Whether kube-network-policies' nftables table appeared on ``node`` (its proof of enforcement)."""
+    try:
+        wait_until(
+            f"kube-network-policies' nftables table on {node}",
+            lambda: kind_cli.docker_exec(node, "nft", "list", "table", "inet", "kube-network-policies"),
+            lambda out: bool(out),
+            timeout_s=timeout_s,
+            interval_s=1.0,
+        )
+    except RecoveryTimeout:
+        return False
+    return True
 
 
 def _nodes(kubectl: str) -> list[podnet.Node] | None:
