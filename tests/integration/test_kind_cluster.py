@@ -43,7 +43,12 @@ def run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
 def kind_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The environment of a drill run against the kind cluster, brought up for this module and taken down."""
     work = tmp_path_factory.mktemp("kind-cluster")
-    env = {**os.environ, "KUBECONFIG": str(work / "kubeconfig"), "KUBEDRILL_LEDGER": str(work / "ledger.jsonl")}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(work / "kubeconfig"),
+        "KUBECACHEDIR": str(work / "kube-cache"),  # kubectl's discovery cache: not in ~/.kube either
+        "KUBEDRILL_LEDGER": str(work / "ledger.jsonl"),
+    }
     engine_was_running = kind_cli.docker_engine_problem() is None
     limits_before = {path: Path(path).read_text() for path in engine.INOTIFY_MINIMUMS}
     start = time.monotonic()
