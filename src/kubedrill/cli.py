@@ -252,11 +252,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("up", help="start the embedded HA cluster (or, with --provider kind, the kind cluster of ci/)")
-    s.add_argument(
-        "--provider",
-        choices=("embedded", "kind"),
-        default="embedded",
-        help="embedded: the docker-free HA cluster (default); kind: ci/kind-config.yaml's cluster (needs Docker)",
+    _provider_arg(
+        s, "embedded: the docker-free HA cluster (default); kind: ci/kind-config.yaml's cluster (needs Docker)"
     )
     s.add_argument(
         "--control-planes", type=int, choices=(1, 3, 5), default=None, help="control-plane nodes (default 3; embedded)"
@@ -277,11 +274,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("down", help="stop the embedded cluster (or the kind cluster) and remove everything it made")
-    s.add_argument(
-        "--provider",
-        choices=("embedded", "kind"),
-        default="embedded",
-        help="kind: delete the kind cluster, kind's network, and the Docker engine kubedrill started (images stay)",
+    _provider_arg(
+        s, "kind: delete the kind cluster, kind's network, and the Docker engine kubedrill started (images stay)"
     )
     s.set_defaults(func=cmd_down)
 
@@ -314,6 +308,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default="allurerc.mjs")
     s.set_defaults(func=cmd_report)
     return p
+
+
+def _provider_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--provider embedded|kind``, as ``up`` and ``down`` take it."""
+    parser.add_argument("--provider", choices=("embedded", "kind"), default="embedded", help=help_text)
 
 
 def _workers(value: str) -> int:
