@@ -227,7 +227,7 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
     faults = [StopComponent(run.cluster, "etcd", m.node) for m in victims]
     with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
-        start = run.begin_fault()
+        run.begin_fault()
         for f in faults:
             run.inject(f)
     prober = run.prober
@@ -236,9 +236,13 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
     with run.phase("fault took effect: API writes fail without quorum"):
         for f in faults:
             run.evidence[f"stopped {f.node}"] = f.confirm()
+        # The hold starts at the first write refused once every stop is proven: under a kubelet the members stop
+        # seconds apart, and a write refused while one still ran (its API server lost its own member) says
+        # nothing about quorum. Counting from such a write let a window end before quorum was even lost.
+        lost = run.now()
         first_failure = wait_until(
             "the first refused write",
-            lambda: next((s.t for s in prober.snapshot() if s.op == "write" and not s.ok and s.t >= start), None),
+            lambda: next((s.t for s in prober.snapshot() if s.op == "write" and not s.ok and s.t >= lost), None),
             lambda t: t is not None,
             timeout_s=30,
             interval_s=0.1,
