@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kubedrill.backends import shell
+from kubedrill.backends import kind_cli, shell
 from kubedrill.errors import LocalClusterError
 from kubedrill.local import apt, build
 from kubedrill.waiting import wait_until
@@ -479,10 +479,10 @@ def ensure_load_balancer(progress: Progress) -> str:
     image = load_balancer_image((assets / LB_IMAGE_CONST).read_text())
     if image_present(image):
         return image
-    pulled = shell.run(["docker", "pull", image], check=False, timeout_s=300)  # where a registry answers
-    if pulled.ok:
+    problem = kind_cli.pull(image)  # where a registry answers
+    if problem is None:
         return image
-    progress(f"cannot pull {image} ({pulled.stderr.strip().splitlines()[-1:]}): building it from Debian's haproxy")
+    progress(f"cannot pull {image} ({problem}): building it from Debian's haproxy")
     with tempfile.TemporaryDirectory(prefix="kubedrill-lb-") as work:
         rootfs = Path(work) / "haproxy"
         _stage(rootfs, LB_BINARIES, "kind's load balancer image", progress)
