@@ -13,7 +13,8 @@ The steps of ``up``, in this order:
 5. ``kind create cluster --name kubedrill`` with ci/kind-config.yaml, the node image in it, unless
    ``kind get clusters`` already lists the cluster (then it is reused). On kubedrill's own image, whose nodes
    have no kindnetd, kind's default CNI is off and kubedrill wires the pod network instead (``local/podnet.py``)
-   and applies ci/cni/ (kube-network-policies, so NetworkPolicy is enforced, as kindnetd would);
+   and applies a NetworkPolicy engine from ci/cni/ (kube-network-policies, which kindnetd embeds, or where the
+   kernel lacks nft's queue expression kube-router's iptables firewall), proven by its rules on every node;
 6. kind's load balancer checks API servers the way the embedded cluster's HAProxy does (``tune_load_balancer``);
 7. ``kubectl apply -f ci/prometheus/``; wait until Prometheus answers on http://127.0.0.1:19090 and every
    scrape target is up;
@@ -36,7 +37,7 @@ import yaml
 from kubedrill import paths
 from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.prom import Prometheus, Target
-from kubedrill.errors import ConfigError, LocalClusterError, RecoveryTimeout
+from kubedrill.errors import BackendError, ConfigError, LocalClusterError, RecoveryTimeout
 from kubedrill.local import build, configs, engine, health, nodeimage, podnet
 from kubedrill.waiting import wait_until
 
@@ -216,7 +217,7 @@ def up(
 
 def wire_pod_network(kubectl: str, progress: Progress) -> None:
     """kindnetd's work, where it cannot run: CNI configuration, routes and masquerading on every node
-    (``local/podnet.py``), then kube-network-policies for NetworkPolicy (ci/cni/)."""
+    (``local/podnet.py``), then the NetworkPolicy engine this kernel can run (ci/cni/, ``policy_engine``)."""
     nodes = wait_until(
         "a podCIDR on every node (the controller-manager assigns them)",
         lambda: _nodes(kubectl),
@@ -234,29 +235,57 @@ def wire_pod_network(kubectl: str, progress: Progress) -> None:
         for command in podnet.node_commands(node, nodes):
             kind_cli.docker_exec(node.name, *command)
     progress(f"pod network wired on {len(nodes)} nodes: {', '.join(f'{n.name} {n.pod_cidr}' for n in nodes)}")
-    kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(CI_DIR / "cni"))
-    kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", "daemonset/kube-network-policies",
+    engine_name = policy_engine(nodes[0].name)
+    kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(CI_DIR / "cni" / f"{engine_name}.yaml"))
+    kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", f"daemonset/{engine_name}",
                      f"--timeout={ROLLOUT_TIMEOUT_S}s", timeout_s=ROLLOUT_TIMEOUT_S + 30)  # fmt: skip
-    if policy_tables_present(nodes[0].name):
-        progress("kube-network-policies enforces NetworkPolicy on every node")
-    else:
-        progress(
-            "WARNING: NetworkPolicy is NOT enforced on this cluster: kube-network-policies could not install its "
-            f"nftables table on {nodes[0].name} (this kernel lacks nft's queue expression, CONFIG_NFT_QUEUE?). "
-            "The NetworkPolicy drill will fail here, as it should"
+    if not all(policy_enforced(node.name) for node in nodes):
+        raise LocalClusterError(
+            f"{engine_name} rolled out but did not install its rules on every node "
+            f"(`kubectl --context {CONTEXT} -n kube-system logs daemonset/{engine_name}`)"
         )
+    progress(f"{engine_name} enforces NetworkPolicy on every node")
 
 
-def policy_tables_present(node: str, timeout_s: float = 20.0) -> bool:
-    """Whether kube-network-policies' nftables table appeared on ``node`` (its proof of enforcement)."""
+# How each policy engine proves it took over a node: the table or chain it installs there.
+POLICY_RULES = {
+    "kube-network-policies": ("nft", "list", "table", "inet", "kube-network-policies"),
+    "kube-router": ("iptables", "-t", "filter", "-S", "KUBE-ROUTER-FORWARD"),
+}
+# A table with one rule using nft's `queue` expression, added and deleted in one transaction: the kernel accepts
+# it only when it has that expression (CONFIG_NFT_QUEUE), and nothing of it stays either way.
+NFT_QUEUE_PROBE = """\
+table inet kubedrill-probe {
+  chain probe { type filter hook forward priority 0; policy accept; meta l4proto tcp queue num 65000 bypass; }
+}
+delete table inet kubedrill-probe
+"""
+
+
+def policy_engine(node: str) -> str:
+    """Which NetworkPolicy engine this kernel can run: kube-network-policies (what kindnetd embeds) where nft's
+    queue expression exists, else kube-router's iptables and ipset firewall (ci/cni/)."""
     try:
-        wait_until(
-            f"kube-network-policies' nftables table on {node}",
-            lambda: kind_cli.docker_exec(node, "nft", "list", "table", "inet", "kube-network-policies"),
-            lambda out: bool(out),
-            timeout_s=timeout_s,
-            interval_s=1.0,
-        )
+        kind_cli.docker_exec(node, "nft", "-f", "/dev/stdin", input_text=NFT_QUEUE_PROBE)
+    except BackendError:
+        return "kube-router"
+    return "kube-network-policies"
+
+
+def policy_enforced(node: str, timeout_s: float = 60.0) -> bool:
+    """Whether a policy engine installed its rules on ``node`` (its proof of enforcement)."""
+
+    def rules() -> bool:
+        for argv in POLICY_RULES.values():
+            try:
+                if kind_cli.docker_exec(node, *argv).strip():
+                    return True
+            except BackendError:
+                continue
+        return False
+
+    try:
+        wait_until(f"NetworkPolicy rules on {node}", rules, bool, timeout_s=timeout_s, interval_s=1.0)
     except RecoveryTimeout:
         return False
     return True

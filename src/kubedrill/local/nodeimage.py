@@ -249,16 +249,19 @@ COMPONENT_IMAGES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
 EXTRA_IMAGES: dict[str, tuple[str, str, str, str]] = {
     "registry.k8s.io/networking/kube-network-policies:v0.8.0": (
         "kube-network-policies", "netpol", "bin/netpol", 'CMD ["/bin/netpol"]'),
+    "docker.io/cloudnativelabs/kube-router:v2.1.0": (
+        "kube-router", "kube-router", "usr/local/bin/kube-router", 'ENTRYPOINT ["/usr/local/bin/kube-router"]'),
     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.18.0": (
         "kube-state-metrics", "kube-state-metrics", "kube-state-metrics", 'ENTRYPOINT ["/kube-state-metrics"]'),
     "quay.io/prometheus/prometheus:v3.13.5": (
         "prometheus", "prometheus", "bin/prometheus", 'ENTRYPOINT ["/bin/prometheus"]'),
 }  # fmt: skip
-# kube-proxy programs the node's iptables: its official image carries iptables (nft and legacy, with a wrapper
-# choosing the node's). Here it gets the node image's own: Debian's iptables in nf_tables mode, the mode kind's
-# entrypoint selects on these nodes (more nft rules than legacy ones), its extensions (loaded with dlopen, so
-# not in ldd's list) and conntrack, staged from this machine's Debian packages (installed with `make deps`).
-KUBE_PROXY_TOOLS = ("xtables-nft-multi", "conntrack")
+# kube-proxy and kube-router program the node's iptables: their official images carry iptables (nft and legacy,
+# with a wrapper choosing the node's). Here they get the node image's own: Debian's iptables in nf_tables mode,
+# the mode kind's entrypoint selects on these nodes (more nft rules than legacy ones), its extensions (loaded
+# with dlopen, so not in ldd's list), and each the tools it calls (conntrack; ipset), staged from this machine's
+# Debian packages (installed on demand).
+XTABLES_IMAGES = {"kube-proxy": ("xtables-nft-multi", "conntrack"), "kube-router": ("xtables-nft-multi", "ipset")}
 KUBE_PROXY_IPTABLES = (
     "iptables",
     "iptables-save",
@@ -269,7 +272,7 @@ KUBE_PROXY_IPTABLES = (
 )
 XTABLES_EXTENSIONS = Path("/usr/lib/x86_64-linux-gnu/xtables")
 NODE_GROUPS = ("kubernetes", "kubernetes-node", "etcd", "cri-tools", "coredns", "kube-network-policies",
-               "kube-state-metrics", "prometheus")  # fmt: skip
+               "kube-router", "kube-state-metrics", "prometheus")  # fmt: skip
 BOOT_TIMEOUT_S = 120.0
 
 
@@ -308,8 +311,8 @@ def _import_image(rootfs: Path, name: str, *changes: str) -> None:
     _docker_import(tarball, name, f"LABEL {BUILT_LABEL}=true", *changes)
 
 
-def _stage_iptables(rootfs: Path, progress: Progress) -> None:
-    multi = _stage(rootfs, KUBE_PROXY_TOOLS, "kube-proxy's image", progress)["xtables-nft-multi"]
+def _stage_iptables(rootfs: Path, repository: str, progress: Progress) -> None:
+    multi = _stage(rootfs, XTABLES_IMAGES[repository], f"{repository}'s image", progress)["xtables-nft-multi"]
     for name in KUBE_PROXY_IPTABLES:
         (rootfs / "usr/sbin" / name).symlink_to(multi.name)
     for extension in sorted(XTABLES_EXTENSIONS.glob("*.so")):  # with their own libraries (libm, libnetfilter_*)
@@ -329,14 +332,17 @@ def _component_images(binaries: dict[str, dict[str, Path]], work: Path, progress
         (rootfs / "usr/local/bin").mkdir(parents=True)
         for name in names:
             shutil.copy2(binaries[group][name], rootfs / "usr/local/bin" / name)
-        if repository == "kube-proxy":
-            _stage_iptables(rootfs, progress)
+        if repository in XTABLES_IMAGES:
+            _stage_iptables(rootfs, repository, progress)
         _import_image(rootfs, wanted[repository], *([f"ENTRYPOINT {entrypoint}"] if entrypoint else []))
         made.append(wanted[repository])
     for image, (group, name, path, change) in EXTRA_IMAGES.items():
-        rootfs = work / image.rsplit("/", 1)[-1].split(":")[0]
+        repository = image.rsplit("/", 1)[-1].split(":")[0]
+        rootfs = work / repository
         (rootfs / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(binaries[group][name], rootfs / path)
+        if repository in XTABLES_IMAGES:
+            _stage_iptables(rootfs, repository, progress)
         _import_image(rootfs, image, change)
         made.append(image)
     pause = work / "pause"
@@ -444,7 +450,7 @@ def libraries(ldd_output: str) -> list[str]:
 
 
 # The Debian package of each binary staged into an image, installed when missing.
-STAGED_PACKAGES = {"haproxy": "haproxy", "xtables-nft-multi": "iptables", "conntrack": "conntrack"}
+STAGED_PACKAGES = {"haproxy": "haproxy", "xtables-nft-multi": "iptables", "conntrack": "conntrack", "ipset": "ipset"}
 
 
 def _stage(rootfs: Path, names: tuple[str, ...], needed_by: str, progress: Progress) -> dict[str, Path]:

@@ -10,7 +10,8 @@ does for a cluster of nodes on one Docker bridge is small, and kubedrill does th
 3. traffic from pods to anything outside the pod network is masqueraded (the load balancer and the host
    have no route back to a pod).
 
-NetworkPolicy is enforced by kube-network-policies (ci/cni/), the engine kindnetd embeds. The routes live in the
+NetworkPolicy is enforced by kube-network-policies (ci/cni/), the engine kindnetd embeds, or by kube-router's
+firewall where the kernel lacks nft's queue expression (``kind.policy_engine``). The routes live in the
 node containers' network namespaces: a node container that restarts loses them until ``wire`` runs again
 (``kubedrill up --provider kind`` does, on a reused cluster too).
 """
