@@ -72,3 +72,14 @@ def test_a_line_the_ledger_cannot_read_never_breaks_reading_it(tmp_path: Path) -
     assert (left.id, left.fault_type) == ("b", "")
     with pytest.raises(FaultInjectionError, match="unknown fault type ''"):
         rebuild(left, cast(Cluster, None))
+
+
+def test_a_held_stop_is_rebuilt_held_and_an_older_entry_without_the_flag_as_a_plain_stop() -> None:
+    cluster = cast(Cluster, None)
+    held = rebuild(entry("component.stop", {"component": "etcd", "node": "cp-1", "hold": True}), cluster)
+    older = rebuild(entry("component.stop", {"component": "etcd", "node": "cp-1"}), cluster)
+    assert isinstance(held, StopComponent)
+    assert isinstance(older, StopComponent)
+    assert (held.hold, older.hold) == (True, False)
+    assert held.describe() == "hold etcd on cp-1"
+    assert StopComponent(cluster, "etcd", "cp-1", hold=True).params()["hold"] is True

@@ -14,6 +14,7 @@ proof of the kill is a later ``instance()`` with another id (PID, container ID, 
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,6 +25,8 @@ from kubedrill.backends.shell import Result
 from kubedrill.errors import BackendError, FaultInjectionError
 
 KUBELET_RESTART = ("systemctl", "restart", "kubelet")
+SAME_AS_STOP = {"hold": "stop", "release": "start"}  # where stopping needs no API server
+NO_CONTAINER = 3  # a static pod's script: no running container of that component
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,19 @@ class ComponentRuntime(Protocol):
 
     def start(self, component: str, node: str) -> None:
         """Undo ``stop``. Idempotent."""
+        ...
+
+    def hold(self, component: str, node: str) -> None:
+        """Stop it and keep it stopped (until ``release``) in a way whose undoing needs no API server: for a
+        fault that takes the API down with it (etcd's quorum). Where ``stop`` needs no API, the same."""
+        ...
+
+    def release(self, component: str, node: str) -> None:
+        """Undo ``hold``. Idempotent."""
+        ...
+
+    def held(self, component: str, node: str) -> bool:
+        """Whether ``hold`` holds it now (its proof)."""
         ...
 
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
@@ -126,6 +142,15 @@ class SupervisorRuntime:
     def start(self, component: str, node: str) -> None:
         self.access.run(node, ["rm", "-f", self._file(component, node, "hold")])
 
+    def hold(self, component: str, node: str) -> None:
+        self.stop(component, node)
+
+    def release(self, component: str, node: str) -> None:
+        self.start(component, node)
+
+    def held(self, component: str, node: str) -> bool:
+        return self.instance(component, node) is None
+
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
 
@@ -136,6 +161,7 @@ class SupervisorRuntime:
         return self._process("kwok", node)
 
     def describe(self, action: str, component: str, node: str) -> str:
+        action = SAME_AS_STOP.get(action, action)
         pid = f"<pid in {self._file(component, node, 'json')}>"
         steps = {
             "kill": [["kill", "-KILL", pid]],
@@ -153,7 +179,7 @@ class StaticPodRuntime:
 
     access: NodeAccess
     manifests: str = "/etc/kubernetes/manifests"
-    held: str = "/etc/kubernetes/kubedrill-held"
+    held_dir: str = "/etc/kubernetes/kubedrill-held"
     name: str = "static-pod"
 
     def _running(self, component: str) -> list[str]:
@@ -177,14 +203,46 @@ class StaticPodRuntime:
 
     def stop(self, component: str, node: str) -> None:
         manifest = f"{self.manifests}/{component}.yaml"
-        self.access.run(node, ["mkdir", "-p", self.held])
+        self.access.run(node, ["mkdir", "-p", self.held_dir])
         if self.access.run(node, ["test", "-f", manifest], check=False).ok:
-            self.access.run(node, ["mv", manifest, f"{self.held}/{component}.yaml"])
+            self.access.run(node, ["mv", manifest, f"{self.held_dir}/{component}.yaml"])
 
     def start(self, component: str, node: str) -> None:
-        held = f"{self.held}/{component}.yaml"
+        held = f"{self.held_dir}/{component}.yaml"
         if self.access.run(node, ["test", "-f", held], check=False).ok:
             self.access.run(node, ["mv", held, f"{self.manifests}/"])
+
+    def hold(self, component: str, node: str) -> None:
+        """The container's process frozen (SIGSTOP): it answers nobody, as a hung or powered-off host, and the
+        kubelet leaves it alone (its liveness probe allows 80 s). A stop through the kubelet cannot be held
+        this way: while etcd has no quorum, the kubelet starts an etcd static pod only after its mirror pod
+        calls to the API time out (122-167 s measured on kind, with every API server restarted by its liveness
+        probe meanwhile)."""
+        out = self._on_process(component, node, 'kill -STOP "$pid"')
+        if out.returncode == NO_CONTAINER:
+            raise FaultInjectionError(f"no running {component} container on {node} (crictl ps): nothing to hold")
+        if not out.ok:
+            raise BackendError(f"holding {component} on {node} failed: {out.stderr.strip()[-300:]}")
+
+    def release(self, component: str, node: str) -> None:
+        out = self._on_process(component, node, 'kill -CONT "$pid"')
+        if not out.ok and out.returncode != NO_CONTAINER:  # none running: restarted since, so not frozen
+            raise BackendError(f"releasing {component} on {node} failed: {out.stderr.strip()[-300:]}")
+
+    def held(self, component: str, node: str) -> bool:
+        out = self._on_process(component, node, 'ps -o stat= -p "$pid"')
+        return out.ok and out.stdout.strip().startswith("T")
+
+    def _on_process(self, component: str, node: str, command: str) -> Result:
+        """``command`` with ``$pid`` the process of ``component``'s running container: one round trip. Exits
+        NO_CONTAINER when none runs."""
+        script = (
+            f"id=$(crictl ps --name {shlex.quote(f'^{component}$')} --state running -q | head -n 1); "
+            f'[ -n "$id" ] || exit {NO_CONTAINER}; '
+            "pid=$(crictl inspect -o go-template --template '{{.info.pid}}' \"$id\") || exit 1; "
+            f"{command}"
+        )
+        return self.access.run(node, ["sh", "-c", script], check=False)
 
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         inst = self.instance(component, node)
@@ -199,8 +257,10 @@ class StaticPodRuntime:
     def describe(self, action: str, component: str, node: str) -> str:
         argv = {
             "kill": ["crictl", "stop", "--timeout", "0", f"<id of {component}>"],
-            "stop": ["mv", f"{self.manifests}/{component}.yaml", f"{self.held}/"],
-            "start": ["mv", f"{self.held}/{component}.yaml", f"{self.manifests}/"],
+            "stop": ["mv", f"{self.manifests}/{component}.yaml", f"{self.held_dir}/"],
+            "start": ["mv", f"{self.held_dir}/{component}.yaml", f"{self.manifests}/"],
+            "hold": ["kill", "-STOP", f"<pid of the {component} container>"],
+            "release": ["kill", "-CONT", f"<pid of the {component} container>"],
         }[action]
         return self.access.describe(node, argv)
 
@@ -241,6 +301,15 @@ class SystemdRuntime:
     def start(self, component: str, node: str) -> None:
         self.access.run(node, ["systemctl", "start", self.units[component]])
 
+    def hold(self, component: str, node: str) -> None:
+        self.stop(component, node)
+
+    def release(self, component: str, node: str) -> None:
+        self.start(component, node)
+
+    def held(self, component: str, node: str) -> bool:
+        return self.instance(component, node) is None
+
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
 
@@ -249,6 +318,7 @@ class SystemdRuntime:
         return f"kubelet on {node}"
 
     def describe(self, action: str, component: str, node: str) -> str:
+        action = SAME_AS_STOP.get(action, action)
         argv = {
             "kill": ["systemctl", "kill", "-s", "SIGKILL", self.units[component]],
             "stop": ["systemctl", "stop", self.units[component]],

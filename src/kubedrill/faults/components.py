@@ -114,45 +114,58 @@ class KillComponent(Fault):
 
 
 class StopComponent(Fault):
-    """Stop ``component`` on ``node`` and keep it down until reverted (quorum loss, restores)."""
+    """Stop ``component`` on ``node`` and keep it down until reverted (quorum loss, restores). With ``hold``
+    the runtime keeps it down in a way whose undoing needs no API server (``ComponentRuntime.hold``: a frozen
+    static pod, a stopped unit or process): for a fault that takes the API down with it."""
 
     fault_type = "component.stop"
 
-    def __init__(self, cluster: Cluster, component: str, node: str) -> None:
+    def __init__(self, cluster: Cluster, component: str, node: str, hold: bool = False) -> None:
         super().__init__(cluster)
         self.component = component
         self.node = node
+        self.hold = hold
 
     def params(self) -> dict[str, Any]:
-        return {"component": self.component, "node": self.node}
+        return {"component": self.component, "node": self.node, "hold": self.hold}
 
     @classmethod
     def from_params(cls, cluster: Cluster, params: dict[str, Any]) -> StopComponent:
-        return cls(cluster, params["component"], params["node"])
+        return cls(cluster, params["component"], params["node"], bool(params.get("hold", False)))
 
     def describe(self) -> str:
-        return f"stop {self.component} on {self.node}"
+        return f"{'hold' if self.hold else 'stop'} {self.component} on {self.node}"
 
     def takes_down(self) -> frozenset[tuple[str, str]]:
         return frozenset({(self.component, self.node)})
 
     def plan(self) -> Plan:
         rt = runtime_of(self.cluster)
+        stop, start = ("hold", "release") if self.hold else ("stop", "start")
         return Plan(
             fault=self.fault_type,
             targets={"component": self.component, "node": self.node},
-            actions=[rt.describe("stop", self.component, self.node)],
-            revert=[rt.describe("start", self.component, self.node)],
+            actions=[rt.describe(stop, self.component, self.node)],
+            revert=[rt.describe(start, self.component, self.node)],
         )
 
     def inject(self) -> str:
         rt = runtime_of(self.cluster)
         before = rt.instance(self.component, self.node)
-        rt.stop(self.component, self.node)
+        (rt.hold if self.hold else rt.stop)(self.component, self.node)
         return f"stopped {self.component} on {self.node}" + (f" (was {before.id})" if before else "")
 
     def confirm(self) -> str:
         rt = runtime_of(self.cluster)
+        if self.hold:
+            wait_until(
+                f"{self.component} on {self.node} held",
+                lambda: rt.held(self.component, self.node),
+                bool,
+                timeout_s=CONFIRM_TIMEOUT_S,
+                interval_s=0.05,
+            )
+            return f"{self.component} on {self.node} is held ({rt.describe('hold', self.component, self.node)})"
         wait_until(
             f"{self.component} on {self.node} stopped",
             lambda: rt.instance(self.component, self.node),
@@ -164,7 +177,8 @@ class StopComponent(Fault):
         return f"{self.component} on {self.node} is not running"
 
     def revert(self) -> str:
-        runtime_of(self.cluster).start(self.component, self.node)
+        rt = runtime_of(self.cluster)
+        (rt.release if self.hold else rt.start)(self.component, self.node)
         return f"{self.component} on {self.node} started again"
 
 

@@ -224,7 +224,7 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
     assert the API refused every write meanwhile (the outage is proven, not assumed), then start them."""
     members = observe(run.cluster)
     victims = choose_quorum_loss(members)
-    faults = [StopComponent(run.cluster, "etcd", m.node) for m in victims]
+    faults = [StopComponent(run.cluster, "etcd", m.node, hold=True) for m in victims]
     with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
         run.begin_fault()
@@ -263,10 +263,71 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
             )
         )
     with run.phase("recover: start the members, quorum returns"):
+        started = run.now()
         for f in faults:
             run.evidence[f"restarted {f.node}"] = run.rollbacks.revert_one(f)
+        # Started is not running (a kubelet starting, a supervisor's back-off): the fault lasts until the
+        # members run, and the API's recovery is counted from there.
+        back_s = _await_running(run, [f.node for f in faults], started)
         run.end_fault()
-    return {"stopped": [m.node for m in victims], "hold_s": hold_s}
+    with run.phase("every API server ready again"):
+        # An API server whose own member was gone a long while may need its liveness probe to restart it before
+        # it reconnects: the cluster is whole again only when every one answers /readyz.
+        ready_s = _await_apiservers_ready(run, MEMBERS_BACK_TIMEOUT_S)
+    return {
+        "stopped": [m.node for m in victims],
+        "hold_s": hold_s,
+        "members_back_s": back_s,
+        "apiservers_ready_s": ready_s,
+    }
+
+
+MEMBERS_BACK_TIMEOUT_S = 180.0  # a kubelet retries its mirror pod for minutes; beyond this, a person must look
+
+
+def _await_running(run: DrillRun, nodes: list[str], started: float) -> float | None:
+    """Wait until etcd runs again on every one of ``nodes``; record and judge how long it took."""
+    rt = run.cluster.runtime
+    if rt is None:
+        raise PreconditionFailed("no component runtime on this backend")
+    try:
+        wait_until(
+            f"etcd running again on {', '.join(nodes)}",
+            lambda: [n for n in nodes if rt.held("etcd", n) or rt.instance("etcd", n) is None],
+            lambda missing: not missing,
+            timeout_s=MEMBERS_BACK_TIMEOUT_S,
+            interval_s=0.2,
+            describe=lambda missing: f"not running on {', '.join(missing)}",
+        )
+        back_s: float | None = run.now() - started
+    except RecoveryTimeout:
+        back_s = None
+    run.metrics["members_back_s"] = back_s
+    run.add(slo.check_max("stopped etcd members running again after their start", back_s, MEMBERS_BACK_TIMEOUT_S))
+    return back_s
+
+
+def _await_apiservers_ready(run: DrillRun, timeout_s: float) -> float | None:
+    """Wait until every API server answers /readyz (the load balancer bypassed); record how long it took."""
+    kube = run.cluster.kube(timeout_s=1.0)
+    start = run.now()
+    try:
+        wait_until(
+            "every API server ready",
+            lambda: [n for n, url in sorted(run.cluster.apiserver_of.items()) if not kube.readyz(url)],
+            lambda unready: not unready,
+            timeout_s=timeout_s,
+            interval_s=0.5,
+            describe=lambda unready: f"not ready: {', '.join(unready)}",
+        )
+        ready_s: float | None = run.now() - start
+    except RecoveryTimeout:
+        ready_s = None
+    finally:
+        kube.close()
+    run.metrics["apiservers_ready_s"] = ready_s
+    run.add(slo.check_max("every API server answers /readyz again after quorum returned", ready_s, timeout_s))
+    return ready_s
 
 
 def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
