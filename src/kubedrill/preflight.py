@@ -2,9 +2,9 @@
 
 Steady state, as an operator checks it before touching anything (seed 001's "check cluster health first"):
 no fault of an earlier run still pending in the rollback ledger, every node Ready, every etcd member
-answering, without alarms, agreeing on one leader, and the controller-manager and scheduler Leases being
-renewed (a leader is at work). The API's availability is the drill's baseline (ten
-successful writes through the prober) and is checked right after this gate.
+answering, without alarms, agreeing on one leader, every API server answering /readyz, and the
+controller-manager and scheduler Leases being renewed (a leader is at work). The API's availability is the
+drill's baseline (ten successful writes through the prober) and is checked right after this gate.
 
 ``judge`` is pure: it turns what was observed into the list of problems, each naming expected and observed.
 ``observe`` reads the cluster and the ledger; ``check`` is the gate a drill passes before anything else.
@@ -58,6 +58,7 @@ class Observed:
     members: Sequence[MemberView] | None  # None: no etcd access on this backend (API-only drills)
     expected_members: int
     leases: Sequence[LeaseInfo] = ()
+    apiservers: dict[str, bool] | None = None  # node → answers /readyz (None: no per-node URLs on this backend)
 
 
 def ledger_problems(pending: Sequence[Entry], ledger_path: str) -> list[str]:
@@ -93,6 +94,13 @@ def judge(o: Observed) -> list[str]:
         alarms = [f"{m.node}: {', '.join(m.errors)}" for m in o.members if m.errors]
         if alarms:
             problems.append(f"etcd: expected no alarms or errors, observed {'; '.join(alarms)}")
+    if o.apiservers:
+        unready = sorted(node for node, ready in o.apiservers.items() if not ready)
+        if unready:
+            problems.append(
+                f"API servers: expected all {len(o.apiservers)} answering /readyz, observed not ready: "
+                + ", ".join(unready)
+            )
     for lease in o.leases:
         limit = lease.duration_s + LEASE_GRACE_S
         if lease.renewed_ago_s is None or lease.renewed_ago_s > limit:
@@ -111,6 +119,12 @@ def observe(cluster: Cluster, ledger: RollbackLedger) -> Observed:
         leases = [lease for name in LEADER_LEASES if (lease := kube.lease("kube-system", name))]
     finally:
         kube.close()
+    # Each API server itself, the load balancer bypassed: one that restarts or lost etcd is not steady.
+    direct = cluster.kube(timeout_s=1.0)
+    try:
+        apiservers = {node: direct.readyz(url) for node, url in cluster.apiserver_of.items()} or None
+    finally:
+        direct.close()
     members = etcd_probe.observe(cluster) if cluster.etcd is not None else None
     return Observed(
         pending=ledger.pending(),
@@ -119,6 +133,7 @@ def observe(cluster: Cluster, ledger: RollbackLedger) -> Observed:
         members=members,
         expected_members=len(cluster.etcd_endpoint_of),
         leases=leases,
+        apiservers=apiservers,
     )
 
 
@@ -155,4 +170,6 @@ def check(cluster: Cluster, ledger: RollbackLedger, drill_id: str) -> list[str]:
     ]
     if observed.members is not None:
         checked.append(f"{len(observed.members)} etcd members answering, one leader, no alarms")
+    if observed.apiservers:
+        checked.append(f"{len(observed.apiservers)} API servers ready")
     return checked

@@ -40,6 +40,11 @@ def test_api_only_backends_skip_the_etcd_checks() -> None:
     assert judge(observed(members=None, expected_members=0)) == []
 
 
+def test_every_api_server_ready_passes_and_backends_without_their_urls_skip_the_check() -> None:
+    assert judge(observed(apiservers={"cp-1": True, "cp-2": True})) == []
+    assert judge(observed(apiservers=None)) == []
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
@@ -54,6 +59,10 @@ def test_api_only_backends_skip_the_etcd_checks() -> None:
         ({"members": [member(1), member(2, leader="2"), member(3)]}, "expected one leader all members agree on"),
         ({"members": [member(1, leader="0"), member(2, leader="0")]}, "observed cp-1→0, cp-2→0"),
         ({"members": [member(1), member(2, errors=("NOSPACE",)), member(3)]}, "no alarms or errors, observed cp-2"),
+        (
+            {"apiservers": {"cp-1": True, "cp-2": False, "cp-3": False}},
+            "API servers: expected all 3 answering /readyz, observed not ready: cp-2, cp-3",
+        ),
         (
             {"leases": [LeaseInfo("kube-scheduler", "cp-1_x", 47.0, 15.0)]},
             "kube-system Lease kube-scheduler: expected renewed within 25 s, observed 47 s ago (holder cp-1_x)",
