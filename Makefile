@@ -11,11 +11,11 @@ KUBEDRILL := $(VENV)/bin/kubedrill
 PYTEST := $(VENV)/bin/pytest
 REPORTS ?= reports
 PYTEST_ARGS ?=
-# Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd),
-# and the headless browser the report's test opens it in (chromium and its driver).
-APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server procps chromium chromium-driver
+# Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd, and
+# sudo for the ssh tests' non-root user), and the headless browser the report's test opens it in.
+APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server sudo procps chromium chromium-driver
 # Tools whose absence means the packages above are missing.
-APT_PROBES := ip unshare iptables nft haproxy prometheus sshd chromium chromedriver
+APT_PROBES := ip unshare iptables nft haproxy prometheus sshd sudo chromium chromedriver
 
 .PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench kind kind-down
 

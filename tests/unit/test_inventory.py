@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from kubedrill.backends.access import SshAccess, SshHost
 from kubedrill.backends.inventory import parse_inventory
-from kubedrill.errors import ConfigError
+from kubedrill.errors import BackendError, ConfigError
 
 GOOD = {
     "nodes": {"cp-1": {"address": "10.0.0.1"}, "cp-2": {"address": "10.0.0.2", "port": 2222, "user": "ops"}},
@@ -48,10 +50,62 @@ def test_ssh_never_prompts_and_quotes_the_remote_command() -> None:
 
 
 def test_the_example_inventory_in_ci_parses() -> None:
-    from pathlib import Path
-
     from kubedrill.backends.cluster import load_inventory
 
     inv = load_inventory(Path(__file__).resolve().parents[2] / "ci" / "inventory.example.yaml")
     assert sorted(inv.hosts) == ["master-1", "master-2", "master-3"]
     assert inv.runtime == "systemd"
+
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0Dtj9VgMw1Q4d0mB4+V3cfTj8yS3oAv0vO8y9bQy0b"
+
+
+def test_become_is_every_nodes_default_and_a_node_may_override_it() -> None:
+    nodes = {"cp-1": {"address": "10.0.0.1", "user": "ops"}, "cp-2": {"address": "10.0.0.2", "become": False}}
+    inv = parse_inventory({**GOOD, "nodes": nodes, "become": True}, "inv.yaml")
+    assert inv.hosts["cp-1"].become is True
+    assert inv.hosts["cp-2"].become is False
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"become": "yes"}, "become: expected true or false"),
+        ({"nodes": {"cp-1": {"address": "x", "become": 1}}}, "nodes.cp-1.become: expected true or false"),
+        (
+            {"nodes": {"cp-1": {"address": "x", "host_key": "AAAAC3Nza"}}},
+            "nodes.cp-1.host_key: expected a public host key",
+        ),
+        ({"nodes": {"cp-1": {"address": "x", "hostkey": KEY}}}, "nodes.cp-1: expected only address, become, host_key"),
+    ],
+)
+def test_bad_become_and_host_keys_name_the_field(patch: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_inventory({**GOOD, "etcd": {**GOOD["etcd"], "endpoints": {}}, **patch}, "inv.yaml")
+    assert message in str(exc.value)
+
+
+def test_become_runs_the_remote_command_through_sudo_that_never_prompts() -> None:
+    access = SshAccess({"cp-1": SshHost("10.0.0.1", "ops", become=True)})
+    assert access.argv("cp-1", ["crictl", "ps"])[-1] == "sudo -n -- crictl ps"
+    assert access.argv("cp-1", ["mktemp"], become=False)[-1] == "mktemp"
+
+
+def test_a_pinned_host_key_is_the_only_one_ssh_accepts(tmp_path: Path) -> None:
+    hosts = {"cp-1": SshHost("10.0.0.1", host_key=KEY), "cp-2": SshHost("10.0.0.2", port=2222, host_key=KEY),
+             "cp-3": SshHost("10.0.0.3")}  # fmt: skip
+    pinned = tmp_path / "ssh" / "pinned.known_hosts"
+    access = SshAccess(hosts, known_hosts=str(tmp_path / "tofu"), pinned_known_hosts=str(pinned))
+    assert pinned.read_text().splitlines() == [f"10.0.0.1 {KEY}", f"[10.0.0.2]:2222 {KEY}"]
+    argv = access.argv("cp-1", ["true"])
+    assert f"UserKnownHostsFile={pinned}" in argv
+    assert "StrictHostKeyChecking=yes" in argv
+    # A host without a pin is trusted on first use into the inventory's known_hosts, and refused if it changes.
+    argv = access.argv("cp-3", ["true"])
+    assert f"UserKnownHostsFile={tmp_path / 'tofu'}" in argv
+    assert "StrictHostKeyChecking=accept-new" in argv
+
+
+def test_pins_without_a_file_to_write_them_to_are_refused() -> None:
+    with pytest.raises(BackendError, match="pinned"):
+        SshAccess({"cp-1": SshHost("10.0.0.1", host_key=KEY)})

@@ -153,16 +153,43 @@ class SshHost:
     user: str = "root"
     port: int = 22
     identity_file: str | None = None
+    become: bool = False  # run every command with `sudo -n` (a non-root user with passwordless sudo)
+    host_key: str | None = None  # pinned: "ssh-ed25519 AAAA…"; ssh then trusts this key and no other
+
+
+def known_hosts_line(h: SshHost) -> str:
+    """A known_hosts line pinning ``h``'s key under the name ssh looks it up by (``[addr]:port`` off port 22)."""
+    name = h.address if h.port == 22 else f"[{h.address}]:{h.port}"
+    return f"{name} {h.host_key}"
+
+
+SUDO = ("sudo", "-n", "--")  # -n: fail at once where sudo wants a password, never prompt
 
 
 @dataclass(frozen=True)
 class SshAccess:
-    """Real nodes: ``ssh`` with batch mode (never a password prompt), from an inventory."""
+    """Real nodes: ``ssh`` with batch mode (never a password prompt), from an inventory.
+
+    Host keys, in this order: a key pinned for the host in the inventory is the only one accepted (a file of
+    the pinned keys is written to ``pinned_known_hosts``); else ``known_hosts`` when the inventory names one,
+    trusting a host's key on first use and refusing a changed one after (``accept-new``); else ssh's own
+    known_hosts, where an unknown host fails (batch mode cannot ask). Hosts with ``become`` run every command
+    through ``sudo -n``, and files are copied through a temporary file of the ssh user's."""
 
     hosts: dict[str, SshHost]
     known_hosts: str | None = None  # None: ssh's own known_hosts, as the operator's ssh would use
     connect_timeout_s: int = 5
     name: str = "ssh"
+    pinned_known_hosts: str | None = None  # where the pinned keys are written (needed when any host pins one)
+
+    def __post_init__(self) -> None:
+        pinned = [known_hosts_line(h) for h in self.hosts.values() if h.host_key]
+        if pinned:
+            if self.pinned_known_hosts is None:
+                raise BackendError("host keys are pinned in the inventory, but no file to write them to was given")
+            path = Path(self.pinned_known_hosts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(pinned) + "\n")
 
     def _host(self, node: str) -> SshHost:
         try:
@@ -173,20 +200,53 @@ class SshAccess:
     def _options(self, h: SshHost, port_flag: str) -> list[str]:
         """The options ssh and scp share; only the port flag differs (``-p`` vs ``-P``)."""
         opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout_s}", port_flag, str(h.port)]
-        if self.known_hosts:
+        if h.host_key:
+            opts += ["-o", f"UserKnownHostsFile={self.pinned_known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+        elif self.known_hosts:
             opts += ["-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=accept-new"]
         if h.identity_file:
             opts += ["-i", h.identity_file, "-o", "IdentitiesOnly=yes"]
         return opts
 
-    def argv(self, node: str, argv: Sequence[str]) -> list[str]:
+    def argv(self, node: str, argv: Sequence[str], become: bool | None = None) -> list[str]:
+        """ssh's argv running ``argv`` on ``node``, through sudo where the host has ``become`` (or ``become``
+        says so)."""
         h = self._host(node)
-        return ["ssh", *self._options(h, "-p"), "-o", "LogLevel=ERROR", f"{h.user}@{h.address}", "--", shlex.join(argv)]
+        remote = [*SUDO, *argv] if (h.become if become is None else become) else list(argv)
+        return [
+            "ssh",
+            *self._options(h, "-p"),
+            "-o",
+            "LogLevel=ERROR",
+            f"{h.user}@{h.address}",
+            "--",
+            shlex.join(remote),
+        ]
 
-    def run(self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True) -> Result:
-        result = shell.run(self.argv(node, argv), timeout_s=timeout_s + self.connect_timeout_s, check=False)
+    def _ssh_failure(self, node: str, stderr: str) -> BackendError:
+        h = self._host(node)
+        detail = stderr.strip()[-300:]
+        hint = ""
+        if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
+            hint = (
+                f" (the host key of {h.address} is unknown or changed: pin it as nodes.{node}.host_key in the "
+                "inventory, or name a known_hosts file there to trust it on first use)"
+            )
+        return BackendError(f"ssh to {node} ({h.address}) failed: {detail}{hint}")
+
+    def run(
+        self, node: str, argv: list[str], timeout_s: float = 30.0, check: bool = True, become: bool | None = None
+    ) -> Result:
+        h = self._host(node)
+        sudo = h.become if become is None else become
+        result = shell.run(self.argv(node, argv, sudo), timeout_s=timeout_s + self.connect_timeout_s, check=False)
         if result.returncode == 255:  # ssh's own failure, not the command's
-            raise BackendError(f"ssh to {node} ({self._host(node).address}) failed: {result.stderr.strip()[-300:]}")
+            raise self._ssh_failure(node, result.stderr)
+        if sudo and result.returncode == 1 and "sudo: a password is required" in result.stderr:
+            raise BackendError(
+                f"on {node}: become is set but {h.user} has no passwordless sudo (sudo -n: a password is "
+                "required): give the user NOPASSWD in sudoers, or log in as root"
+            )
         if check and not result.ok:
             raise BackendError(
                 f"on {node}: {shlex.join(argv)} exited {result.returncode}: {result.stderr.strip()[-500:]}"
@@ -198,12 +258,34 @@ class SshAccess:
 
     def _scp(self, node: str, source: str, dest: str) -> None:
         h = self._host(node)
-        shell.run(["scp", *self._options(h, "-P"), "-q", source, dest], timeout_s=300)
+        result = shell.run(["scp", *self._options(h, "-P"), "-q", source, dest], timeout_s=300, check=False)
+        if not result.ok:
+            raise self._ssh_failure(node, result.stderr)
+
+    def _staging(self, node: str) -> str:
+        """A private temporary file of the ssh user's on ``node`` (for copies under ``become``)."""
+        return self.run(node, ["mktemp", "/tmp/kubedrill.XXXXXXXX"], become=False).stdout.strip()
 
     def copy_to(self, node: str, local: str, remote: str) -> None:
         h = self._host(node)
-        self._scp(node, local, f"{h.user}@{h.address}:{remote}")
+        if not h.become:
+            self._scp(node, local, f"{h.user}@{h.address}:{remote}")
+            return
+        staged = self._staging(node)
+        try:
+            self._scp(node, local, f"{h.user}@{h.address}:{staged}")
+            self.run(node, ["cp", staged, remote])
+        finally:
+            self.run(node, ["rm", "-f", staged], check=False, become=False)
 
     def copy_from(self, node: str, remote: str, local: str) -> None:
         h = self._host(node)
-        self._scp(node, f"{h.user}@{h.address}:{remote}", local)
+        if not h.become:
+            self._scp(node, f"{h.user}@{h.address}:{remote}", local)
+            return
+        staged = self._staging(node)
+        try:
+            self.run(node, ["cp", remote, staged])  # as root: the staged file stays the ssh user's, mode 0600
+            self._scp(node, f"{h.user}@{h.address}:{staged}", local)
+        finally:
+            self.run(node, ["rm", "-f", staged], check=False, become=False)

@@ -15,6 +15,7 @@ cluster looks like (nodes, addresses, data dirs). ``detect`` picks one of:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -372,9 +373,15 @@ def _kind_load_balancer(access: DockerExecAccess, context: str) -> list[str]:
     return [address] if address else []
 
 
+def pinned_known_hosts(inv: Inventory) -> Path:
+    """Where the host keys the inventory pins are written for ssh: one file per set of pins."""
+    pins = "\n".join(sorted(f"{h.address}:{h.port} {h.host_key}" for h in inv.hosts.values() if h.host_key))
+    return paths.state_home() / "ssh" / f"pinned-{hashlib.sha256(pins.encode()).hexdigest()[:12]}.known_hosts"
+
+
 def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cluster:
     """Real hosts from the inventory: ssh access, its runtime, etcdctl where etcd runs."""
-    ssh = SshAccess(inv.hosts, known_hosts=inv.known_hosts)
+    ssh = SshAccess(inv.hosts, known_hosts=inv.known_hosts, pinned_known_hosts=str(pinned_known_hosts(inv)))
     runtime: ComponentRuntime
     if inv.runtime == "static-pod":
         runtime = StaticPodRuntime(ssh)

@@ -7,6 +7,7 @@ what was expected and what was found. See ``ci/inventory.example.yaml``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from kubedrill.config import read_yaml
 from kubedrill.errors import ConfigError
 
 RUNTIMES = ("static-pod", "systemd", "supervisor")
+NODE_KEYS = {"address", "user", "port", "identity_file", "become", "host_key"}
+# "<type> <base64>", as in a known_hosts line or `ssh-keyscan`'s output without the host name
+HOST_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+={0,2}")
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,17 @@ def parse_inventory(data: object, source: str) -> Inventory:
     nodes = _req(data, "nodes", source, "", dict, "a mapping of node name → {address, user, port}")
     if not nodes:
         raise ConfigError(source, "nodes", "at least one control-plane node", nodes)
+    default_become = data.get("become", False)
+    if not isinstance(default_become, bool):
+        raise ConfigError(source, "become", "true or false (every node's default)", default_become)
     hosts = {}
     for name, spec in nodes.items():
         where = f"nodes.{name}."
         if not isinstance(spec, dict):
             raise ConfigError(source, f"nodes.{name}", "a mapping with address, user, port", spec)
-        unknown = set(spec) - {"address", "user", "port", "identity_file"}
+        unknown = set(spec) - NODE_KEYS
         if unknown:
-            raise ConfigError(source, f"nodes.{name}", "only address, user, port, identity_file", sorted(unknown))
+            raise ConfigError(source, f"nodes.{name}", f"only {', '.join(sorted(NODE_KEYS))}", sorted(unknown))
         port = spec.get("port", 22)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigError(source, f"{where}port", "a TCP port from 1 to 65535", port)
@@ -69,11 +76,24 @@ def parse_inventory(data: object, source: str) -> Inventory:
         identity = spec.get("identity_file")
         if identity is not None and not isinstance(identity, str):
             raise ConfigError(source, f"{where}identity_file", "a path", identity)
+        become = spec.get("become", default_become)
+        if not isinstance(become, bool):
+            raise ConfigError(source, f"{where}become", "true or false (run commands through sudo -n)", become)
+        host_key = spec.get("host_key")
+        if host_key is not None and not (isinstance(host_key, str) and HOST_KEY.fullmatch(host_key.strip())):
+            raise ConfigError(
+                source,
+                f"{where}host_key",
+                "a public host key like 'ssh-ed25519 AAAA…' (ssh-keyscan prints it)",
+                host_key,
+            )
         hosts[str(name)] = SshHost(
             address=_req(spec, "address", source, where, str, "a host name or IP address"),
             user=user,
             port=port,
             identity_file=os.path.expanduser(identity) if identity else None,
+            become=become,
+            host_key=host_key.strip() if host_key else None,
         )
     runtime = _req(data, "runtime", source, "", str, "static-pod, systemd or supervisor")
     if runtime not in RUNTIMES:
@@ -97,6 +117,8 @@ def parse_inventory(data: object, source: str) -> Inventory:
     known_hosts = data.get("known_hosts")
     if known_hosts is not None and not isinstance(known_hosts, str):
         raise ConfigError(source, "known_hosts", "a path", known_hosts)
+    if known_hosts:
+        known_hosts = os.path.expanduser(known_hosts)
     return Inventory(
         hosts=hosts,
         runtime=runtime,
