@@ -95,8 +95,27 @@ class ComponentRuntime(Protocol):
         ...
 
 
+class _Stoppable(Protocol):
+    def instance(self, component: str, node: str) -> Instance | None: ...
+    def stop(self, component: str, node: str) -> None: ...
+    def start(self, component: str, node: str) -> None: ...
+
+
+class HoldIsStop:
+    """For runtimes whose stop and start need no API server: ``hold`` is ``stop``, ``release`` is ``start``."""
+
+    def hold(self: _Stoppable, component: str, node: str) -> None:
+        self.stop(component, node)
+
+    def release(self: _Stoppable, component: str, node: str) -> None:
+        self.start(component, node)
+
+    def held(self: _Stoppable, component: str, node: str) -> bool:
+        return self.instance(component, node) is None
+
+
 @dataclass(frozen=True)
-class SupervisorRuntime:
+class SupervisorRuntime(HoldIsStop):
     """The embedded cluster's components, through the supervisor's files (``run/<name>.json|.hold``).
 
     Every action is a command run on the node, so it works through ``ip netns exec`` and through ssh
@@ -141,15 +160,6 @@ class SupervisorRuntime:
 
     def start(self, component: str, node: str) -> None:
         self.access.run(node, ["rm", "-f", self._file(component, node, "hold")])
-
-    def hold(self, component: str, node: str) -> None:
-        self.stop(component, node)
-
-    def release(self, component: str, node: str) -> None:
-        self.start(component, node)
-
-    def held(self, component: str, node: str) -> bool:
-        return self.instance(component, node) is None
 
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
@@ -271,7 +281,7 @@ DEFAULT_UNITS = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class SystemdRuntime:
+class SystemdRuntime(HoldIsStop):
     """Binary installs (seed 003): components are systemd units; a kill is ``systemctl kill -s SIGKILL``
     (the unit's Restart= brings it back with a new MainPID)."""
 
@@ -300,15 +310,6 @@ class SystemdRuntime:
 
     def start(self, component: str, node: str) -> None:
         self.access.run(node, ["systemctl", "start", self.units[component]])
-
-    def hold(self, component: str, node: str) -> None:
-        self.stop(component, node)
-
-    def release(self, component: str, node: str) -> None:
-        self.start(component, node)
-
-    def held(self, component: str, node: str) -> bool:
-        return self.instance(component, node) is None
 
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)

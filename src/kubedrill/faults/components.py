@@ -286,14 +286,18 @@ def _await_apiserver_ready(run: DrillRun, node: str, start: float) -> None:
     kube = run.cluster.kube(timeout_s=1.0)
     limit = run.profile.control_plane.component_restart_max_s
     try:
-        wait_until(f"kube-apiserver on {node} ready", lambda: kube.readyz(url), bool, timeout_s=limit, interval_s=0.1)
-        ready_s: float | None = run.now() - start
-    except RecoveryTimeout:
-        ready_s = None
+        steps.timed_check(
+            run,
+            f"kube-apiserver on {node} answers /readyz again",
+            "apiserver_ready_s",
+            limit,
+            start,
+            lambda: wait_until(
+                f"kube-apiserver on {node} ready", lambda: kube.readyz(url), bool, timeout_s=limit, interval_s=0.1
+            ),
+        )
     finally:
         kube.close()
-    run.metrics["apiserver_ready_s"] = ready_s
-    run.add(slo.check_max(f"kube-apiserver on {node} answers /readyz again", ready_s, limit))
 
 
 def _await_lease_handover(run: DrillRun, component: str, holder: str | None, start: float) -> float | None:

@@ -290,44 +290,44 @@ def _await_running(run: DrillRun, nodes: list[str], started: float) -> float | N
     rt = run.cluster.runtime
     if rt is None:
         raise PreconditionFailed("no component runtime on this backend")
-    try:
-        wait_until(
+    return steps.timed_check(
+        run,
+        "stopped etcd members running again after their start",
+        "members_back_s",
+        MEMBERS_BACK_TIMEOUT_S,
+        started,
+        lambda: wait_until(
             f"etcd running again on {', '.join(nodes)}",
             lambda: [n for n in nodes if rt.held("etcd", n) or rt.instance("etcd", n) is None],
             lambda missing: not missing,
             timeout_s=MEMBERS_BACK_TIMEOUT_S,
             interval_s=0.2,
             describe=lambda missing: f"not running on {', '.join(missing)}",
-        )
-        back_s: float | None = run.now() - started
-    except RecoveryTimeout:
-        back_s = None
-    run.metrics["members_back_s"] = back_s
-    run.add(slo.check_max("stopped etcd members running again after their start", back_s, MEMBERS_BACK_TIMEOUT_S))
-    return back_s
+        ),
+    )
 
 
 def _await_apiservers_ready(run: DrillRun, timeout_s: float) -> float | None:
     """Wait until every API server answers /readyz (the load balancer bypassed); record how long it took."""
     kube = run.cluster.kube(timeout_s=1.0)
-    start = run.now()
     try:
-        wait_until(
-            "every API server ready",
-            lambda: [n for n, url in sorted(run.cluster.apiserver_of.items()) if not kube.readyz(url)],
-            lambda unready: not unready,
-            timeout_s=timeout_s,
-            interval_s=0.5,
-            describe=lambda unready: f"not ready: {', '.join(unready)}",
+        return steps.timed_check(
+            run,
+            "every API server answers /readyz again after quorum returned",
+            "apiservers_ready_s",
+            timeout_s,
+            run.now(),
+            lambda: wait_until(
+                "every API server ready",
+                lambda: [n for n, url in sorted(run.cluster.apiserver_of.items()) if not kube.readyz(url)],
+                lambda unready: not unready,
+                timeout_s=timeout_s,
+                interval_s=0.5,
+                describe=lambda unready: f"not ready: {', '.join(unready)}",
+            ),
         )
-        ready_s: float | None = run.now() - start
-    except RecoveryTimeout:
-        ready_s = None
     finally:
         kube.close()
-    run.metrics["apiservers_ready_s"] = ready_s
-    run.add(slo.check_max("every API server answers /readyz again after quorum returned", ready_s, timeout_s))
-    return ready_s
 
 
 def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:

@@ -4,6 +4,7 @@ SLO verdict over the fault window. A family's own steps live in its module (``fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubedrill import slo
@@ -67,28 +68,38 @@ def _prom_checks(
 
 def await_caught_up(run: DrillRun, node: str, start: float) -> None:
     limit = run.profile.etcd.member_catch_up_max_s
-    try:
-        wait_until(
+    timed_check(
+        run,
+        f"etcd on {node} caught up (revision ≥ the others')",
+        "member_caught_up_s",
+        limit,
+        start,
+        lambda: wait_until(
             f"etcd on {node} caught up",
             lambda: etcd_probe.observe(run.cluster),
             lambda ms: etcd_probe.caught_up(ms, node),
             timeout_s=limit,
             interval_s=0.1,
             describe=lambda ms: ", ".join(f"{m.node}@{m.revision}" for m in ms),
-        )
-        caught_s: float | None = run.now() - start
-    except RecoveryTimeout as e:
-        caught_s = None
-        run.evidence["catch-up"] = str(e)
-    run.metrics["member_caught_up_s"] = caught_s
-    run.add(
-        slo.check_max(
-            f"etcd on {node} caught up (revision ≥ the others')",
-            caught_s,
-            limit,
-            hint="compare revisions with 'etcdctl endpoint status -w table'",
-        )
+        ),
+        hint="compare revisions with 'etcdctl endpoint status -w table'",
     )
+
+
+def timed_check(
+    run: DrillRun, name: str, metric: str, limit: float, since: float, wait: Callable[[], object], hint: str = ""
+) -> float | None:
+    """Run ``wait`` (a ``wait_until``, which raises RecoveryTimeout when it gives up), record how long after
+    ``since`` it returned as ``metric`` (None: never) and judge that against ``limit`` as the check ``name``."""
+    try:
+        wait()
+        took: float | None = run.now() - since
+    except RecoveryTimeout as e:
+        took = None
+        run.evidence[metric] = str(e)
+    run.metrics[metric] = took
+    run.add(slo.check_max(name, took, limit, hint=hint))
+    return took
 
 
 def settle(run: DrillRun) -> None:
@@ -108,15 +119,14 @@ def require_canary(run: DrillRun) -> Canary:
 
 def await_canary(run: DrillRun, canary: Canary, replicas: int, since: float, what: str) -> float | None:
     limit = run.profile.nodes.pods_rescheduled_max_s
-    try:
-        canary.wait_available(replicas, timeout_s=limit + 30)
-        took: float | None = run.now() - since
-    except RecoveryTimeout as e:
-        took = None
-        run.evidence["canary"] = str(e)
-    run.metrics["canary_reconciled_s"] = took
-    run.add(slo.check_max(f"canary scaled to {replicas}: new pod {what}", took, limit))
-    return took
+    return timed_check(
+        run,
+        f"canary scaled to {replicas}: new pod {what}",
+        "canary_reconciled_s",
+        limit,
+        since,
+        lambda: canary.wait_available(replicas, timeout_s=limit + 30),
+    )
 
 
 def judge_fault_window(
