@@ -81,5 +81,5 @@ def test_a_held_stop_is_rebuilt_held_and_an_older_entry_without_the_flag_as_a_pl
     assert isinstance(held, StopComponent)
     assert isinstance(older, StopComponent)
     assert (held.hold, older.hold) == (True, False)
-    assert held.describe() == "hold etcd on cp-1"
+    assert held.describe() == older.describe() == "stop etcd on cp-1"  # as the quorum guard and the summary say it
     assert StopComponent(cluster, "etcd", "cp-1", hold=True).params()["hold"] is True

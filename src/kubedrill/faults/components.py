@@ -134,7 +134,7 @@ class StopComponent(Fault):
         return cls(cluster, params["component"], params["node"], bool(params.get("hold", False)))
 
     def describe(self) -> str:
-        return f"{'hold' if self.hold else 'stop'} {self.component} on {self.node}"
+        return f"stop {self.component} on {self.node}"  # how (held or stopped) is in the plan and the evidence
 
     def takes_down(self) -> frozenset[tuple[str, str]]:
         return frozenset({(self.component, self.node)})
