@@ -273,7 +273,9 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
     with run.phase("every API server ready again"):
         # An API server whose own member was gone a long while may need its liveness probe to restart it before
         # it reconnects: the cluster is whole again only when every one answers /readyz.
-        ready_s = _await_apiservers_ready(run, MEMBERS_BACK_TIMEOUT_S)
+        ready_s = steps.await_apiservers_ready(
+            run, "every API server answers /readyz again after quorum returned", MEMBERS_BACK_TIMEOUT_S
+        )
     return {
         "stopped": [m.node for m in victims],
         "hold_s": hold_s,
@@ -305,29 +307,6 @@ def _await_running(run: DrillRun, nodes: list[str], started: float) -> float | N
             describe=lambda missing: f"not running on {', '.join(missing)}",
         ),
     )
-
-
-def _await_apiservers_ready(run: DrillRun, timeout_s: float) -> float | None:
-    """Wait until every API server answers /readyz (the load balancer bypassed); record how long it took."""
-    kube = run.cluster.kube(timeout_s=1.0)
-    try:
-        return steps.timed_check(
-            run,
-            "every API server answers /readyz again after quorum returned",
-            "apiservers_ready_s",
-            timeout_s,
-            run.now(),
-            lambda: wait_until(
-                "every API server ready",
-                lambda: [n for n, url in sorted(run.cluster.apiserver_of.items()) if not kube.readyz(url)],
-                lambda unready: not unready,
-                timeout_s=timeout_s,
-                interval_s=0.5,
-                describe=lambda unready: f"not ready: {', '.join(unready)}",
-            ),
-        )
-    finally:
-        kube.close()
 
 
 def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:

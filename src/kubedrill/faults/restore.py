@@ -338,6 +338,10 @@ class EtcdRestore(Fault):
 # ---------------------------------------------------------------- drill steps and dry-run plans
 
 
+SETTLED_STABLE_S = 5.0  # writes acknowledged without a failure this long (kind flapped for ≤ 1.1 s at a time)
+SETTLE_TIMEOUT_S = 180.0
+
+
 def check_restore_args(markers: object, post_snapshot: object) -> None:
     for name, value in (("markers", markers), ("post_snapshot", post_snapshot)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 1000:
@@ -421,6 +425,27 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
                     hint="see the phase timeline for which step took longest",
                 )
             )
+        with run.phase("settle: the restarted kubelets and components; the API steady, every API server ready"):
+            # Restarting the kubelets (as the restore guide says) took kind's API servers away again for up to
+            # 45 s right after the first acknowledged write: the restore is verified once the API is steady.
+            restarted = run.now()
+            steps.timed_check(
+                run,
+                f"API steady for {SETTLED_STABLE_S:g} s after the kubelets restarted",
+                "api_settled_s",
+                SETTLE_TIMEOUT_S,
+                restarted,
+                lambda: wait_until(
+                    "the API steady after the kubelets restarted",
+                    lambda: slo.time_to_recover_s(
+                        [s for s in prober.snapshot() if s.op == "write"], restarted, SETTLED_STABLE_S
+                    ),
+                    lambda ttr: ttr is not None,
+                    timeout_s=SETTLE_TIMEOUT_S + SETTLED_STABLE_S,
+                    interval_s=0.2,
+                ),
+            )
+            steps.await_apiservers_ready(run, "every API server answers /readyz after the restore", SETTLE_TIMEOUT_S)
         with run.phase("verify: markers back, post-snapshot objects gone, members in step, controllers reconcile"):
             present = set(w.configmap_names(ns, label))
             missing_markers = [m for m in marker_names if m not in present]

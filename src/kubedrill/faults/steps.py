@@ -102,6 +102,29 @@ def timed_check(
     return took
 
 
+def await_apiservers_ready(run: DrillRun, name: str, timeout_s: float) -> float | None:
+    """Wait until every API server answers /readyz (the load balancer bypassed); record and judge how long."""
+    kube = run.cluster.kube(timeout_s=1.0)
+    try:
+        return timed_check(
+            run,
+            name,
+            "apiservers_ready_s",
+            timeout_s,
+            run.now(),
+            lambda: wait_until(
+                "every API server ready",
+                lambda: [n for n, url in sorted(run.cluster.apiserver_of.items()) if not kube.readyz(url)],
+                lambda unready: not unready,
+                timeout_s=timeout_s,
+                interval_s=0.5,
+                describe=lambda unready: f"not ready: {', '.join(unready)}",
+            ),
+        )
+    finally:
+        kube.close()
+
+
 def settle(run: DrillRun) -> None:
     """Keep the fault window open past recovery: SETTLE_S at least, to catch what follows the fault, and
     until it spans ``api.window_min_s`` from injection, so availability is a share of enough probes."""
