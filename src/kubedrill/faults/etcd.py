@@ -284,7 +284,7 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
     }
 
 
-MEMBERS_BACK_TIMEOUT_S = 180.0  # a kubelet retries its mirror pod for minutes; beyond this, a person must look
+MEMBERS_BACK_TIMEOUT_S = 180.0  # a held member is back at once; a stopped one under a kubelet can take minutes
 
 
 def _await_running(run: DrillRun, nodes: list[str], started: float) -> float | None:
