@@ -86,7 +86,9 @@ def drill_run(env: dict[str, str], alluredir: Path, *drills: str) -> tuple[subpr
 
 
 def test_drills_pass_on_kind_with_every_node_enforcing_network_policy(kind_env: dict[str, str], tmp_path: Path) -> None:
-    assert all(kind.policy_enforced(f"kubedrill-{node}", timeout_s=5) for node in ("worker", "worker2", "worker3"))
+    engine_name = kind.policy_engine("kubedrill-worker")
+    workers = ("worker", "worker2", "worker3")
+    assert all(kind.policy_enforced(f"kubedrill-{node}", engine_name, timeout_s=5) for node in workers)
     proc, counts = drill_run(kind_env, tmp_path / "allure", *DRILLS)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert counts == {"passed": len(DRILLS)}, proc.stdout[-3000:]

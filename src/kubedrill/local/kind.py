@@ -239,7 +239,7 @@ def wire_pod_network(kubectl: str, progress: Progress) -> None:
     kind_cli.kubectl(kubectl, CONTEXT, "apply", "-f", str(CI_DIR / "cni" / f"{engine_name}.yaml"))
     kind_cli.kubectl(kubectl, CONTEXT, "-n", "kube-system", "rollout", "status", f"daemonset/{engine_name}",
                      f"--timeout={ROLLOUT_TIMEOUT_S}s", timeout_s=ROLLOUT_TIMEOUT_S + 30)  # fmt: skip
-    if not all(policy_enforced(node.name) for node in nodes):
+    if not all(policy_enforced(node.name, engine_name) for node in nodes):
         raise LocalClusterError(
             f"{engine_name} rolled out but did not install its rules on every node "
             f"(`kubectl --context {CONTEXT} -n kube-system logs daemonset/{engine_name}`)"
@@ -272,20 +272,18 @@ def policy_engine(node: str) -> str:
     return "kube-network-policies"
 
 
-def policy_enforced(node: str, timeout_s: float = 60.0) -> bool:
-    """Whether a policy engine installed its rules on ``node`` (its proof of enforcement)."""
+def policy_enforced(node: str, engine_name: str, timeout_s: float = 60.0) -> bool:
+    """Whether ``engine_name`` installed its rules on ``node`` (its proof of enforcement). Only that engine's:
+    another's left behind (kube-router leaves its chains when stopped) proves nothing."""
 
     def rules() -> bool:
-        for argv in POLICY_RULES.values():
-            try:
-                if kind_cli.docker_exec(node, *argv).strip():
-                    return True
-            except BackendError:
-                continue
-        return False
+        try:
+            return bool(kind_cli.docker_exec(node, *POLICY_RULES[engine_name]).strip())
+        except BackendError:
+            return False
 
     try:
-        wait_until(f"NetworkPolicy rules on {node}", rules, bool, timeout_s=timeout_s, interval_s=1.0)
+        wait_until(f"{engine_name}'s rules on {node}", rules, bool, timeout_s=timeout_s, interval_s=1.0)
     except RecoveryTimeout:
         return False
     return True
