@@ -15,8 +15,10 @@ cluster looks like (nodes, addresses, data dirs). ``detect`` picks one of:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +40,64 @@ from kubedrill.backends.runtimes import (
     SystemdRuntime,
 )
 from kubedrill.backends.shell import Result
-from kubedrill.errors import BackendError, ClusterUnreachable, ConfigError
+from kubedrill.errors import BackendError, ClusterUnreachable, ConfigError, PreconditionFailed
 
 MARKER_NAMESPACE = "kube-public"
 MARKER_CONFIGMAP = "kubedrill-embedded-cluster"
 BACKENDS = ("auto", "local", "kind", "ssh")
 KUBEADM_ETCD_PKI = "/etc/kubernetes/pki/etcd"
+UPLOAD_DIR = "/var/lib/kubedrill/bin"  # on a host without etcdctl/etcdutl: where kubedrill's build is copied
+
+
+@dataclass
+class HostTool:
+    """etcdctl or etcdutl on real hosts: the inventory's where it runs there, else kubedrill's own build (the
+    etcd version kubedrill pins) copied to ``UPLOAD_DIR`` on first use. A kubeadm host has no etcdctl of its
+    own (it lives in the etcd image), and a binary install may keep it off ``PATH``."""
+
+    name: str  # etcdctl | etcdutl
+    configured: str  # the inventory's path, or a name looked up on the host's PATH
+    local: str | None  # kubedrill's build on this machine, uploaded where a host has none
+    access: NodeAccess
+    found: dict[str, str] = field(default_factory=dict)  # node → the path used there
+
+    @property
+    def upload_path(self) -> str:
+        return f"{UPLOAD_DIR}/{self.name}"
+
+    def uploaded_to(self, node: str) -> bool:
+        return self.found.get(node) == self.upload_path
+
+    def on(self, node: str) -> str:
+        """The tool's path on ``node``: one round trip to look, one copy when it is missing."""
+        if node in self.found:
+            return self.found[node]
+        up = self.upload_path
+        look = f"command -v {shlex.quote(self.configured)} || {{ test -x {up} && echo {up}; }}"
+        where = self.access.run(node, ["sh", "-c", look], check=False).stdout.strip().splitlines()
+        if where:
+            self.found[node] = self.configured if where[0] != self.upload_path else self.upload_path
+            return self.found[node]
+        if self.local is None:
+            raise PreconditionFailed(
+                f"{self.name} is not on {node} ({self.configured} not found) and this machine has no {self.name} "
+                f"to upload: install it there and name it as etcd.{self.name} in the inventory"
+            )
+        self.access.run(node, ["mkdir", "-p", UPLOAD_DIR])
+        self.access.copy_to(node, self.local, self.upload_path)
+        self.access.run(node, ["chmod", "0755", self.upload_path])
+        self.found[node] = self.upload_path
+        return self.upload_path
+
+    def command(self, on_node: NodeCommand) -> NodeCommand:
+        """``on_node`` with the configured tool's name replaced by its path on each node."""
+
+        def run(node: str, argv: list[str], timeout_s: float) -> Result:
+            if argv and argv[0] == self.configured:
+                argv = [self.on(node), *argv[1:]]
+            return on_node(node, argv, timeout_s)
+
+        return run
 
 
 @dataclass(frozen=True)
@@ -55,6 +109,11 @@ class EtcdData:
     etcdutl_upload: str | None = None  # a local etcdutl copied to nodes that have none (kind) as ``etcdutl``
     owner: str | None = None  # chown the restored dir to this user (binary installs run etcd as etcd:etcd)
     snapshot_dir: str = "/var/tmp"  # on the nodes: where a snapshot is written and copied for the restore
+    etcdutl_on_hosts: HostTool | None = None  # ssh: the inventory's etcdutl, or kubedrill's uploaded where missing
+
+    def etcdutl_on(self, node: str) -> str:
+        """etcdutl's path on ``node`` (uploading kubedrill's where the host has none)."""
+        return self.etcdutl_on_hosts.on(node) if self.etcdutl_on_hosts else self.etcdutl
 
 
 @dataclass
@@ -104,6 +163,15 @@ class Cluster:
             key=key,
             runner=etcd_runner(self.etcdctl_on_node, [node]),
         )
+
+    def etcd_via(self, node: str) -> Etcdctl:
+        """etcdctl run on ``node`` only (same endpoints and certificates): what it writes there, such as a
+        snapshot, can then be fetched from that node. Where etcdctl runs on this machine, the same etcdctl."""
+        if self.etcd is None:
+            raise ConfigError("--backend", "backend", "etcd access", self.backend)
+        if self.etcdctl_on_node is None or self.etcd_certs_local:
+            return self.etcd
+        return dataclasses.replace(self.etcd, runner=etcd_runner(self.etcdctl_on_node, [node]))
 
     def etcd_status_http(self) -> EtcdStatusHttp | None:
         """A cheap status reader for watching at 10 Hz, where the client certs are on this machine."""
@@ -246,7 +314,7 @@ def detect(
     if chosen == "ssh":
         if inv is None:
             raise ConfigError("--inventory", "inventory", "an inventory file for backend ssh", None)
-        return _ssh(inv, prometheus_url, base)
+        return _ssh(inv, prometheus_url, base, etcdctl_local, etcdutl_local)
     return Cluster(
         backend="api",
         control_planes=seen.control_planes,
@@ -379,8 +447,15 @@ def pinned_known_hosts(inv: Inventory) -> Path:
     return paths.state_home() / "ssh" / f"pinned-{hashlib.sha256(pins.encode()).hexdigest()[:12]}.known_hosts"
 
 
-def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cluster:
-    """Real hosts from the inventory: ssh access, its runtime, etcdctl where etcd runs."""
+def _ssh(
+    inv: Inventory,
+    prometheus_url: str | None,
+    base: dict[str, Any],
+    etcdctl_local: str | None = None,
+    etcdutl_local: str | None = None,
+) -> Cluster:
+    """Real hosts from the inventory: ssh access, its runtime, etcdctl where etcd runs (kubedrill's build
+    uploaded to hosts that have none)."""
     ssh = SshAccess(inv.hosts, known_hosts=inv.known_hosts, pinned_known_hosts=str(pinned_known_hosts(inv)))
     runtime: ComponentRuntime
     if inv.runtime == "static-pod":
@@ -389,7 +464,9 @@ def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cl
         runtime = SystemdRuntime(ssh, units={**DEFAULT_UNITS, **inv.units})
     else:
         runtime = SupervisorRuntime(ssh, Path(str(inv.supervisor_run_dir)))
-    on_node = on_the_node(ssh, unset=ETCDCTL_ENV)  # etcdctl and its certificates are the inventory's, on the hosts
+    etcdctl = HostTool("etcdctl", inv.etcdctl, etcdctl_local, ssh)
+    # etcdctl and its certificates are the inventory's, on the hosts
+    on_node = etcdctl.command(on_the_node(ssh, unset=ETCDCTL_ENV))
     return Cluster(
         backend="ssh",
         control_planes=sorted(inv.hosts),
@@ -412,6 +489,7 @@ def _ssh(inv: Inventory, prometheus_url: str | None, base: dict[str, Any]) -> Cl
             data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
             etcdutl=inv.etcdutl,
             owner=inv.etcd_owner,
+            etcdutl_on_hosts=HostTool("etcdutl", inv.etcdutl, etcdutl_local, ssh),
         ),
         kubelet_nodes=sorted(inv.hosts) if inv.runtime != "supervisor" else [],
         **base,

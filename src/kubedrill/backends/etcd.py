@@ -7,6 +7,7 @@ so a drill's report says which member did not answer.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ class MemberStatus:
     raft_index: int
     db_size: int
     errors: tuple[str, ...] = ()
+    version: str = ""  # the member's etcd server version ("3.6.16")
 
     @property
     def is_leader(self) -> bool:
@@ -51,6 +53,7 @@ class MemberStatus:
             raft_index=int(st.get("raftIndex", 0)),
             db_size=int(st.get("dbSize", 0)),
             errors=tuple(st.get("errors", []) or []),
+            version=str(st.get("version", "")),
         )
 
 
@@ -144,6 +147,12 @@ class Etcdutl:
     """etcdutl on this machine: reads and trial-restores snapshot files, offline."""
 
     binary: str
+
+    def version(self) -> str:
+        """The tool's own etcd version ("3.6.16"), from ``etcdutl version``; "" when it does not say."""
+        out = shell.run([self.binary, "version"], check=False, timeout_s=30).stdout
+        found = re.search(r"etcdutl version:\s*(\S+)", out)
+        return found.group(1) if found else ""
 
     def snapshot_status(self, path: str) -> shell.Result:
         return shell.run([self.binary, "snapshot", "status", path, "-w", "json"], check=False, timeout_s=120)

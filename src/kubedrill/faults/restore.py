@@ -99,7 +99,6 @@ def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> Snap
     name = f"kubedrill-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.db"
     remote = f"{cluster.etcd_data.snapshot_dir}/{name}"
     first = cluster.control_planes[0]
-    cluster.access.run(first, ["mkdir", "-p", cluster.etcd_data.snapshot_dir])
     local_dir.mkdir(parents=True, exist_ok=True)
     # etcdctl takes a snapshot from exactly one member: the leader, which has every committed write.
     statuses = cluster.etcd.endpoint_status()
@@ -110,10 +109,40 @@ def take_snapshot(cluster: Cluster, local_dir: Path, etcdutl_local: str) -> Snap
     local = str(local_dir / name)
     if cluster.etcd_certs_local:  # etcdctl runs here: it writes the snapshot here
         cluster.etcd.run(["snapshot", "save", local], endpoints=[leader.endpoint])
-    else:  # etcdctl runs on a node (or in its etcd container): save there, then fetch
-        cluster.etcd.run(["snapshot", "save", remote], endpoints=[leader.endpoint])
-        cluster.access.copy_from(first, remote, local)
+    else:  # etcdctl runs on a node (or in its etcd container): save there, then fetch from that same node
+        node = cluster.node_of_endpoint(leader.endpoint) or first
+        cluster.access.run(node, ["mkdir", "-p", cluster.etcd_data.snapshot_dir])
+        cluster.etcd_via(node).run(["snapshot", "save", remote], endpoints=[leader.endpoint])
+        cluster.access.copy_from(node, remote, local)
     return verify_snapshot(etcdutl_local, local, local_dir, taken_at)
+
+
+def minor(version: str) -> str:
+    """Major.minor of an etcd version (3.6.16 → 3.6): etcd's data format may change between minor releases,
+    never within one."""
+    return ".".join(version.split(".")[:2])
+
+
+def check_uploaded_etcdutl(cluster: Cluster, members: list[RestoreMember], local_version: str) -> str:
+    """Find etcdutl on every member's host before anything stops (kubedrill's build is uploaded where a host
+    has none), and refuse to restore with an uploaded etcdutl of another minor release than the members run:
+    the restored data must be what the cluster's own etcd writes."""
+    tool = cluster.etcd_data.etcdutl_on_hosts
+    if tool is None or cluster.etcd is None:
+        return ""
+    for m in members:
+        tool.on(m.node)
+    uploaded = [m.node for m in members if tool.uploaded_to(m.node)]
+    if not uploaded:
+        return f"etcdutl on every host: {tool.configured}"
+    running = sorted({s.version for s in cluster.etcd.endpoint_status() if s.version})
+    if not local_version or any(minor(v) != minor(local_version) for v in running):
+        raise PreconditionFailed(
+            f"etcdutl: the members run etcd {', '.join(running) or '(unknown)'}, kubedrill's etcdutl is "
+            f"{local_version or '(unknown)'}, and {', '.join(uploaded)} have no etcdutl of their own: install the "
+            "cluster's etcdutl there and name it as etcd.etcdutl in the inventory"
+        )
+    return f"etcdutl {local_version} uploaded to {', '.join(uploaded)} (members run {', '.join(running)})"
 
 
 def restore_members(cluster: Cluster) -> list[RestoreMember]:
@@ -280,8 +309,9 @@ class EtcdRestore(Fault):
             access.copy_to(m.node, self.snapshot, remote)
             if data.etcdutl_upload:
                 access.copy_to(m.node, data.etcdutl_upload, data.etcdutl)
+            etcdutl = data.etcdutl_on(m.node)
             self._node_run(m.node, ["rm", "-rf", m.data_dir])
-            self._node_run(m.node, restore_argv(data.etcdutl, remote, m, self.members, self.token), 300)
+            self._node_run(m.node, restore_argv(etcdutl, remote, m, self.members, self.token), 300)
             if data.owner:
                 self._node_run(m.node, ["chown", "-R", f"{data.owner}:{data.owner}", m.data_dir])
         for m in self.members:
@@ -381,7 +411,10 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
         with run.phase("write post-snapshot objects: what the restore must lose"):
             post_names = [f"post-snapshot-{i:03d}" for i in range(post_snapshot)]
             w.create_configmaps(ns, post_names, {label: "post-snapshot"})
-        fault = EtcdRestore(cluster, info.path)
+        fault = EtcdRestore(cluster, info.path, restore_members(cluster))
+        tools = check_uploaded_etcdutl(cluster, fault.members, Etcdutl(etcdutl_local).version())
+        if tools:
+            run.evidence["etcdutl"] = tools
         with run.phase("disaster: stop every API server and etcd member, move the data aside"):
             disaster_t = run.begin_fault()
             disaster_wall = time.time()

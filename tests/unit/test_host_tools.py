@@ -1,0 +1,165 @@
+"""etcdctl and etcdutl on real hosts: the inventory's where a host has them, kubedrill's own build uploaded
+where it has none, and a restore refused when the uploaded etcdutl is of another minor release than the members
+run. Also: a snapshot is saved and fetched on the same host, and the binary-install hosts' inventory is one the
+parser accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubedrill.backends.cluster import UPLOAD_DIR, Cluster, EtcdData, HostTool, etcd_runner
+from kubedrill.backends.etcd import Etcdctl
+from kubedrill.backends.inventory import parse_inventory
+from kubedrill.backends.runtimes import SystemdRuntime
+from kubedrill.errors import ConfigError, PreconditionFailed
+from kubedrill.faults.restore import RestoreMember, check_uploaded_etcdutl, minor
+from kubedrill.local import hosts
+from tests.fakes import Answer, RecordingAccess
+
+
+def hosts_without(tool: str, having: set[str]) -> RecordingAccess:
+    """Nodes in ``having`` have ``tool`` on PATH; the others have nothing."""
+
+    def answer(node: str, argv: list[str]) -> Answer:
+        if argv[:2] == ["sh", "-c"] and argv[2].startswith("command -v"):
+            return f"/usr/local/bin/{tool}\n" if node in having else (1, "")
+        return ""
+
+    return RecordingAccess(answer)
+
+
+def test_a_host_with_the_tool_uses_its_own_and_gets_nothing_copied() -> None:
+    access = hosts_without("etcdutl", having={"m1"})
+    tool = HostTool("etcdutl", "etcdutl", "/cache/etcdutl", access)
+    assert tool.on("m1") == "etcdutl"
+    assert tool.on("m1") == "etcdutl"  # looked up once
+    assert len(access.calls) == 1
+    assert access.copies == []
+    assert not tool.uploaded_to("m1")
+
+
+def test_a_host_without_the_tool_gets_kubedrills_build_uploaded_once() -> None:
+    access = hosts_without("etcdctl", having=set())
+    tool = HostTool("etcdctl", "/opt/etcd/bin/etcdctl", "/cache/etcdctl", access)
+    assert tool.on("m2") == f"{UPLOAD_DIR}/etcdctl"
+    assert tool.on("m2") == f"{UPLOAD_DIR}/etcdctl"
+    assert access.copies == [("to", "m2", "/cache/etcdctl", f"{UPLOAD_DIR}/etcdctl")]
+    assert ["chmod", "0755", f"{UPLOAD_DIR}/etcdctl"] in access.commands("m2")
+    assert tool.uploaded_to("m2")
+
+
+def test_a_host_without_the_tool_and_nothing_to_upload_is_a_clear_precondition() -> None:
+    tool = HostTool("etcdutl", "etcdutl", None, hosts_without("etcdutl", having=set()))
+    with pytest.raises(PreconditionFailed, match=r"etcdutl is not on m3 .* name it as etcd.etcdutl"):
+        tool.on("m3")
+
+
+def test_etcdctl_commands_name_the_path_found_on_each_node() -> None:
+    access = hosts_without("etcdctl", having={"m1"})
+    tool = HostTool("etcdctl", "etcdctl", "/cache/etcdctl", access)
+    seen: list[tuple[str, list[str]]] = []
+
+    def on_node(node: str, argv: list[str], timeout_s: float) -> object:
+        seen.append((node, argv))
+        return access.run(node, argv, check=False)
+
+    run = tool.command(on_node)  # type: ignore[arg-type]
+    run("m1", ["etcdctl", "member", "list"], 5.0)
+    run("m2", ["etcdctl", "member", "list"], 5.0)
+    assert seen == [("m1", ["etcdctl", "member", "list"]), ("m2", [f"{UPLOAD_DIR}/etcdctl", "member", "list"])]
+
+
+def cluster_with(access: RecordingAccess, tool: HostTool) -> Cluster:
+    def etcdctl_answers(node: str, argv: list[str], timeout_s: float) -> object:
+        return access.run(node, argv, check=False)
+
+    etcd = Etcdctl("etcdctl", ("https://a:2379",), Path("ca"), Path("c"), Path("k"),
+                   runner=lambda argv, t: access.run("m1", argv, check=False))  # fmt: skip
+    return Cluster(
+        backend="ssh", context="c", server="s", kubeconfig=None, control_planes=["m1", "m2"],
+        runtime=SystemdRuntime(access), etcd=etcd, etcdctl_on_node=etcdctl_answers,  # type: ignore[arg-type]
+        etcd_endpoint_of={"m1": "https://a:2379", "m2": "https://b:2379"},
+        etcd_data=EtcdData(etcdutl_on_hosts=tool),
+    )  # fmt: skip
+
+
+def status(version: str) -> str:
+    return (
+        '[{"Endpoint":"https://a:2379","Status":{"header":{"member_id":1,"revision":5},"leader":1,'
+        f'"version":"{version}"}}}}]'
+    )
+
+
+MEMBERS = [RestoreMember("m1", "etcd-1", "https://a:2380", "/d"), RestoreMember("m2", "etcd-2", "https://b:2380", "/d")]
+
+
+@pytest.mark.parametrize(("running", "ok"), [("3.6.4", True), ("3.5.21", False)])
+def test_an_uploaded_etcdutl_must_match_the_members_minor_release(running: str, ok: bool) -> None:
+    def answer(node: str, argv: list[str]) -> Answer:
+        if argv[:2] == ["sh", "-c"]:
+            return (1, "")  # no etcdutl on any host
+        if "endpoint" in argv:
+            return status(running)
+        return ""
+
+    access = RecordingAccess(answer)
+    cluster = cluster_with(access, HostTool("etcdutl", "etcdutl", "/cache/etcdutl", access))
+    if ok:
+        assert check_uploaded_etcdutl(cluster, MEMBERS, "3.6.16") == (
+            f"etcdutl 3.6.16 uploaded to m1, m2 (members run {running})"
+        )
+    else:
+        with pytest.raises(PreconditionFailed, match=r"members run etcd 3\.5\.21, kubedrill's etcdutl is 3\.6\.16"):
+            check_uploaded_etcdutl(cluster, MEMBERS, "3.6.16")
+
+
+def test_minor_release() -> None:
+    assert minor("3.6.16") == "3.6"
+    assert minor("3.5") == "3.5"
+
+
+def test_the_etcd_runner_bound_to_one_node_never_falls_back_to_another() -> None:
+    """What makes a snapshot fetchable: etcdctl runs on the node it will be fetched from, or fails there."""
+    tried: list[str] = []
+
+    def on_node(node: str, argv: list[str], timeout_s: float) -> object:
+        tried.append(node)
+        return RecordingAccess(lambda n, a: (1, "")).run(node, argv, check=False)
+
+    etcd_runner(on_node, ["m2"])(["etcdctl", "snapshot", "save", "/var/tmp/s.db"], 5.0)  # type: ignore[arg-type]
+    assert tried == ["m2"]
+
+
+def test_the_binary_install_inventory_is_one_the_parser_accepts() -> None:
+    address_of = {h: f"172.30.0.{i}" for i, h in enumerate(hosts.HOSTS, start=2)}
+    inv = parse_inventory(
+        hosts.inventory(address_of, "172.30.0.9", "/k/id", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA", "/k/kh"), "inv"
+    )
+    assert inv.runtime == "systemd"
+    assert inv.units == {"kubelet": "kwok"}
+    assert inv.hosts["master-1"].host_key
+    assert not inv.hosts["master-2"].host_key
+    assert all(h.become and h.user == hosts.SSH_USER for h in inv.hosts.values())
+    assert inv.etcd_data_dir == "/var/lib/etcd/default.etcd"
+    assert inv.lb_addresses == ("172.30.0.9",)
+
+
+def test_units_may_rename_only_components_kubedrill_drives() -> None:
+    data = hosts.inventory(dict.fromkeys(hosts.HOSTS, "10.0.0.1"), "10.0.0.9", "/id", "ssh-ed25519 AAAA", "/kh")
+    data["units"] = {"kubelt": "kwok"}
+    with pytest.raises(ConfigError, match=r"units\.kubelt"):
+        parse_inventory(data, "inv")
+
+
+def test_etcd_conf_names_members_as_seed_003_does() -> None:
+    address_of = {"master-1": "10.0.0.11", "master-2": "10.0.0.12", "master-3": "10.0.0.13"}
+    conf = hosts.etcd_conf("master-2", address_of)
+    assert 'ETCD_NAME="etcd-2"' in conf
+    assert (
+        'ETCD_INITIAL_CLUSTER="etcd-1=https://10.0.0.11:2380,etcd-2=https://10.0.0.12:2380,'
+        'etcd-3=https://10.0.0.13:2380"'
+    ) in conf
+    assert 'ETCD_LISTEN_CLIENT_URLS="https://10.0.0.12:2379,https://127.0.0.1:2379"' in conf
+    assert 'ETCD_DATA_DIR="/var/lib/etcd/default.etcd"' in conf
