@@ -81,8 +81,8 @@ def test_binary_install_restore_stops_units_restores_each_member_chowns_and_star
             ["rm", "-rf", DATA],
             etcdutl_restore(n, i),
             ["chown", "-R", "etcd:etcd", DATA],
-            ["systemctl", "start", "etcd.service"],
-            ["systemctl", "start", "kube-apiserver"],
+            ["systemctl", "start", "--no-block", "etcd.service"],
+            ["systemctl", "start", "--no-block", "kube-apiserver"],
         ]
     assert node.copies == [("to", n, "/home/sre/snap.db", "/var/tmp/snap.db") for n in NODES]
 
@@ -121,8 +121,8 @@ def test_an_unproven_restore_is_reverted_by_putting_the_old_data_back_and_restar
     restore = restore_on(SystemdRuntime(node))
     restore.revert()
     m1 = node.commands("m1")
-    assert m1.index(["rm", "-rf", DATA]) < m1.index(["mv", ASIDE, DATA]) < m1.index(["systemctl", "start", "etcd"])
-    assert m1.index(["systemctl", "start", "etcd"]) < m1.index(["systemctl", "start", "kube-apiserver"])
+    assert m1.index(["rm", "-rf", DATA]) < m1.index(["mv", ASIDE, DATA]) < m1.index(["systemctl", "start", "--no-block", "etcd"])
+    assert m1.index(["systemctl", "start", "--no-block", "etcd"]) < m1.index(["systemctl", "start", "--no-block", "kube-apiserver"])
     assert ["systemctl", "restart", "kubelet"] in m1  # kubelets saw the restored data, which is gone again
 
 

@@ -157,13 +157,26 @@ def test_systemd_stop_start_exec_and_kubelet() -> None:
     rt.stop("etcd", "m1")
     rt.start("etcd", "m1")
     rt.exec("etcd", "m1", ["etcdctl", "member", "list"])
-    rt.restart_kubelet("m1")
+    assert rt.restart_kubelet("m1") == "kubelet on m1"
     assert node.commands("m1") == [
         ["systemctl", "stop", "etcd.service"],
-        ["systemctl", "start", "etcd.service"],
+        ["systemctl", "start", "--no-block", "etcd.service"],
         ["etcdctl", "member", "list"],
+        ["systemctl", "cat", "kubelet"],
         ["systemctl", "restart", "kubelet"],
     ]
+
+
+def test_systemd_restarts_the_unit_playing_the_kubelet_only_where_the_host_has_one() -> None:
+    """A binary install's control planes often run no kubelet: nothing is restarted there, and nothing is
+    claimed; the inventory may name another unit (KWOK's) as the kubelet."""
+    no_unit = RecordingAccess(lambda node, argv: (1, "") if argv[:2] == ["systemctl", "cat"] else "")
+    rt = SystemdRuntime(no_unit, units={"kubelet": "kwok"})
+    assert rt.restart_kubelet("m2") == ""
+    assert no_unit.commands("m2") == [["systemctl", "cat", "kwok"]]
+    with_unit = RecordingAccess()
+    assert SystemdRuntime(with_unit, units={"kubelet": "kwok"}).restart_kubelet("m1") == "kwok on m1"
+    assert with_unit.commands("m1")[-1] == ["systemctl", "restart", "kwok"]
 
 
 def test_describe_shows_what_a_dry_run_would_send() -> None:

@@ -17,6 +17,8 @@ from kubedrill.config import read_yaml
 from kubedrill.errors import ConfigError
 
 RUNTIMES = ("static-pod", "systemd", "supervisor")
+# What `units` may rename: the control plane's components, and what plays the kubelet (restarted after a restore)
+UNIT_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
 NODE_KEYS = {"address", "user", "port", "identity_file", "become", "host_key"}
 # "<type> <base64>", as in a known_hosts line or `ssh-keyscan`'s output without the host name
 HOST_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+={0,2}")
@@ -111,6 +113,9 @@ def parse_inventory(data: object, source: str) -> Inventory:
     units = data.get("units", {}) or {}
     if not isinstance(units, dict) or not all(isinstance(v, str) for v in units.values()):
         raise ConfigError(source, "units", "a mapping of component → systemd unit name", units)
+    for component in units:
+        if component not in UNIT_COMPONENTS:
+            raise ConfigError(source, f"units.{component}", f"one of {', '.join(UNIT_COMPONENTS)}", component)
     lbs = data.get("lb_addresses", []) or []
     if not isinstance(lbs, list) or not all(isinstance(x, str) for x in lbs):
         raise ConfigError(source, "lb_addresses", "a list of load-balancer addresses", lbs)

@@ -309,20 +309,29 @@ class SystemdRuntime(HoldIsStop):
         self.access.run(node, ["systemctl", "stop", self.units[component]])
 
     def start(self, component: str, node: str) -> None:
-        self.access.run(node, ["systemctl", "start", self.units[component]])
+        """``systemctl start --no-block``: queue the start and return. etcd's units are ``Type=notify``, and a
+        member notifies only once it has joined a quorum, so a blocking start of the first member of a cluster
+        being restored waits for members nobody has started yet (an operator starts them all at once, in
+        parallel terminals). Whoever starts a component waits for it to serve, as every drill does."""
+        self.access.run(node, ["systemctl", "start", "--no-block", self.units[component]])
 
     def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
 
     def restart_kubelet(self, node: str) -> str:
-        self.access.run(node, list(KUBELET_RESTART), check=False)
-        return f"kubelet on {node}"
+        """``systemctl restart`` of the kubelet's unit (the inventory may name another, such as KWOK's), where
+        the host has one: a control plane of a binary install often runs no kubelet."""
+        kubelet = self.units.get("kubelet", "kubelet")
+        if self.access.run(node, ["systemctl", "cat", kubelet], check=False).returncode != 0:
+            return ""
+        self.access.run(node, ["systemctl", "restart", kubelet])
+        return f"{kubelet} on {node}"
 
     def describe(self, action: str, component: str, node: str) -> str:
         action = SAME_AS_STOP.get(action, action)
         argv = {
             "kill": ["systemctl", "kill", "-s", "SIGKILL", self.units[component]],
             "stop": ["systemctl", "stop", self.units[component]],
-            "start": ["systemctl", "start", self.units[component]],
+            "start": ["systemctl", "start", "--no-block", self.units[component]],
         }[action]
         return self.access.describe(node, argv)
