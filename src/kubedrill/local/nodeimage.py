@@ -50,6 +50,9 @@ BASE_PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "containerd", "runc", "containernetworking-plugins",
     "conntrack", "iptables", "nftables", "iproute2", "ethtool", "socat", "util-linux", "mount", "kmod",
     "libseccomp2", "pigz", "e2fsprogs", "bash", "ca-certificates", "jq", "procps",
+    # For the ssh backend's tests only (issue 16): a node reached as a real host. Not started at boot, and
+    # with no host keys in the image: whoever starts sshd makes the node's own keys first (ssh-keygen -A).
+    "openssh-server", "sudo",
 )  # fmt: skip
 KIND_FILES = "images/base/files"  # in kind's module: the kind group's assets (versions.toml)
 # kind's files: where each goes in the image, and its mode.
@@ -170,6 +173,8 @@ def _configure(rootfs: Path, files: Path) -> None:
     with (rootfs / "etc/systemd/journald.conf").open("a") as journald:
         journald.write("ReadKMsg=no\n")
     (rootfs / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+    for host_key in (rootfs / "etc/ssh").glob("ssh_host_*"):  # every node would share the image's keys
+        host_key.unlink()
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (rootfs / cache).glob("*"):
             if entry.is_file():
@@ -373,7 +378,7 @@ def ensure_node(progress: Progress) -> str:
         shell.run(["docker", "run", "-d", "--name", builder, "--privileged", "--cgroupns=private",
                    "--tmpfs", "/tmp", "--tmpfs", "/run", "-v", "/lib/modules:/lib/modules:ro", base])  # fmt: skip
         try:
-            _wait_running(builder)
+            wait_running(builder)
             for name, target in (("kubelet", "/usr/bin/"), ("kubeadm", "/usr/bin/")):
                 shell.run(["docker", "cp", str(binaries["kubernetes-node"][name]), f"{builder}:{target}"])
             shell.run(["docker", "cp", str(binaries["kubernetes"]["kubectl"]), f"{builder}:/usr/bin/"])
@@ -396,7 +401,7 @@ def ensure_node(progress: Progress) -> str:
     return image
 
 
-def _wait_running(container: str) -> None:
+def wait_running(container: str) -> None:
     """systemd in ``container`` up: containerd must answer before images are imported into it."""
     wait_until(
         f"systemd running in {container}",
