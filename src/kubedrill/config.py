@@ -23,6 +23,7 @@ ConfigError naming the file, the field and what was expected, raised before any 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,6 +77,53 @@ class RestoreSlo:
 
 
 @dataclass(frozen=True)
+class PromTargets:
+    """Which series are etcd's and the API servers' in the Prometheus a drill queries: label matchers put in
+    place of ``{etcd}`` and ``{apiserver}`` in PromQL (``etcd_server_has_leader{etcd}``). Another Prometheus
+    names its jobs otherwise: kube-prometheus-stack scrapes etcd as ``job="kube-etcd"``."""
+
+    etcd: str = 'job="etcd"'
+    apiserver: str = 'job="apiserver"'
+
+    def render(self, expr: str) -> str:
+        return expr.replace("{etcd}", "{" + self.etcd + "}").replace("{apiserver}", "{" + self.apiserver + "}")
+
+
+# Named sets of matchers: the embedded and kind clusters' own Prometheus (ci/prometheus/), and the
+# kube-prometheus-stack Helm chart's defaults (its ServiceMonitors' job names).
+PROM_PRESETS = {
+    "kubedrill": PromTargets(),
+    "kube-prometheus-stack": PromTargets(etcd='job="kube-etcd"', apiserver='job="apiserver"'),
+}
+# One or more label matchers: name="value", name!="value", name=~"regex", name!~"regex", comma-separated.
+_MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*'
+MATCHERS = re.compile(rf"{_MATCHER}(,{_MATCHER})*,?\s*")
+
+
+def parse_prom_targets(data: object, source: str, key: str, base: PromTargets | None = None) -> PromTargets:
+    """``prometheus:`` of an SLO profile or an inventory: ``preset: kube-prometheus-stack``, and/or ``etcd:`` and
+    ``apiserver:`` label matchers (``job="kube-etcd"``), each checked before anything runs."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, key, "a mapping with preset, etcd or apiserver", data)
+    targets = base or PromTargets()
+    for name, value in data.items():
+        where = f"{key}.{name}"
+        if name == "preset":
+            if value not in PROM_PRESETS:
+                raise ConfigError(source, where, f"one of {', '.join(PROM_PRESETS)}", value)
+            targets = dataclasses.replace(PROM_PRESETS[value], **{
+                k: v for k, v in data.items() if k in ("etcd", "apiserver")
+            })  # fmt: skip
+        elif name in ("etcd", "apiserver"):
+            if not isinstance(value, str) or not MATCHERS.fullmatch(value):
+                raise ConfigError(source, where, 'PromQL label matchers such as job="kube-etcd"', value)
+            targets = dataclasses.replace(targets, **{name: value})
+        else:
+            raise ConfigError(source, where, "one of preset, etcd, apiserver", name)
+    return targets
+
+
+@dataclass(frozen=True)
 class SloProfile:
     source: str = "built-in defaults"
     api: ApiSlo = field(default_factory=ApiSlo)
@@ -83,6 +131,7 @@ class SloProfile:
     control_plane: ControlPlaneSlo = field(default_factory=ControlPlaneSlo)
     nodes: NodesSlo = field(default_factory=NodesSlo)
     restore: RestoreSlo = field(default_factory=RestoreSlo)
+    prometheus: PromTargets = field(default_factory=PromTargets)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def for_drill(self, drill_id: str) -> SloProfile:
@@ -140,8 +189,10 @@ def parse_profile(data: object, source: str) -> SloProfile:
     if not isinstance(data, dict):
         raise ConfigError(source, "(top level)", "a mapping of sections (api, etcd, …, drills)", type(data).__name__)
     drills = data.get("drills", {}) or {}
-    top = {k: v for k, v in data.items() if k != "drills"}
+    top = {k: v for k, v in data.items() if k not in ("drills", "prometheus")}
     profile = _merge(SloProfile(source=source), top, f"{source}: ")
+    if "prometheus" in data:
+        profile = dataclasses.replace(profile, prometheus=parse_prom_targets(data["prometheus"], source, "prometheus"))
     if not isinstance(drills, dict):
         raise ConfigError(source, "drills", "a mapping of drill id → overrides", drills)
     for drill_id, override in drills.items():

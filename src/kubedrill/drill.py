@@ -24,7 +24,7 @@ from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.backends.kube import Kube
 from kubedrill.backends.probe_api import ProbeApi
-from kubedrill.backends.prom import Prometheus
+from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.backends.workloads import Workloads
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
@@ -44,7 +44,13 @@ from kubedrill.waiting import wait_until
 SUITE_LABEL = "app.kubernetes.io/created-by"
 SUITE_VALUE = "kubedrill"
 DRILL_LABEL = "kubedrill.io/drill"
-PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus
+PROMETHEUS_LOOKBEHIND_S = 2.0  # two scrape intervals of the embedded Prometheus (1 s): the least look-behind
+
+
+def lookbehind(targets: list[Target]) -> float:
+    """How far before the fault PromQL looks: two scrape intervals of the slowest target Prometheus reports
+    (kube-prometheus-stack scrapes every 30 s, the embedded Prometheus every 1-2 s), never less than 2 s."""
+    return max([PROMETHEUS_LOOKBEHIND_S, *(2 * t.scrape_interval_s for t in targets)])
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
 
@@ -377,14 +383,17 @@ class DrillRun:
             )
             return
         prom = Prometheus(self.cluster.prometheus_url)
-        # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
-        # before it) to now, past recovery (a member that restarted is only scraped after it came back).
-        start = self.wall_of(self.fault_window.start) - dt.timedelta(seconds=PROMETHEUS_LOOKBEHIND_S)
-        end = self.wall_of(self.now())
+        targets = self.cluster.prom_targets or self.profile.prometheus
         try:
-            promchecks.wait_for_scrape(prom, end)
-            results = [promchecks.evaluate(prom, c, start, end) for c in checks]
-            results += [promchecks.evaluate_alert(prom, a, start, end) for a in alerts or []]
+            # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
+            # before it) to now, past recovery (a member that restarted is only scraped after it came back).
+            lookbehind_s = lookbehind(prom.targets())
+            self.metrics["prometheus_lookbehind_s"] = lookbehind_s
+            start = self.wall_of(self.fault_window.start) - dt.timedelta(seconds=lookbehind_s)
+            end = self.wall_of(self.now())
+            promchecks.wait_for_scrape(prom, end, timeout_s=max(30.0, 3 * lookbehind_s))
+            results = [promchecks.evaluate(prom, c, start, end, targets) for c in checks]
+            results += [promchecks.evaluate_alert(prom, a, start, end, targets=targets) for a in alerts or []]
         finally:
             prom.close()
         for r in results:

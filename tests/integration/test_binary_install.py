@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kubedrill.backends import kind_cli
+from kubedrill.config import read_yaml
 from kubedrill.local import engine, hosts
 
 pytestmark = [pytest.mark.integration, pytest.mark.hosts]
@@ -31,7 +32,7 @@ def binary_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[hosts.B
         engine.ensure(print)
     work = tmp_path_factory.mktemp("binary-install")
     try:
-        yield hosts.up(work)
+        yield hosts.up(work, read_yaml(ROOT / "ci" / "inventory.example.yaml", "inventory"))
     finally:
         removed = hosts.down(work)
         print(f"removed: {', '.join(removed)}")

@@ -21,7 +21,8 @@ import yaml
 
 from kubedrill.backends import kind_cli
 from kubedrill.backends.access import DockerExecAccess
-from kubedrill.local import engine, kind
+from kubedrill.config import read_yaml
+from kubedrill.local import engine, hosts, kind
 
 pytestmark = [pytest.mark.integration, pytest.mark.kind]
 
@@ -118,7 +119,6 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
 
 
 CONTROL_PLANES = ("kubedrill-control-plane", "kubedrill-control-plane2", "kubedrill-control-plane3")
-SSH_USER = "kd-ops"
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
 SSH_DRILLS = "etcd or control_plane or dr"
 SSH_DRILL_COUNT = 10  # 4 etcd (quorum loss included), 5 control plane, the restore; none skipped
@@ -130,59 +130,32 @@ def address_of(container: str) -> str:
     return address
 
 
-def docker_exec(node: str, script: str, env: dict[str, str]) -> str:
-    proc = run(["docker", "exec", node, "sh", "-c", script], env, 120)
-    assert proc.returncode == 0, f"{node}: {script}: {proc.stderr}"
-    return proc.stdout
-
-
 @pytest.fixture
 def kubeadm_inventory(kind_env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
-    """The kind control planes as the real kubeadm hosts of a game day: each runs sshd with host keys of its
-    own, and a non-root user with passwordless sudo logs in with a key. The first host's key is pinned in the
-    inventory, the others are trusted on first use; etcdctl and etcdutl are not on the hosts (kubeadm keeps
-    them in the etcd image), so kubedrill must upload its own. Built with `docker exec` (the test's job);
-    the drills reach the hosts only through ssh."""
+    """The kind control planes as the real kubeadm hosts of a game day, described by
+    ci/inventory.kubeadm.example.yaml: each runs sshd with host keys of its own, and a non-root user with
+    passwordless sudo logs in with a key; the first host's key is pinned, the others are trusted on first use.
+    etcdctl and etcdutl are not on the hosts (kubeadm keeps them in the etcd image): kubedrill must upload its
+    own. Built with `docker exec` (the test's job); the drills reach the hosts only through ssh."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "id"], check=True)
     public = (tmp_path / "id.pub").read_text().strip()
-    setup = (
-        f"ssh-keygen -A && (id {SSH_USER} >/dev/null 2>&1 || useradd -m -s /bin/sh {SSH_USER}) && "
-        f"echo '{SSH_USER} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{SSH_USER} && "
-        f"install -d -m 700 -o {SSH_USER} /home/{SSH_USER}/.ssh && "
-        f"echo '{public}' > /home/{SSH_USER}/.ssh/authorized_keys && "
-        f"chown {SSH_USER} /home/{SSH_USER}/.ssh/authorized_keys && systemctl start ssh && "
-        "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub"
+    host_keys = {node: hosts.open_ssh(node, public) for node in CONTROL_PLANES}
+    example = read_yaml(ROOT / "ci" / "inventory.kubeadm.example.yaml", "inventory")
+    inventory = hosts.from_example(
+        example,
+        {node: address_of(node) for node in CONTROL_PLANES},
+        address_of("kubedrill-external-load-balancer"),
+        str(tmp_path / "id"),
+        host_keys[CONTROL_PLANES[0]],
+        str(tmp_path / "known_hosts"),
     )
-    host_keys = {node: docker_exec(node, setup, kind_env).strip() for node in CONTROL_PLANES}
-    address = {node: address_of(node) for node in CONTROL_PLANES}
-    nodes: dict[str, dict[str, object]] = {
-        node: {"address": address[node], "user": SSH_USER, "identity_file": str(tmp_path / "id")}
-        for node in CONTROL_PLANES
-    }
-    nodes[CONTROL_PLANES[0]]["host_key"] = host_keys[CONTROL_PLANES[0]]
-    pki = "/etc/kubernetes/pki/etcd"
-    inventory = {
-        "become": True,
-        "known_hosts": str(tmp_path / "known_hosts"),
-        "nodes": nodes,
-        "runtime": "static-pod",
-        "lb_addresses": [address_of("kubedrill-external-load-balancer")],
-        "etcd": {
-            "endpoints": {node: f"https://{address[node]}:2379" for node in CONTROL_PLANES},
-            "cacert": f"{pki}/ca.crt",
-            "cert": f"{pki}/healthcheck-client.crt",
-            "key": f"{pki}/healthcheck-client.key",
-        },
-    }
+    # The example's Prometheus is kube-prometheus-stack; kind's is ci/prometheus/, with kubedrill's job names.
+    inventory["prometheus"] = {"preset": "kubedrill"}
     path = tmp_path / "kubeadm-inventory.yaml"
     path.write_text(yaml.safe_dump(inventory))
     yield path
-    teardown = (
-        f"systemctl stop ssh; userdel -r {SSH_USER} 2>/dev/null; rm -f /etc/sudoers.d/{SSH_USER} "
-        "/etc/ssh/ssh_host_*; rm -rf /var/lib/kubedrill"
-    )
     for node in CONTROL_PLANES:
-        run(["docker", "exec", node, "sh", "-c", teardown], kind_env, 120)
+        hosts.close_ssh(node)
 
 
 def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
@@ -199,5 +172,5 @@ def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert counts == {"passed": SSH_DRILL_COUNT}, last
     # etcdctl and etcdutl were not on the hosts: kubedrill's own were uploaded over ssh and used.
-    uploaded = docker_exec(CONTROL_PLANES[0], "ls /var/lib/kubedrill/bin", kind_env).split()
+    uploaded = hosts.exec_script(CONTROL_PLANES[0], "ls /var/lib/kubedrill/bin").split()
     assert "etcdctl" in uploaded, uploaded

@@ -13,6 +13,7 @@ from kubedrill.backends.cluster import UPLOAD_DIR, Cluster, EtcdData, HostTool, 
 from kubedrill.backends.etcd import Etcdctl
 from kubedrill.backends.inventory import parse_inventory
 from kubedrill.backends.runtimes import SystemdRuntime
+from kubedrill.config import read_yaml
 from kubedrill.errors import ConfigError, PreconditionFailed
 from kubedrill.faults.restore import RestoreMember, check_uploaded_etcdutl, minor
 from kubedrill.local import hosts
@@ -132,23 +133,52 @@ def test_the_etcd_runner_bound_to_one_node_never_falls_back_to_another() -> None
     assert tried == ["m2"]
 
 
-def test_the_binary_install_inventory_is_one_the_parser_accepts() -> None:
+CI = Path(__file__).resolve().parents[2] / "ci"
+
+
+def example(name: str) -> dict[str, object]:
+    data = read_yaml(CI / name, "inventory")
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_binary_example_made_to_describe_the_test_hosts_keeps_everything_but_where_they_are() -> None:
     address_of = {h: f"172.30.0.{i}" for i, h in enumerate(hosts.HOSTS, start=2)}
-    inv = parse_inventory(
-        hosts.inventory(address_of, "172.30.0.9", "/k/id", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA", "/k/kh"), "inv"
-    )
+    data = hosts.from_example(example("inventory.example.yaml"), address_of, "172.30.0.9", "/k/id", "ssh-ed25519 AAAA",
+                              "/k/kh")  # fmt: skip
+    inv = parse_inventory(data, "derived")
     assert inv.runtime == "systemd"
-    assert inv.units == {"kubelet": "kwok"}
-    assert inv.hosts["master-1"].host_key
-    assert not inv.hosts["master-2"].host_key
-    assert all(h.become and h.user == hosts.SSH_USER for h in inv.hosts.values())
-    assert inv.etcd_data_dir == "/var/lib/etcd/default.etcd"
+    assert inv.units == {"kubelet": hosts.KUBELET_UNIT}
+    assert inv.hosts["master-1"].host_key == "ssh-ed25519 AAAA"
+    assert inv.hosts["master-2"].host_key is None
+    assert all(h.become and h.user == hosts.SSH_USER and h.identity_file == "/k/id" for h in inv.hosts.values())
+    assert inv.etcd_endpoints["master-3"] == "https://172.30.0.4:2379"
+    # The paths the hosts are built with are the example's: the example is what the test runs.
+    assert (inv.etcd_cacert, inv.etcd_cert, inv.etcd_key) == tuple(
+        f"{hosts.ETCD_SSL}/{f}" for f in ("ca.pem", "server.pem", "server-key.pem")
+    )
+    assert inv.etcd_data_dir == hosts.ETCD_DATA_DIR
+    assert inv.etcdctl == "/opt/etcd/bin/etcdctl"
     assert inv.lb_addresses == ("172.30.0.9",)
+    assert inv.known_hosts == "/k/kh"
+
+
+def test_the_kubeadm_example_renames_nodes_in_order() -> None:
+    names = {"kubedrill-control-plane": "172.18.0.3", "kubedrill-control-plane2": "172.18.0.4",
+             "kubedrill-control-plane3": "172.18.0.5"}  # fmt: skip
+    data = hosts.from_example(example("inventory.kubeadm.example.yaml"), names, "172.18.0.2", "/id", "ssh-ed25519 A",
+                              "/kh")  # fmt: skip
+    inv = parse_inventory(data, "derived")
+    assert sorted(inv.hosts) == sorted(names)
+    assert inv.runtime == "static-pod"
+    assert inv.etcd_cacert == "/etc/kubernetes/pki/etcd/ca.crt"
+    assert inv.etcdctl == "etcdctl"  # not on a kubeadm host: uploaded
+    assert inv.prometheus is not None
+    assert inv.prometheus.etcd == 'job="kube-etcd"'
 
 
 def test_units_may_rename_only_components_kubedrill_drives() -> None:
-    data = hosts.inventory(dict.fromkeys(hosts.HOSTS, "10.0.0.1"), "10.0.0.9", "/id", "ssh-ed25519 AAAA", "/kh")
-    data["units"] = {"kubelt": "kwok"}
+    data = {**example("inventory.example.yaml"), "units": {"kubelt": "kwok"}}
     with pytest.raises(ConfigError, match=r"units\.kubelt"):
         parse_inventory(data, "inv")
 

@@ -121,8 +121,9 @@ def test_an_unproven_restore_is_reverted_by_putting_the_old_data_back_and_restar
     restore = restore_on(SystemdRuntime(node))
     restore.revert()
     m1 = node.commands("m1")
-    assert m1.index(["rm", "-rf", DATA]) < m1.index(["mv", ASIDE, DATA]) < m1.index(["systemctl", "start", "--no-block", "etcd"])
-    assert m1.index(["systemctl", "start", "--no-block", "etcd"]) < m1.index(["systemctl", "start", "--no-block", "kube-apiserver"])
+    start_etcd = m1.index(["systemctl", "start", "--no-block", "etcd"])
+    assert m1.index(["rm", "-rf", DATA]) < m1.index(["mv", ASIDE, DATA]) < start_etcd
+    assert start_etcd < m1.index(["systemctl", "start", "--no-block", "kube-apiserver"])
     assert ["systemctl", "restart", "kubelet"] in m1  # kubelets saw the restored data, which is gone again
 
 

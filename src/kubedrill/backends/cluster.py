@@ -40,6 +40,7 @@ from kubedrill.backends.runtimes import (
     SystemdRuntime,
 )
 from kubedrill.backends.shell import Result
+from kubedrill.config import PromTargets
 from kubedrill.errors import BackendError, ClusterUnreachable, ConfigError, PreconditionFailed
 
 MARKER_NAMESPACE = "kube-public"
@@ -132,6 +133,7 @@ class Cluster:
     etcd_endpoint_of: dict[str, str] = field(default_factory=dict)  # node → client URL
     apiserver_of: dict[str, str] = field(default_factory=dict)  # node → its own API server URL (not the LB)
     prometheus_url: str | None = None
+    prom_targets: PromTargets | None = None  # the inventory's job matchers for its Prometheus (else the profile's)
     layout: Layout | None = None
     missing: str = ""
     etcd_data: EtcdData = field(default_factory=EtcdData)
@@ -485,6 +487,7 @@ def _ssh(
         address_of={n: h.address for n, h in inv.hosts.items()},
         lb_addresses=list(inv.lb_addresses),
         prometheus_url=prometheus_url,
+        prom_targets=inv.prometheus,
         etcd_data=EtcdData(
             data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
             etcdutl=inv.etcdutl,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubedrill.backends.access import SshHost
-from kubedrill.config import read_yaml
+from kubedrill.config import PromTargets, parse_prom_targets, read_yaml
 from kubedrill.errors import ConfigError
 
 RUNTIMES = ("static-pod", "systemd", "supervisor")
@@ -40,6 +40,7 @@ class Inventory:
     known_hosts: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     lb_addresses: tuple[str, ...] = ()  # API load balancers: cut too when a node is isolated
+    prometheus: PromTargets | None = None  # the cluster's Prometheus job matchers (else the SLO profile's)
 
 
 def _req(data: dict[str, Any], key: str, source: str, where: str, expected_type: type, expected: str) -> Any:
@@ -139,6 +140,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
         known_hosts=known_hosts,
         units={str(k): str(v) for k, v in units.items()},
         lb_addresses=tuple(lbs),
+        prometheus=parse_prom_targets(data["prometheus"], source, "prometheus") if "prometheus" in data else None,
     )
 
 

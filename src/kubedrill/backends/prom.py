@@ -25,6 +25,7 @@ class Target:
     health: str  # up | down | unknown
     last_error: str
     last_scrape: str  # RFC 3339
+    scrape_interval_s: float = 0.0  # as Prometheus reports it for the target ("15s", "1m"); 0 when it does not
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Prometheus:
                 health=t.get("health", "unknown"),
                 last_error=t.get("lastError", ""),
                 last_scrape=t.get("lastScrape", ""),
+                scrape_interval_s=duration_s(t.get("scrapeInterval", "")),
             )
             for t in data.get("activeTargets", [])
         ]
@@ -100,6 +102,29 @@ class Prometheus:
             Series(labels=dict(r.get("metric", {})), points=[(float(t), float(v)) for t, v in r.get("values", [])])
             for r in result
         ]
+
+
+_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_s(text: str) -> float:
+    """A Prometheus duration as the targets API prints it ("1s", "15s", "1m30s", "500ms") in seconds; 0 for
+    anything else."""
+    total, number = 0.0, ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c.isdigit() or c == ".":
+            number += c
+            i += 1
+            continue
+        unit = "ms" if text[i : i + 2] == "ms" else c
+        if unit not in _UNITS_S or not number:
+            return 0.0
+        total += float(number) * _UNITS_S[unit]
+        number = ""
+        i += len(unit)
+    return total if not number else 0.0
 
 
 def _instant(r: dict[str, Any]) -> Instant:

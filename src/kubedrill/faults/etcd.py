@@ -110,11 +110,16 @@ class MoveLeader(Fault):
 
 LEADER_CHANGE_SEEN = {
     "name": "Prometheus saw the leader change",
-    "expr": 'increase(etcd_server_leader_changes_seen_total{job="etcd"}[{window}])',
+    "expr": "increase(etcd_server_leader_changes_seen_total{etcd}[{window}])",
     "op": ">=",
     "threshold": 1,
 }
-NO_LEADER_ALERT = {"name": "etcdNoLeader", "expr": 'etcd_server_has_leader{job="etcd"} == 0', "for_s": 5.0}
+NO_LEADER_ALERT = {
+    "name": "etcdNoLeader",
+    "expr": "etcd_server_has_leader{etcd} == 0",
+    "series": "etcd_server_has_leader{etcd}",
+    "for_s": 5.0,
+}
 
 
 def move_etcd_leader(run: DrillRun, to: str | None = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -197,32 +198,31 @@ on-marked-down shutdown-sessions
 """
 
 
-def inventory(
-    address_of: dict[str, str], lb: str, identity_file: str, host_key: str, known_hosts: str
-) -> dict[str, object]:
-    """The inventory an operator writes for this cluster (pure): the first host's key pinned, the others trusted
-    on first use into ``known_hosts``; every command through sudo."""
-    nodes: dict[str, dict[str, object]] = {
-        h: {"address": address_of[h], "user": SSH_USER, "identity_file": identity_file} for h in HOSTS
-    }
-    nodes[HOSTS[0]]["host_key"] = host_key
-    return {
-        "become": True,
-        "known_hosts": known_hosts,
-        "nodes": nodes,
-        "runtime": "systemd",
-        "units": {"kubelet": KUBELET_UNIT},
-        "lb_addresses": [lb],
-        "etcd": {
-            "etcdctl": "/opt/etcd/bin/etcdctl",
-            "etcdutl": "/opt/etcd/bin/etcdutl",
-            "endpoints": {h: f"https://{address_of[h]}:2379" for h in HOSTS},
-            "cacert": f"{ETCD_SSL}/ca.pem",
-            "cert": f"{ETCD_SSL}/server.pem",
-            "key": f"{ETCD_SSL}/server-key.pem",
-            "data_dir": ETCD_DATA_DIR,
-        },
-    }
+def from_example(
+    example: dict[str, Any],
+    address_of: dict[str, str],
+    lb: str,
+    identity_file: str,
+    host_key: str,
+    known_hosts: str,
+    user: str = SSH_USER,
+) -> dict[str, Any]:
+    """An example inventory (``ci/inventory*.example.yaml``) made to describe hosts started here (pure): the
+    example's nodes, in order, become ``address_of``'s (renamed where the names differ), reached as ``user`` with
+    ``identity_file``, the first with its ``host_key`` pinned and the others trusted on first use into
+    ``known_hosts``. Everything else (runtime, units, etcd's paths and data dir, become, Prometheus' job
+    matchers) is the example's own: what the tests run is what the examples show."""
+    names = list(address_of)
+    if len(example["nodes"]) != len(names):
+        raise LocalClusterError(f"the example describes {len(example['nodes'])} nodes, {len(names)} were started")
+    nodes: dict[str, dict[str, Any]] = {}
+    for i, (name, spec) in enumerate(zip(names, example["nodes"].values(), strict=True)):
+        nodes[name] = {**spec, "address": address_of[name], "user": user, "identity_file": identity_file}
+        nodes[name].pop("host_key", None)
+        if i == 0:
+            nodes[name]["host_key"] = host_key
+    etcd = {**example["etcd"], "endpoints": {n: f"https://{address_of[n]}:2379" for n in names}}
+    return {**example, "nodes": nodes, "known_hosts": known_hosts, "lb_addresses": [lb], "etcd": etcd}
 
 
 # ---------------------------------------------------------------- building the hosts
@@ -383,9 +383,10 @@ def _start(name: str, image: str, hostname: str) -> None:
            "-v", "/lib/modules:/lib/modules:ro", image)  # fmt: skip
 
 
-def up(work: Path, progress: Progress = print) -> BinaryInstall:
-    """Build and start the three hosts, the load balancer and Prometheus; return once every API server is
-    ready, the workers are Ready and Prometheus scrapes every target."""
+def up(work: Path, example: dict[str, Any], progress: Progress = print) -> BinaryInstall:
+    """Build and start the three hosts, the load balancer and Prometheus, described by ``example`` (an example
+    inventory, see ``from_example``); return once every API server is ready, the workers are Ready and
+    Prometheus scrapes every target."""
     start = time.monotonic()
     down(work)
     base = nodeimage.ensure_base(progress)
@@ -441,7 +442,8 @@ def up(work: Path, progress: Progress = print) -> BinaryInstall:
     inv = work / "inventory.yaml"
     inv.write_text(
         yaml.safe_dump(
-            inventory(address_of, lb, str(identity), keys[HOSTS[0]], str(work / "known_hosts")), sort_keys=False
+            from_example(example, address_of, lb, str(identity), keys[HOSTS[0]], str(work / "known_hosts")),
+            sort_keys=False,
         )
     )
     prometheus_url = _start_prometheus(work, address_of, k8s)

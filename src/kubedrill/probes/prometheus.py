@@ -1,9 +1,12 @@
 """SLO checks in PromQL, evaluated over a drill's fault window.
 
-- ``PromCheck``: an expression (``{window}`` becomes the window as a PromQL duration, e.g. ``37s``),
-  aggregated over its series (max/min/sum) and compared with a threshold;
+- ``PromCheck``: an expression (``{window}`` becomes the window as a PromQL duration, e.g. ``37s``;
+  ``{etcd}`` and ``{apiserver}`` the label matchers of those jobs in the Prometheus queried, see
+  ``config.PromTargets``), aggregated over its series (max/min/sum) and compared with a threshold. No series
+  at all fails, naming the query: a wrong job label is not a pass;
 - ``AlertRule``: an alert-style rule (expr + ``for``, as in seed 002): evaluated over the window with a
-  range query; it "fires" when the expression returns a series for at least ``for_s`` without a gap.
+  range query; it "fires" when the expression returns a series for at least ``for_s`` without a gap. An
+  alert's ``series`` (the metric it watches) must exist over the window, or "does not fire" proves nothing.
 
 Before evaluating, ``wait_for_scrape`` makes sure Prometheus has scraped past the window's end, so a
 fault at the very end of the window is not missed for want of a sample.
@@ -18,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kubedrill.backends.prom import Prometheus, Series
+from kubedrill.config import PromTargets
 from kubedrill.errors import ConfigError
 from kubedrill.model import Check
 from kubedrill.waiting import wait_until
@@ -30,6 +34,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 _AGG: dict[str, Callable[[Sequence[float]], float]] = {"max": max, "min": min, "sum": sum}
+DEFAULT_TARGETS = PromTargets()
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,16 @@ class PromCheck:
         if self.aggregate not in _AGG:
             raise ConfigError("prometheus check", f"{self.name}.aggregate", f"one of {sorted(_AGG)}", self.aggregate)
 
-    def render(self, window_s: float) -> str:
-        return self.expr.replace("{window}", f"{max(1, math.ceil(window_s))}s")
+    def render(self, window_s: float, targets: PromTargets = DEFAULT_TARGETS) -> str:
+        return targets.render(self.expr).replace("{window}", f"{max(1, math.ceil(window_s))}s")
 
-    def judge(self, values: Sequence[float], window_s: float) -> Check:
-        expr = self.render(window_s)
+    def judge(self, values: Sequence[float], window_s: float, targets: PromTargets = DEFAULT_TARGETS) -> Check:
+        expr = self.render(window_s, targets)
         if not values:
-            return Check(self.name, f"{self.aggregate}({expr}) {self.op} {self.threshold:g}", "no series", False,
-                         hint="the metric is missing: check the Prometheus target is up")  # fmt: skip
+            return Check(self.name, f"{self.aggregate}({expr}) {self.op} {self.threshold:g}",
+                         f"no series for {expr} (is the job label right?)", False,
+                         hint="the metric is missing: check the Prometheus target is up and its job label "
+                              "(prometheus: in the SLO profile or the inventory)")  # fmt: skip
         value = _AGG[self.aggregate](values)
         return Check(
             self.name,
@@ -69,6 +76,11 @@ class AlertRule:
     expr: str
     for_s: float
     expect_firing: bool = False
+    series: str | None = None  # the metric the rule watches: must have series, or the verdict proves nothing
+
+    def rendered(self, targets: PromTargets) -> AlertRule:
+        series = targets.render(self.series) if self.series else None
+        return AlertRule(self.name, targets.render(self.expr), self.for_s, self.expect_firing, series)
 
 
 def longest_firing_s(series: Sequence[Series], step_s: float) -> float:
@@ -126,16 +138,36 @@ class PromResult:
     values: list[tuple[dict[str, str], float]]
 
 
-def evaluate(prom: Prometheus, check: PromCheck, start: dt.datetime, end: dt.datetime) -> PromResult:
+def evaluate(
+    prom: Prometheus, check: PromCheck, start: dt.datetime, end: dt.datetime, targets: PromTargets = DEFAULT_TARGETS
+) -> PromResult:
     window_s = (end - start).total_seconds()
-    query = check.render(window_s)
+    query = check.render(window_s, targets)
     samples = prom.query(query, at=end)
     values = [s.value for s in samples if not math.isnan(s.value)]
-    return PromResult(check.judge(values, window_s), query, [(s.labels, s.value) for s in samples])
+    return PromResult(check.judge(values, window_s, targets), query, [(s.labels, s.value) for s in samples])
+
+
+def missing_series(rule: AlertRule) -> Check:
+    return Check(
+        name=f"alert {rule.name} {'fires' if rule.expect_firing else 'does not fire'}",
+        expected=f"series for {rule.series} over the window, then {rule.expr}",
+        observed=f"no series for {rule.series} (is the job label right?)",
+        ok=False,
+        hint="an alert over a metric Prometheus does not have can never fire: check the target and its job label",
+    )
 
 
 def evaluate_alert(
-    prom: Prometheus, rule: AlertRule, start: dt.datetime, end: dt.datetime, step_s: float = 1.0
+    prom: Prometheus,
+    rule: AlertRule,
+    start: dt.datetime,
+    end: dt.datetime,
+    step_s: float = 1.0,
+    targets: PromTargets = DEFAULT_TARGETS,
 ) -> PromResult:
+    rule = rule.rendered(targets)
+    if rule.series and not prom.query_range(rule.series, start, end, step_s):
+        return PromResult(missing_series(rule), rule.series, [])
     series = prom.query_range(rule.expr, start, end, step_s)
     return PromResult(judge_alert(rule, series, step_s), rule.expr, [(s.labels, len(s.points)) for s in series])
