@@ -51,6 +51,8 @@ def lookbehind(targets: list[Target]) -> float:
     """How far before the fault PromQL looks: two scrape intervals of the slowest target Prometheus reports
     (kube-prometheus-stack scrapes every 30 s, the embedded Prometheus every 1-2 s), never less than 2 s."""
     return max([PROMETHEUS_LOOKBEHIND_S, *(2 * t.scrape_interval_s for t in targets)])
+
+
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
 

@@ -9,6 +9,7 @@ a node would once everything is stopped (no container, MainPID 0, no aside dir y
 
 from __future__ import annotations
 
+from kubedrill.backends.access import SshAccess, SshHost
 from kubedrill.backends.cluster import Cluster, EtcdData
 from kubedrill.backends.runtimes import ComponentRuntime, StaticPodRuntime, SystemdRuntime
 from kubedrill.faults.restore import REVISION_BUMP, EtcdRestore, RestoreMember
@@ -131,3 +132,14 @@ def test_a_proven_restore_deletes_only_the_aside_dirs() -> None:
     node = stopped_node(aside_exists=True)
     restore_on(SystemdRuntime(node)).prove()
     assert node.commands() == [["rm", "-rf", ASIDE]] * 3
+
+
+def test_a_dry_run_of_a_restore_over_ssh_shows_every_hosts_exact_ssh_commands() -> None:
+    """What an operator reads before a game day: per host, the ssh command line itself (user, address, sudo)."""
+    ssh = SshAccess({n: SshHost(f"10.0.0.{i}", "ops", become=True) for i, n in enumerate(NODES, 1)})
+    restore = restore_on(SystemdRuntime(ssh))
+    actions = restore.plan().actions
+    assert all(a.startswith("ssh ") for a in actions), actions
+    assert "ops@10.0.0.2 -- 'sudo -n -- mv /var/lib/etcd /var/lib/etcd.kubedrill-aside'" in "\n".join(actions)
+    assert any("ops@10.0.0.3 -- 'sudo -n -- /usr/local/bin/etcdutl snapshot restore" in a for a in actions)
+    assert actions[-1].endswith("ops@10.0.0.3 -- 'sudo -n -- systemctl start --no-block kube-apiserver'")

@@ -226,12 +226,17 @@ class EtcdRestore(Fault):
         rt = runtime_of(self.cluster)
         actions = [rt.describe("stop", "kube-apiserver", n) for n in self.cluster.control_planes]
         actions += [rt.describe("stop", "etcd", m.node) for m in self.members]
-        actions += [f"on {m.node}: mv {m.data_dir} {m.data_dir}{ASIDE_SUFFIX}" for m in self.members]
+        access = self.cluster.access
         remote = self._remote_snapshot()
-        for m in self.members:
-            argv = restore_argv(self.cluster.etcd_data.etcdutl, remote, m, self.members, self.token)
-            actions.append(f"on {m.node}: {shlex.join(argv)}")
-        actions += ["start etcd on every member, then every API server"]
+
+        def on(node: str, argv: list[str]) -> str:  # the exact command (ssh's argv on real hosts)
+            return access.describe(node, argv) if access is not None else f"on {node}: {shlex.join(argv)}"
+
+        actions += [on(m.node, ["mv", m.data_dir, m.data_dir + ASIDE_SUFFIX]) for m in self.members]
+        etcdutl = self.cluster.etcd_data.etcdutl
+        actions += [on(m.node, restore_argv(etcdutl, remote, m, self.members, self.token)) for m in self.members]
+        actions += [rt.describe("start", "etcd", m.node) for m in self.members]
+        actions += [rt.describe("start", "kube-apiserver", n) for n in self.cluster.control_planes]
         return Plan(
             fault=self.fault_type,
             targets={m.node: f"member {m.name}, data {m.data_dir}" for m in self.members},
