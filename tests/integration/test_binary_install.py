@@ -18,7 +18,10 @@ from kubedrill.backends import kind_cli
 from kubedrill.config import read_yaml
 from kubedrill.local import engine, hosts
 
-pytestmark = [pytest.mark.integration, pytest.mark.hosts]
+COLD_BUILD_TIMEOUT_S = 3600
+pytestmark = [pytest.mark.integration, pytest.mark.hosts, pytest.mark.timeout(COLD_BUILD_TIMEOUT_S)]
+# pytest-timeout counts a module fixture's setup in its first test: on a fresh machine that setup builds the node
+# images (debootstrap, Go builds; measured 10+ min here), so the whole-suite default of 600 s would cut it off.
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILLS = "etcd or control_plane or dr"

@@ -24,7 +24,10 @@ from kubedrill.backends.access import DockerExecAccess
 from kubedrill.config import read_yaml
 from kubedrill.local import engine, hosts, kind
 
-pytestmark = [pytest.mark.integration, pytest.mark.kind]
+COLD_BUILD_TIMEOUT_S = 3600
+pytestmark = [pytest.mark.integration, pytest.mark.kind, pytest.mark.timeout(COLD_BUILD_TIMEOUT_S)]
+# pytest-timeout counts a module fixture's setup in its first test: on a fresh machine that setup builds the node
+# images (debootstrap, Go builds; measured 10+ min here), so the whole-suite default of 600 s would cut it off.
 
 ROOT = Path(__file__).resolve().parents[2]
 # Drills that exercise each kind-specific path: a static pod killed under a real kubelet (proven by a new
