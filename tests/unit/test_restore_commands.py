@@ -72,8 +72,8 @@ def test_binary_install_restore_stops_units_restores_each_member_chowns_and_star
     restore.start_api_servers()
     for i, n in enumerate(NODES, 1):
         assert node.commands(n) == [
-            ["systemctl", "stop", "kube-apiserver"],
-            ["systemctl", "stop", "etcd.service"],
+            ["systemctl", "stop", "--no-block", "kube-apiserver"],
+            ["systemctl", "stop", "--no-block", "etcd.service"],
             ["systemctl", "show", "-p", "MainPID", "--value", "etcd.service"],  # stopped, proven
             ["systemctl", "show", "-p", "MainPID", "--value", "kube-apiserver"],  # and its API server
             ["test", "-e", ASIDE],

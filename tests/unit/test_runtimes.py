@@ -159,7 +159,7 @@ def test_systemd_stop_start_exec_and_kubelet() -> None:
     rt.exec("etcd", "m1", ["etcdctl", "member", "list"])
     assert rt.restart_kubelet("m1") == "kubelet on m1"
     assert node.commands("m1") == [
-        ["systemctl", "stop", "etcd.service"],
+        ["systemctl", "stop", "--no-block", "etcd.service"],
         ["systemctl", "start", "--no-block", "etcd.service"],
         ["etcdctl", "member", "list"],
         ["systemctl", "cat", "kubelet"],

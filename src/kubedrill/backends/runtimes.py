@@ -306,7 +306,11 @@ class SystemdRuntime(HoldIsStop):
         return inst
 
     def stop(self, component: str, node: str) -> None:
-        self.access.run(node, ["systemctl", "stop", self.units[component]])
+        """``systemctl stop --no-block``: queue the stop and return; whoever stops a component waits until it
+        has no main PID (every fault's confirm does). Blocking, one stop of an API server whose clients still
+        hold watches took 60 s here (its HTTP server's shutdown ran into the 60 s request timeout), and a
+        restore stopping three in turn took three times that; queued together they were gone in 0.9 s."""
+        self.access.run(node, ["systemctl", "stop", "--no-block", self.units[component]])
 
     def start(self, component: str, node: str) -> None:
         """``systemctl start --no-block``: queue the start and return. etcd's units are ``Type=notify``, and a
@@ -331,7 +335,7 @@ class SystemdRuntime(HoldIsStop):
         action = SAME_AS_STOP.get(action, action)
         argv = {
             "kill": ["systemctl", "kill", "-s", "SIGKILL", self.units[component]],
-            "stop": ["systemctl", "stop", self.units[component]],
+            "stop": ["systemctl", "stop", "--no-block", self.units[component]],
             "start": ["systemctl", "start", "--no-block", self.units[component]],
         }[action]
         return self.access.describe(node, argv)

@@ -240,7 +240,7 @@ def open_ssh(name: str, public_key: str, user: str = SSH_USER) -> str:
     """sshd on container ``name`` with host keys of its own, and ``user`` (passwordless sudo) logging in with
     ``public_key``. Returns the host's ed25519 key as ``type base64`` (what an inventory pins)."""
     script = (
-        f"ssh-keygen -A && (id {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}) && "
+        f"ssh-keygen -A >/dev/null && (id {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}) && "
         f"echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && "
         f"install -d -m 700 -o {user} /home/{user}/.ssh && "
         f"echo {shlex.quote(public_key)} > /home/{user}/.ssh/authorized_keys && "
@@ -267,9 +267,12 @@ def _pki(directory: Path, address_of: dict[str, str], lb: str) -> None:
     etcd_ca.issue(etcd_dir / "server", "etcd", server=True, client=True, dns=("localhost", *HOSTS),
                   ips=(*ips, "127.0.0.1"))  # fmt: skip
     ca = pki.Authority.create(k8s_dir, "ca", "kubernetes")
+    # The server's CN must differ from the CA's: OpenSSL takes a certificate whose subject is its issuer's name
+    # for a self-signed one and refuses it (Go's TLS, kubectl's, does not).
     names = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
              "kubernetes.default.svc.cluster.local", *HOSTS)  # fmt: skip
-    ca.issue(k8s_dir / "server", "kubernetes", server=True, dns=names, ips=(*ips, lb, "127.0.0.1", configs.SERVICE_IP))
+    server_ips = (*ips, lb, "127.0.0.1", configs.SERVICE_IP)
+    ca.issue(k8s_dir / "server", "kube-apiserver", server=True, dns=names, ips=server_ips)
     ca.issue(k8s_dir / "admin", "admin", org="system:masters", client=True)
     ca.issue(k8s_dir / "kube-controller-manager", "system:kube-controller-manager", client=True)
     ca.issue(k8s_dir / "kube-scheduler", "system:kube-scheduler", client=True)
@@ -411,10 +414,10 @@ def up(work: Path, example: dict[str, Any], progress: Progress = print) -> Binar
     with tempfile.TemporaryDirectory(prefix="kubedrill-hosts-") as staging:
         for host in HOSTS:
             root = _stage_host(host, address_of, lb, pki_dir, bins, Path(staging))
-            archive = Path(staging) / f"{host}.tar"
+            archive = Path(staging) / f"{host}.tar"  # to /var/tmp: docker cp cannot write into the /tmp tmpfs
             shell.run(["tar", "-C", str(root), "-cf", str(archive), "."], timeout_s=300)
-            docker("cp", str(archive), f"{container(host)}:/tmp/host.tar", timeout_s=300)
-            exec_script(container(host), "tar -C / --no-same-owner -xf /tmp/host.tar && rm /tmp/host.tar "
+            docker("cp", str(archive), f"{container(host)}:/var/tmp/host.tar", timeout_s=300)
+            exec_script(container(host), "tar -C / --no-same-owner -xf /var/tmp/host.tar && rm /var/tmp/host.tar "
                         "&& chmod 600 /opt/etcd/ssl/*-key.pem /opt/kubernetes/ssl/*-key.pem /opt/kubernetes/ssl/sa.key "
                         "&& systemctl daemon-reload")  # fmt: skip
     progress(f"hosts {', '.join(f'{h} {address_of[h]}' for h in HOSTS)}, load balancer {lb}")
