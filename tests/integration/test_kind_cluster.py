@@ -170,6 +170,7 @@ def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
     argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-rs",
             "--alluredir", str(tmp_path / "allure"), "-m", SSH_DRILLS, "--allow-quorum-loss"]  # fmt: skip
     proc = run(argv, env, timeout=2400)
+    print(proc.stdout[proc.stdout.find("kubedrill run summary") - 30 :])  # the figures, for the CI log
     last = proc.stdout.splitlines()[-1] if proc.stdout else ""
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped)", last)}
     assert proc.returncode == 0, proc.stdout[-6000:]

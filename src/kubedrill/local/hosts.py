@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from kubedrill import paths
 from kubedrill.backends import kind_cli, shell
 from kubedrill.backends.access import DockerExecAccess
 from kubedrill.backends.prom import Prometheus, Target
@@ -391,7 +392,7 @@ def up(work: Path, example: dict[str, Any], progress: Progress = print) -> Binar
     inventory, see ``from_example``); return once every API server is ready, the workers are Ready and
     Prometheus scrapes every target."""
     start = time.monotonic()
-    down(work)
+    down()
     base = nodeimage.ensure_base(progress)
     lb_image = nodeimage.ensure_load_balancer(progress)
     bins = {**build.ensure_group("etcd", progress), **build.ensure_group("kubernetes", progress),
@@ -524,7 +525,8 @@ def _start_prometheus(work: Path, address_of: dict[str, str], k8s: Path) -> str:
     argv = ["prometheus", f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'prometheus'}",
             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]  # fmt: skip
     spawned = shell.spawn(argv, log_path=work / "prometheus.log")
-    (work / "prometheus.pid").write_text(str(spawned.pid))
+    prometheus_pid_file().parent.mkdir(parents=True, exist_ok=True)
+    prometheus_pid_file().write_text(str(spawned.pid))
     return f"http://127.0.0.1:{port}"
 
 
@@ -549,10 +551,16 @@ def _wait_ready(cluster: BinaryInstall) -> None:
                         READY_TIMEOUT_S, 1.0)  # fmt: skip
 
 
-def down(work: Path) -> list[str]:
-    """Remove every container and the network this module made, and stop its Prometheus."""
+def prometheus_pid_file() -> Path:
+    """One place for every run's Prometheus (it listens on one fixed port), whichever work directory it used."""
+    return paths.state_home() / "hosts" / "prometheus.pid"
+
+
+def down() -> list[str]:
+    """Remove every container and the network this module made, and stop its Prometheus. The work directory is
+    kept: it holds the logs, the inventory and the certificates a failed test leaves for reading."""
     removed = []
-    pid_file = work / "prometheus.pid"
+    pid_file = prometheus_pid_file()
     if pid_file.exists():
         shell.run(["kill", pid_file.read_text().strip()], check=False)
         pid_file.unlink()
