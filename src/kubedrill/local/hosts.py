@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from kubedrill import paths
-from kubedrill.backends import kind_cli, shell
+from kubedrill.backends import shell
 from kubedrill.backends.access import DockerExecAccess
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import LocalClusterError
@@ -573,9 +573,3 @@ def down() -> list[str]:
         docker("network", "rm", NETWORK)
         removed.append(NETWORK)
     return removed
-
-
-def check_engine() -> None:
-    problem = kind_cli.docker_engine_problem()
-    if problem:
-        raise LocalClusterError(f"the binary-install hosts need a Docker engine: {problem}")
