@@ -100,27 +100,21 @@ _MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*'
 MATCHERS = re.compile(rf"{_MATCHER}(,{_MATCHER})*,?\s*")
 
 
-def parse_prom_targets(data: object, source: str, key: str, base: PromTargets | None = None) -> PromTargets:
-    """``prometheus:`` of an SLO profile or an inventory: ``preset: kube-prometheus-stack``, and/or ``etcd:`` and
-    ``apiserver:`` label matchers (``job="kube-etcd"``), each checked before anything runs."""
+def parse_prom_targets(data: object, source: str, key: str) -> PromTargets:
+    """``prometheus:`` of an SLO profile or an inventory: ``preset: kube-prometheus-stack`` (default: kubedrill's),
+    and/or ``etcd:`` and ``apiserver:`` label matchers (``job="kube-etcd"``) over it, each checked before
+    anything runs."""
     if not isinstance(data, dict):
         raise ConfigError(source, key, "a mapping with preset, etcd or apiserver", data)
-    targets = base or PromTargets()
     for name, value in data.items():
-        where = f"{key}.{name}"
-        if name == "preset":
-            if value not in PROM_PRESETS:
-                raise ConfigError(source, where, f"one of {', '.join(PROM_PRESETS)}", value)
-            targets = dataclasses.replace(PROM_PRESETS[value], **{
-                k: v for k, v in data.items() if k in ("etcd", "apiserver")
-            })  # fmt: skip
-        elif name in ("etcd", "apiserver"):
-            if not isinstance(value, str) or not MATCHERS.fullmatch(value):
-                raise ConfigError(source, where, 'PromQL label matchers such as job="kube-etcd"', value)
-            targets = dataclasses.replace(targets, **{name: value})
-        else:
-            raise ConfigError(source, where, "one of preset, etcd, apiserver", name)
-    return targets
+        if name not in ("preset", "etcd", "apiserver"):
+            raise ConfigError(source, f"{key}.{name}", "one of preset, etcd, apiserver", name)
+        if name == "preset" and value not in PROM_PRESETS:
+            raise ConfigError(source, f"{key}.{name}", f"one of {', '.join(PROM_PRESETS)}", value)
+        if name != "preset" and (not isinstance(value, str) or not MATCHERS.fullmatch(value)):
+            raise ConfigError(source, f"{key}.{name}", 'PromQL label matchers such as job="kube-etcd"', value)
+    matchers = {name: data[name] for name in ("etcd", "apiserver") if name in data}
+    return dataclasses.replace(PROM_PRESETS[data.get("preset", "kubedrill")], **matchers)
 
 
 @dataclass(frozen=True)

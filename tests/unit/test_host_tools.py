@@ -108,12 +108,12 @@ def test_an_uploaded_etcdutl_must_match_the_members_minor_release(running: str, 
     access = RecordingAccess(answer)
     cluster = cluster_with(access, HostTool("etcdutl", "etcdutl", "/cache/etcdutl", access))
     if ok:
-        assert check_uploaded_etcdutl(cluster, MEMBERS, "3.6.16") == (
+        assert check_uploaded_etcdutl(cluster, MEMBERS, lambda: "3.6.16") == (
             f"etcdutl 3.6.16 uploaded to m1, m2 (members run {running})"
         )
     else:
         with pytest.raises(PreconditionFailed, match=r"members run etcd 3\.5\.21, kubedrill's etcdutl is 3\.6\.16"):
-            check_uploaded_etcdutl(cluster, MEMBERS, "3.6.16")
+            check_uploaded_etcdutl(cluster, MEMBERS, lambda: "3.6.16")
 
 
 def test_minor_release() -> None:

@@ -22,6 +22,7 @@ import json
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -126,7 +127,7 @@ def minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def check_uploaded_etcdutl(cluster: Cluster, members: list[RestoreMember], local_version: str) -> str:
+def check_uploaded_etcdutl(cluster: Cluster, members: list[RestoreMember], local_version: Callable[[], str]) -> str:
     """Find etcdutl on every member's host before anything stops (kubedrill's build is uploaded where a host
     has none), and refuse to restore with an uploaded etcdutl of another minor release than the members run:
     the restored data must be what the cluster's own etcd writes."""
@@ -139,13 +140,14 @@ def check_uploaded_etcdutl(cluster: Cluster, members: list[RestoreMember], local
     if not uploaded:
         return f"etcdutl on every host: {tool.configured}"
     running = sorted({s.version for s in cluster.etcd.endpoint_status() if s.version})
-    if not local_version or any(minor(v) != minor(local_version) for v in running):
+    uploaded_version = local_version()  # only now: running the local etcdutl is needed only for an upload
+    if not uploaded_version or any(minor(v) != minor(uploaded_version) for v in running):
         raise PreconditionFailed(
             f"etcdutl: the members run etcd {', '.join(running) or '(unknown)'}, kubedrill's etcdutl is "
-            f"{local_version or '(unknown)'}, and {', '.join(uploaded)} have no etcdutl of their own: install the "
+            f"{uploaded_version or '(unknown)'}, and {', '.join(uploaded)} have no etcdutl of their own: install the "
             "cluster's etcdutl there and name it as etcd.etcdutl in the inventory"
         )
-    return f"etcdutl {local_version} uploaded to {', '.join(uploaded)} (members run {', '.join(running)})"
+    return f"etcdutl {uploaded_version} uploaded to {', '.join(uploaded)} (members run {', '.join(running)})"
 
 
 def restore_members(cluster: Cluster) -> list[RestoreMember]:
@@ -420,7 +422,7 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
             post_names = [f"post-snapshot-{i:03d}" for i in range(post_snapshot)]
             w.create_configmaps(ns, post_names, {label: "post-snapshot"})
         fault = EtcdRestore(cluster, info.path, restore_members(cluster))
-        tools = check_uploaded_etcdutl(cluster, fault.members, Etcdutl(etcdutl_local).version())
+        tools = check_uploaded_etcdutl(cluster, fault.members, Etcdutl(etcdutl_local).version)
         if tools:
             run.evidence["etcdutl"] = tools
         with run.phase("disaster: stop every API server and etcd member, move the data aside"):
