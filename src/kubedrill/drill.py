@@ -55,6 +55,7 @@ def lookbehind(targets: list[Target]) -> float:
 
 RECOVERY_STABLE_S = 1.0  # the API counts as recovered once it answers without a failure for this long
 TEARDOWN_TIMEOUT_S = 120.0  # the API must be back this long after a drill to delete its namespace
+NAMESPACE_GONE_TIMEOUT_S = 90.0  # its pods (grace 1 s) must be gone by then, or the next drill trips over them
 
 
 # The injection gate: during a game day a person confirms each injection. ``gate(drill, what)`` is called
@@ -277,6 +278,15 @@ class DrillRun:
                 lambda _: True,
                 timeout_s=TEARDOWN_TIMEOUT_S,
                 interval_s=0.5,
+            )
+            # Deletion is asynchronous: a drain in the next drill would find this drill's pods still on its node.
+            wait_until(
+                f"namespace {self.namespace} gone",
+                lambda: Workloads(kube).namespace_phase(self.namespace),
+                lambda phase: phase is None,
+                timeout_s=NAMESPACE_GONE_TIMEOUT_S,
+                interval_s=0.5,
+                describe=lambda phase: f"phase {phase}",
             )
         finally:
             kube.close()
