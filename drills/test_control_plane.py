@@ -26,7 +26,7 @@ def test_api_stays_available_through_the_load_balancer_when_one_api_server_is_ki
     With a single control plane this fails: there is no other API server to take the traffic."""
     require_control_planes(1)
     drill = run_scenario("cp-apiserver-kill.yaml")
-    assert drill.metrics["apiserver_ready_s"] is not None
+    assert all(c.ok for c in drill.judged("restarted (new PID)", "answers /readyz again"))
 
 
 @pytest.mark.slow
@@ -38,7 +38,7 @@ def test_the_lease_moves_on_and_work_continues_when_the_leader_is_killed(
     within leaseDuration + retryPeriod; the canary scaled up meanwhile gets its pod once handed over."""
     require_control_planes(2)
     drill = run_scenario(f"cp-{component}-kill.yaml")
-    assert drill.metrics[f"kube-{component}_lease_handover_s"] is not None
+    assert all(c.ok for c in drill.judged("restarted (new PID)", "Lease handed over"))
 
 
 @pytest.mark.slow
@@ -50,4 +50,4 @@ def test_the_cluster_stalls_without_any_instance_and_recovers_when_they_return(
     (unbound or uncreated pods), then measures the recovery once they return."""
     require_control_planes(1)
     drill = run_scenario(f"cp-{component}-outage.yaml")
-    assert drill.metrics["time_to_recover_after_return_s"] is not None
+    assert all(c.ok for c in drill.judged("outage shown", "Available again after every"))

@@ -27,7 +27,7 @@ def test_api_stays_available_when_etcd_leader_is_moved(
     """
     require_control_planes(3)
     drill = run_scenario("etcd-leader-move.yaml")
-    assert drill.metrics["leader_election_s"] is not None
+    assert all(c.ok for c in drill.judged("a new, different etcd leader", "etcd leader elected within the SLO"))
 
 
 @pytest.mark.etcd
@@ -42,7 +42,7 @@ def test_api_stays_available_when_the_etcd_leader_is_killed(
     etcd, so the load balancer must take that API server out quickly."""
     require_control_planes(3)
     drill = run_scenario("etcd-leader-kill.yaml")
-    assert drill.metrics["member_caught_up_s"] is not None
+    assert all(c.ok for c in drill.judged("etcd leader elected within the SLO", "restarted (new PID)", "caught up"))
 
 
 @pytest.mark.etcd
@@ -54,7 +54,7 @@ def test_leadership_holds_and_the_api_stays_up_when_an_etcd_follower_is_killed(
     its term; no API outage beyond the SLO; the follower restarts under a new PID and catches up."""
     require_control_planes(3)
     drill = run_scenario("etcd-follower-kill.yaml")
-    assert drill.metrics["member_caught_up_s"] is not None
+    assert all(c.ok for c in drill.judged("etcd leadership did not change", "restarted (new PID)", "caught up"))
 
 
 @pytest.mark.etcd
@@ -68,4 +68,4 @@ def test_api_refuses_writes_without_quorum_and_recovers_when_members_return(
     ``-m quorum_loss``."""
     require_control_planes(3)
     drill = run_scenario("etcd-quorum-loss.yaml")
-    assert drill.metrics["writes_during_quorum_loss"]
+    assert all(c.ok for c in drill.judged("API refused writes while quorum was lost", "API recovered after the fault"))

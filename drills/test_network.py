@@ -20,7 +20,7 @@ def test_api_stays_available_when_an_etcd_node_is_cut_off(
     it has none; availability through the load balancer within the SLO; healed, verified, caught up."""
     require_control_planes(1)
     drill = run_scenario(f"net-isolate-{role}.yaml")
-    assert drill.metrics["member_caught_up_s"] is not None
+    assert all(c.ok for c in drill.judged("knows it has no leader", "caught up"))
 
 
 def test_the_load_balancer_takes_out_an_api_server_cut_off_from_etcd(
@@ -29,7 +29,7 @@ def test_the_load_balancer_takes_out_an_api_server_cut_off_from_etcd(
     """scenarios/net-apiserver-etcd-cut.yaml: that API server goes unready, users see no outage."""
     require_control_planes(3)
     drill = run_scenario("net-apiserver-etcd-cut.yaml")
-    assert drill.metrics["apiserver_unready_s"] is not None
+    assert all(c.ok for c in drill.judged("went unready without etcd", "ready again after the heal"))
 
 
 def test_api_stays_available_with_packet_loss_between_etcd_peers(
@@ -38,7 +38,7 @@ def test_api_stays_available_with_packet_loss_between_etcd_peers(
     """scenarios/net-etcd-packet-loss.yaml: 30 % loss on peer traffic for 10 s; SLOs over the window."""
     require_control_planes(3)
     drill = run_scenario("net-etcd-packet-loss.yaml")
-    assert drill.fault_window is not None
+    assert all(c.ok for c in drill.judged("API write latency during the fault", "no acknowledged write lost"))
 
 
 def test_a_network_policy_cuts_off_exactly_the_pods_it_does_not_admit(
@@ -48,5 +48,4 @@ def test_a_network_policy_cuts_off_exactly_the_pods_it_does_not_admit(
     never do, and the blocked ones reconnect once the policy is gone."""
     require_pod_network()
     drill = run_scenario("net-policy-partition.yaml")
-    assert drill.metrics["policy_effect_s"] is not None
-    assert drill.metrics["allowed_clients_min_ready"] == 2
+    assert all(c.ok for c in drill.judged("blocked clients cut off", "allowed clients connected throughout"))

@@ -383,18 +383,19 @@ class DrillRun:
     ) -> None:
         if self.fault_window is None:
             raise PreconditionFailed("no fault window recorded")
-        if not self.cluster.prometheus_url:
+        url = self.cluster.prometheus_url
+        if not url:
             self.add(
                 Check(
                     "Prometheus checks",
-                    "a Prometheus to query",
+                    f"a Prometheus to query for {len(checks)} checks and {len(alerts or [])} alerts",
                     "none configured",
-                    False,
+                    bool(url),
                     hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
                 )
             )
             return
-        prom = Prometheus(self.cluster.prometheus_url)
+        prom = Prometheus(url)
         targets = self.cluster.prom_targets or self.profile.prometheus
         try:
             # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
@@ -447,6 +448,15 @@ class DrillRun:
             started=self._wall0,
             duration_s=round(self.now() - self._t0, 3),
         )
+
+    def judged(self, *fragments: str) -> list[Check]:
+        """The checks whose names contain one of ``fragments``; a fragment that names no judged check is an
+        SloViolation, so a drill whose key SLO went unjudged (a scenario edit dropped it) cannot pass."""
+        unjudged = [f for f in fragments if not any(f in c.name for c in self.verdict.checks)]
+        if unjudged:
+            names = "; ".join(c.name for c in self.verdict.checks) or "none"
+            raise SloViolation(f"{self.drill_id}: expected checks named {unjudged} to be judged, observed: {names}")
+        return [c for c in self.verdict.checks if any(f in c.name for f in fragments)]
 
     def assert_slos(self) -> None:
         if not self.verdict.checks:

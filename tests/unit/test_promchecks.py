@@ -4,7 +4,7 @@ from kubedrill.backends.prom import Series, Target, duration_s
 from kubedrill.config import parse_prom_targets
 from kubedrill.drill import lookbehind
 from kubedrill.errors import ConfigError
-from kubedrill.probes.prometheus import AlertRule, PromCheck, judge_alert, longest_firing_s, missing_series
+from kubedrill.probes.prometheus import AlertRule, PromCheck, judge_alert, longest_firing_s
 
 
 def test_window_placeholder_becomes_a_whole_number_of_seconds() -> None:
@@ -73,7 +73,7 @@ def test_no_series_fails_and_names_the_query_with_the_job_label() -> None:
 def test_an_alert_whose_metric_is_missing_fails_instead_of_not_firing() -> None:
     rule = AlertRule("etcdNoLeader", "etcd_server_has_leader{etcd} == 0", 5.0, series="etcd_server_has_leader{etcd}")
     rendered = rule.rendered(parse_prom_targets({"etcd": 'job="kube-etcd"'}, "p", "prometheus"))
-    verdict = missing_series(rendered)
+    verdict = judge_alert(rendered, [], 1.0, watched=[])
     assert not verdict.ok
     assert verdict.observed == 'no series for etcd_server_has_leader{job="kube-etcd"} (is the job label right?)'
 
@@ -94,3 +94,12 @@ def test_the_lookbehind_is_two_scrapes_of_the_slowest_target_and_at_least_two_se
     assert lookbehind([target(30.0), target(15.0)]) == 60.0
     assert lookbehind([target(0.5)]) == 2.0
     assert lookbehind([]) == 2.0
+
+
+def test_an_alert_whose_metric_has_series_is_judged_on_its_expression() -> None:
+    rule = AlertRule("etcdNoLeader", "etcd_server_has_leader == 0", 5.0, series="etcd_server_has_leader")
+    watched = [Series({"instance": "cp-1"}, [(100.0, 1.0), (101.0, 1.0)])]
+    assert judge_alert(rule, [], 1.0, watched).ok
+    held = judge_alert(rule, [Series({}, [(float(t), 0.0) for t in range(100, 107)])], 1.0, watched)
+    assert not held.ok
+    assert (held.expected, held.observed) == ("etcd_server_has_leader == 0 held for < 5 s", "held for 6.0 s")

@@ -224,26 +224,33 @@ def isolate_node(run: DrillRun, role: str = "leader", hold_s: float = 5.0, ttl_s
         run.evidence["partition"] = run.inject(fault)
         run.evidence["partition confirmed"] = fault.confirm()
     with run.phase("fault took effect: the majority carries on, the cut-off member is alone"):
-        if len(members) < 3:
+        remaining, quorum = len(members) - 1, etcd_probe.quorum_of(len(members))
+        if remaining < quorum:
             # One member (or two) cut off leaves no majority: this is an outage, and the drill says so.
             run.add(
                 Check(
                     "a majority of etcd members remains to carry on",
-                    f"≥ {etcd_probe.quorum_of(len(members))} of {len(members)} members on the other side",
-                    f"{len(members) - 1} member(s) besides the cut-off one",
-                    False,
+                    f"≥ {quorum} of {len(members)} members on the other side",
+                    f"{remaining} member(s) besides the cut-off one",
+                    remaining >= quorum,
                     hint="a single control plane cannot survive losing its node: that is what this drill shows",
                 )
             )
         elif role == "leader":
-            elected = wait_until(
-                "the majority elects a new leader",
-                lambda: etcd_probe.leader_of(_observe_without(run, node)),
-                lambda m: m is not None and m.node != node,
-                timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
-                interval_s=0.05,
-                describe=lambda m: f"leader {m.node if m else 'none'}",
-            )
+            try:
+                elected = wait_until(
+                    "the majority elects a new leader",
+                    lambda: etcd_probe.leader_of(_observe_without(run, node)),
+                    lambda m: m is not None and m.node != node,
+                    timeout_s=max(30.0, run.profile.etcd.leader_election_max_s * 3),
+                    interval_s=0.05,
+                    describe=lambda m: f"leader {m.node if m else 'none'}",
+                )
+            except RecoveryTimeout as e:
+                limit = run.profile.etcd.leader_election_max_s
+                gave_up = f"no leader besides {node} within {e.timeout_s:g} s; last observed {e.last_observed}"
+                run.add(slo.check_max("the majority elected a new leader within the SLO", None, limit, hint=gave_up))
+                raise
             elected_s = run.now() - start
             run.metrics["leader_election_s"] = elected_s
             run.evidence["leader change"] = f"{node} → {elected.node if elected else '?'} in {elected_s:.3f} s"
@@ -310,15 +317,24 @@ def cut_apiserver_from_etcd(run: DrillRun, node: str | None = None, hold_s: floa
             run.evidence["partition"] = run.inject(fault)
             run.evidence["partition confirmed"] = fault.confirm()
         with run.phase(f"fault took effect: kube-apiserver on {target} reports not ready"):
-            try:
+            limit = run.profile.api.unready_max_s
+            gave_up = ""
+            try:  # waited for past the SLO, so a slow detection is measured and judged, not cut off at the limit
                 wait_until(
-                    f"{url}/readyz failing", lambda: kube.readyz(url), lambda ok: not ok, timeout_s=30, interval_s=0.2
+                    f"{url}/readyz failing",
+                    lambda: kube.readyz(url),
+                    lambda ok: not ok,
+                    timeout_s=max(30.0, 3 * limit),
+                    interval_s=0.2,
+                    describe=lambda ok: "ready" if ok else "not ready",
                 )
                 unready_s: float | None = run.now() - start
-            except RecoveryTimeout:
-                unready_s = None
+            except RecoveryTimeout as e:
+                unready_s, gave_up = None, f"still {e.last_observed} after {e.timeout_s:g} s"
             run.metrics["apiserver_unready_s"] = unready_s
-            run.add(slo.check_max(f"kube-apiserver on {target} went unready without etcd", unready_s, 30.0))
+            run.add(
+                slo.check_max(f"kube-apiserver on {target} went unready without etcd", unready_s, limit, hint=gave_up)
+            )
             run.hold(max(0.0, hold_s - (run.now() - start)))
         with run.phase("heal: restore its etcd traffic; it becomes ready again"):
             run.evidence["heal"] = run.rollbacks.revert_one(fault)

@@ -37,6 +37,12 @@ _AGG: dict[str, Callable[[Sequence[float]], float]] = {"max": max, "min": min, "
 DEFAULT_TARGETS = PromTargets()
 
 
+NO_SERIES_HINT = (
+    "the metric is missing: check the Prometheus target is up and its job label "
+    "(prometheus: in the SLO profile or the inventory)"
+)
+
+
 @dataclass(frozen=True)
 class PromCheck:
     name: str
@@ -56,17 +62,15 @@ class PromCheck:
 
     def judge(self, values: Sequence[float], window_s: float, targets: PromTargets = DEFAULT_TARGETS) -> Check:
         expr = self.render(window_s, targets)
-        if not values:
-            return Check(self.name, f"{self.aggregate}({expr}) {self.op} {self.threshold:g}",
-                         f"no series for {expr} (is the job label right?)", False,
-                         hint="the metric is missing: check the Prometheus target is up and its job label "
-                              "(prometheus: in the SLO profile or the inventory)")  # fmt: skip
-        value = _AGG[self.aggregate](values)
+        value = _AGG[self.aggregate](values) if values else None
         return Check(
             self.name,
             expected=f"{self.aggregate}({expr}) {self.op} {self.threshold:g}",
-            observed=f"{value:g} over {len(values)} series",
-            ok=_OPS[self.op](value, self.threshold),
+            observed=f"no series for {expr} (is the job label right?)"
+            if value is None
+            else f"{value:g} over {len(values)} series",
+            ok=value is not None and _OPS[self.op](value, self.threshold),
+            hint="" if values else NO_SERIES_HINT,
         )
 
 
@@ -101,12 +105,25 @@ def longest_firing_s(series: Sequence[Series], step_s: float) -> float:
     return best
 
 
-def judge_alert(rule: AlertRule, series: Sequence[Series], step_s: float) -> Check:
+def judge_alert(
+    rule: AlertRule, series: Sequence[Series], step_s: float, watched: Sequence[Series] | None = None
+) -> Check:
+    """Whether ``rule`` fired (held for ``for_s``) as expected. With ``rule.series``, ``watched`` is what
+    Prometheus had of that metric: none fails the check, since an alert over a missing metric never fires."""
+    name = f"alert {rule.name} {'fires' if rule.expect_firing else 'does not fire'}"
+    blind = rule.series is not None and not watched
+    if blind:
+        return Check(
+            name,
+            expected=f"series for {rule.series} over the window, then {rule.expr}",
+            observed=f"no series for {rule.series} (is the job label right?)",
+            ok=not blind,
+            hint=NO_SERIES_HINT,
+        )
     held = longest_firing_s(series, step_s)
     fires = bool(series) and held >= rule.for_s
-    want = "fires" if rule.expect_firing else "does not fire"
     return Check(
-        name=f"alert {rule.name} {want}",
+        name=name,
         expected=f"{rule.expr} held for {'≥' if rule.expect_firing else '<'} {rule.for_s:g} s",
         observed=f"held for {held:.1f} s" if series else "never true",
         ok=fires == rule.expect_firing,
@@ -148,16 +165,6 @@ def evaluate(
     return PromResult(check.judge(values, window_s, targets), query, [(s.labels, s.value) for s in samples])
 
 
-def missing_series(rule: AlertRule) -> Check:
-    return Check(
-        name=f"alert {rule.name} {'fires' if rule.expect_firing else 'does not fire'}",
-        expected=f"series for {rule.series} over the window, then {rule.expr}",
-        observed=f"no series for {rule.series} (is the job label right?)",
-        ok=False,
-        hint="an alert over a metric Prometheus does not have can never fire: check the target and its job label",
-    )
-
-
 def evaluate_alert(
     prom: Prometheus,
     rule: AlertRule,
@@ -167,7 +174,9 @@ def evaluate_alert(
     targets: PromTargets = DEFAULT_TARGETS,
 ) -> PromResult:
     rule = rule.rendered(targets)
-    if rule.series and not prom.query_range(rule.series, start, end, step_s):
-        return PromResult(missing_series(rule), rule.series, [])
+    watched = prom.query_range(rule.series, start, end, step_s) if rule.series else None
+    if rule.series and not watched:
+        return PromResult(judge_alert(rule, [], step_s, watched), rule.series, [])
     series = prom.query_range(rule.expr, start, end, step_s)
-    return PromResult(judge_alert(rule, series, step_s), rule.expr, [(s.labels, len(s.points)) for s in series])
+    verdict = judge_alert(rule, series, step_s, watched)
+    return PromResult(verdict, rule.expr, [(s.labels, len(s.points)) for s in series])
