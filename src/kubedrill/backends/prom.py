@@ -1,21 +1,38 @@
-"""Prometheus over its HTTP API, through prometheus-api-client.
+"""Prometheus over its HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/), with requests.
 
-Returns plain values; connection failures become ClusterUnreachable and bad queries BackendError with
-Prometheus' own error text, so a typo in an SLO profile reads as such and not as a traceback.
+Four GETs: ``/-/ready`` (not retried: callers poll it), and ``/api/v1/targets?state=active``,
+``/api/v1/query`` and ``/api/v1/query_range``, which get one retry of a failed connection or read. The
+timeout is ``timeout_s`` as given, for the connect and for the read. (prometheus-api-client did the same three
+API calls but took whole-second timeouts, rounded range bounds to whole seconds, put the raw body in its
+errors and pulled in dateparser: these few lines replace it.)
+
+Returns plain values; no answer at all (refused, timed out, bad URL) becomes ClusterUnreachable, and any
+answer that is not a success BackendError with Prometheus' own ``errorType: error`` text, so a typo in an
+SLO profile reads as such and not as a traceback. Times go out as unix seconds with milliseconds and the
+range step as float seconds, both as given: nothing is rounded to whole seconds.
+
+The parsing is pure (``api_data``, ``instants``, ``series``, ``targets_of``) and tested without a server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from kubedrill.backends.http import _short
 from kubedrill.errors import BackendError, ClusterUnreachable
+
+READY_TIMEOUT_S = 2.0
+_BODY_CHARS = 200  # of an answer kubedrill cannot read, quoted in the error
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,62 +63,121 @@ class Series:
 class Prometheus:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self._client = PrometheusConnect(
-            url=self.url, retry=Retry(total=1, backoff_factor=0.2), timeout=int(max(1, timeout_s))
-        )
+        self.timeout_s = timeout_s
+        self._session = requests.Session()
+        # one more try after a failed connect or read; an HTTP answer, whatever its status, is final
+        self._session.mount(self.url, HTTPAdapter(max_retries=Retry(total=1, backoff_factor=0.2)))
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _get(self, what: str, path: str, params: dict[str, str], parse: Callable[[Any], T]) -> T:
         try:
-            return fn(*args, **kwargs)
-        except PrometheusApiClientException as e:
-            raise BackendError(f"Prometheus at {self.url} rejected {what}: {e}") from e
+            r = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout_s)
         except requests.RequestException as e:
             raise ClusterUnreachable(
-                f"Prometheus at {self.url} did not answer {what}: {type(e).__name__}; "
+                f"Prometheus at {self.url} did not answer {what}: {type(e).__name__} ({_short(e)}); "
                 "check --prometheus-url / KUBEDRILL_PROMETHEUS_URL"
             ) from e
+        data = api_data(self.url, what, r.status_code, r.text)
+        try:
+            return parse(data)
+        except (LookupError, TypeError, ValueError, AttributeError) as e:
+            raise BackendError(f"Prometheus at {self.url} answered {what} unexpectedly: {e}") from e
 
     def ready(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200
+        try:  # not retried: callers poll it
+            return requests.get(f"{self.url}/-/ready", timeout=min(READY_TIMEOUT_S, self.timeout_s)).status_code == 200
         except requests.RequestException:
             return False
 
     def targets(self) -> list[Target]:
-        data = self._call("a targets request", self._client.get_targets, state="active")
-        return [
-            Target(
-                job=t["labels"].get("job", t.get("scrapePool", "")),
-                instance=t["labels"].get("instance", ""),
-                health=t.get("health", "unknown"),
-                last_error=t.get("lastError", ""),
-                last_scrape=t.get("lastScrape", ""),
-                scrape_interval_s=duration_s(t.get("scrapeInterval", "")),
-            )
-            for t in data.get("activeTargets", [])
-        ]
+        return self._get("a targets request", "/api/v1/targets", {"state": "active"}, targets_of)
 
     def query(self, promql: str, at: dt.datetime | None = None) -> list[Instant]:
-        params = {"time": f"{at.timestamp():.3f}"} if at else None
-        result = self._call(f"query {promql!r}", self._client.custom_query, promql, params=params)
-        return [_instant(r) for r in result]
+        return self._get(f"query {promql!r}", "/api/v1/query", query_params(promql, at), instants)
 
     def query_range(self, promql: str, start: dt.datetime, end: dt.datetime, step_s: float) -> list[Series]:
-        result = self._call(
-            f"range query {promql!r}",
-            self._client.custom_query_range,
-            promql,
-            start_time=start,
-            end_time=end,
-            step=f"{step_s:g}s",
+        params = range_params(promql, start, end, step_s)
+        return self._get(f"range query {promql!r}", "/api/v1/query_range", params, series)
+
+
+# ---------------------------------------------------------------- requests and answers, without a server
+
+
+def unix(t: dt.datetime) -> str:
+    """A time as the API takes it: unix seconds with milliseconds (a naive datetime is local time)."""
+    return f"{t.timestamp():.3f}"
+
+
+def query_params(promql: str, at: dt.datetime | None = None) -> dict[str, str]:
+    return {"query": promql} | ({"time": unix(at)} if at else {})
+
+
+def range_params(promql: str, start: dt.datetime, end: dt.datetime, step_s: float) -> dict[str, str]:
+    # float seconds, not a duration: Prometheus' durations ("1s") take no fractions
+    return {"query": promql, "start": unix(start), "end": unix(end), "step": f"{step_s:g}"}
+
+
+def api_data(url: str, what: str, status: int, body: str) -> Any:
+    """``data`` of an API answer (``{"status": "success", "data": …}``); BackendError naming Prometheus'
+    ``errorType`` and ``error`` when it failed (400 bad parameters, 422 cannot execute, 503 timed out), or
+    quoting the body when it is not the API's JSON (a proxy's error page, a wrong URL)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "status" not in doc:
+        text = " ".join(body.split())[:_BODY_CHARS]
+        raise BackendError(
+            f"Prometheus at {url} answered {what} with HTTP {status} and not its API's JSON: {text!r}; "
+            "check --prometheus-url / KUBEDRILL_PROMETHEUS_URL"
         )
-        return [
-            Series(labels=dict(r.get("metric", {})), points=[(float(t), float(v)) for t, v in r.get("values", [])])
-            for r in result
-        ]
+    if doc["status"] != "success" or not 200 <= status < 300:
+        kind, error = doc.get("errorType", "error"), doc.get("error", "no error text")
+        raise BackendError(f"Prometheus at {url} rejected {what}: {kind}: {error} (HTTP {status})")
+    return doc.get("data")
+
+
+def _result(data: Any) -> tuple[str, Any]:
+    if not isinstance(data, dict) or "resultType" not in data or "result" not in data:
+        raise ValueError(f"no resultType and result in {str(data)[:_BODY_CHARS]!r}")
+    return data["resultType"], data["result"]
+
+
+def instants(data: Any) -> list[Instant]:
+    """An instant query's ``data``: each element of a vector, or a scalar as one unlabelled value. A range
+    vector or a string is refused: not something a check can compare."""
+    kind, result = _result(data)
+    if kind == "vector":
+        # a native histogram's sample has "histogram" instead of "value": NaN, as for a missing value
+        return [Instant(dict(r.get("metric", {})), float(r.get("value", (0, "NaN"))[1])) for r in result]
+    if kind == "scalar":
+        return [Instant({}, float(result[1]))]
+    raise ValueError(f"a {kind}, not an instant vector or a scalar")
+
+
+def series(data: Any) -> list[Series]:
+    """A range query's ``data``: a matrix, one Series per label set."""
+    kind, result = _result(data)
+    if kind != "matrix":
+        raise ValueError(f"a {kind}, not a matrix")
+    return [Series(dict(r.get("metric", {})), [(float(t), float(v)) for t, v in r.get("values", [])]) for r in result]
+
+
+def targets_of(data: Any) -> list[Target]:
+    """``data`` of ``/api/v1/targets?state=active``."""
+    return [
+        Target(
+            job=t["labels"].get("job", t.get("scrapePool", "")),
+            instance=t["labels"].get("instance", ""),
+            health=t.get("health", "unknown"),
+            last_error=t.get("lastError", ""),
+            last_scrape=t.get("lastScrape", ""),
+            scrape_interval_s=duration_s(t.get("scrapeInterval", "")),
+        )
+        for t in data["activeTargets"]
+    ]
 
 
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -125,8 +201,3 @@ def duration_s(text: str) -> float:
         number = ""
         i += len(unit)
     return total if not number else 0.0
-
-
-def _instant(r: dict[str, Any]) -> Instant:
-    value = r.get("value", [0, "nan"])
-    return Instant(labels=dict(r.get("metric", {})), value=float(value[1]))
