@@ -185,6 +185,7 @@ def rolling_drain(timeout_s: float = 30.0, configuration: Configuration = None) 
 
 plan_move_etcd_leader = etcd.plan_move_etcd_leader
 plan_kill_etcd_member = etcd.plan_kill_etcd_member
+plan_lose_etcd_quorum = etcd.plan_lose_etcd_quorum
 plan_kill_component = components.plan_kill_component
 plan_stop_every_instance = components.plan_stop_every_instance
 plan_isolate_node = network.plan_isolate_node

@@ -10,6 +10,7 @@ from typing import Any
 
 from kubedrill.backends.cluster import Cluster
 from kubedrill.chaos import activities
+from kubedrill.errors import DrillError
 
 
 def render(experiment: dict[str, Any], cluster: Cluster) -> str:
@@ -21,10 +22,11 @@ def render(experiment: dict[str, Any], cluster: Cluster) -> str:
             args = provider.get("arguments", {}) or {}
             planner = getattr(activities, f"plan_{func}", None)
             if planner is not None and provider.get("module") == activities.__name__:
-                lines.append(
-                    f"{section}: {act.get('name')}\n"
-                    + "\n".join(f"  {x}" for x in planner(cluster, **args).render().splitlines())
-                )
+                try:
+                    text = planner(cluster, **args).render()
+                except DrillError as e:  # e.g. etcdctl missing on a host, which a dry run does not copy there
+                    text = f"targets not resolved: {e}"
+                lines.append(f"{section}: {act.get('name')}\n" + "\n".join(f"  {x}" for x in text.splitlines()))
             else:
                 lines.append(f"{section}: {act.get('name')}: {provider.get('module')}.{func}({args})")
     return "\n".join(lines)

@@ -294,7 +294,11 @@ def _await_apiserver_ready(run: DrillRun, node: str, start: float) -> None:
             limit,
             start,
             lambda: wait_until(
-                f"kube-apiserver on {node} ready", lambda: kube.readyz(url), bool, timeout_s=limit, interval_s=0.1
+                f"kube-apiserver on {node} ready",
+                lambda: kube.readyz(url),
+                bool,
+                timeout_s=steps.outlast(limit),
+                interval_s=0.1,
             ),
         )
     finally:

@@ -324,6 +324,18 @@ def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
     return MoveLeader(cluster, to).plan()
 
 
+def plan_lose_etcd_quorum(cluster: Cluster, hold_s: float = 5.0) -> Plan:
+    """The members ``lose_etcd_quorum`` would stop (followers first) and how each is held down and started."""
+    victims = choose_quorum_loss(observe(cluster))
+    plans = [StopComponent(cluster, "etcd", m.node, hold=True).plan() for m in victims]
+    return Plan(
+        fault="etcd.quorum-loss",
+        targets={m.node: f"etcd ({'leader' if m.is_leader else 'follower'})" for m in victims},
+        actions=[a for p in plans for a in p.actions] + [f"hold {hold_s:g} s from the first refused write"],
+        revert=[a for p in plans for a in p.revert],
+    )
+
+
 def plan_kill_etcd_member(cluster: Cluster, role: str = "leader") -> Plan:
     _, node = member_for_role(observe(cluster), role)
     return KillComponent(cluster, "etcd", node).plan()
