@@ -16,8 +16,11 @@ from pathlib import Path
 
 from kubedrill.backends import kind_cli
 from kubedrill.backends.embedded import Layout, default_state_dir
+from kubedrill.backends.inventory import load_inventory
+from kubedrill.config import read_yaml
 from kubedrill.errors import ConfigError, DrillError
 from kubedrill.local import build, engine, health, kind, lifecycle
+from kubedrill.paths import ALLURERC
 from kubedrill.settings import OPTIONS
 
 # What `kubedrill gameday` takes and passes on to pytest: the settings' options with a value (not the flags:
@@ -121,7 +124,56 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if st.healthy else 1
 
 
+def _print_exports(exports: dict[str, str], notes: Sequence[str] = ()) -> None:
+    for key, value in exports.items():
+        quoted = value if key == "PATH" else shlex.quote(value)
+        print(f"export {key}={quoted}")
+    for note in notes:
+        print(f"# {note}")
+
+
+def env_kind() -> tuple[dict[str, str], list[str]]:
+    """What pytest and ``chaos run`` need for the kind cluster: its kubeconfig and context, the kind backend
+    (nodes reached through the engine), its Prometheus. A kubeconfig without the context is an error."""
+    config = kind.kubeconfig_path()
+    contexts = []
+    if config.is_file():
+        data = read_yaml(config, "kubeconfig")
+        listed = data.get("contexts") if isinstance(data, dict) else None
+        contexts = [c.get("name") for c in listed or [] if isinstance(c, dict)]
+    if kind.CONTEXT not in contexts:
+        raise ConfigError(str(config), "contexts", f"context {kind.CONTEXT}: run 'kubedrill up --provider kind'",
+                          ", ".join(map(str, contexts)) or "none")  # fmt: skip
+    exports = {
+        "KUBECONFIG": str(config),
+        "KUBEDRILL_CONTEXT": kind.CONTEXT,
+        "KUBEDRILL_BACKEND": "kind",
+        "KUBEDRILL_PROMETHEUS_URL": kind.PROMETHEUS_URL,
+    }
+    return exports, []
+
+
+def env_inventory(path: str) -> tuple[dict[str, str], list[str]]:
+    """What pytest and ``chaos run`` need for real nodes over ssh: the inventory (validated here, so a bad
+    one is an error now, not mid-drill) and the ssh backend; the cluster's kubeconfig, context and Prometheus
+    are the user's to give, so they are named, not guessed."""
+    inventory = load_inventory(path)
+    exports = {"KUBEDRILL_BACKEND": "ssh", "KUBEDRILL_INVENTORY": str(Path(path).resolve())}
+    notes = [
+        f"inventory: {len(inventory.hosts)} nodes ({', '.join(inventory.hosts)}), runtime {inventory.runtime}",
+        "also set KUBECONFIG (and KUBEDRILL_CONTEXT) for this cluster and KUBEDRILL_PROMETHEUS_URL for its Prometheus",
+        "destructive drills need the context allowed: export KUBEDRILL_ALLOW_CONTEXT=<its name>",
+    ]
+    return exports, notes
+
+
 def cmd_env(args: argparse.Namespace) -> int:
+    if args.inventory:
+        _print_exports(*env_inventory(args.inventory))
+        return 0
+    if args.provider == "kind":
+        _print_exports(*env_kind())
+        return 0
     layout = Layout.load(_state_dir(args))
     if layout is None:
         print("no embedded cluster: run 'kubedrill up'", file=sys.stderr)
@@ -140,16 +192,16 @@ def cmd_env(args: argparse.Namespace) -> int:
         exports["PATH"] = ":".join(sorted({str(p.parent) for p in bins.values()})) + ":$PATH"
     except DrillError:
         pass
-    for key, value in exports.items():
-        quoted = value if key == "PATH" else shlex.quote(value)
-        print(f"export {key}={quoted}")
+    _print_exports(exports)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from kubedrill.report.render import render
 
-    out = render(Path(args.results), Path(args.output), Path(args.config))
+    # Your own allurerc.mjs (in the working directory) wins over the one kubedrill ships.
+    config = Path(args.config) if args.config else next((p for p in (Path("allurerc.mjs"),) if p.is_file()), ALLURERC)
+    out = render(Path(args.results), Path(args.output), config)
     print(f"report: {out.first_page.resolve()}")
     if out.single_file.exists():
         print(f"single file (offline): {out.single_file.resolve()}")
@@ -283,7 +335,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_status)
 
-    s = sub.add_parser("env", help="print the exports for KUBECONFIG, etcdctl and Prometheus")
+    s = sub.add_parser(
+        "env", help="print the exports pytest and 'chaos run' need: KUBECONFIG, context, backend, Prometheus, etcdctl"
+    )
+    _provider_arg(s, "the embedded cluster (default) or kind's")
+    s.add_argument("--inventory", help="real nodes over ssh: this inventory (validated) and the ssh backend")
     s.set_defaults(func=cmd_env)
 
     s = sub.add_parser("recover", help="revert every fault a killed run left behind (from the rollback ledger)")
@@ -305,7 +361,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="render the Allure HTML report from the results")
     s.add_argument("--results", default="reports/allure-results")
     s.add_argument("--output", default="reports/allure-report")
-    s.add_argument("--config", default="allurerc.mjs")
+    s.add_argument("--config", help="allurerc (default: ./allurerc.mjs if there, else kubedrill's)")
     s.set_defaults(func=cmd_report)
     return p
 

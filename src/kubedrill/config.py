@@ -32,8 +32,7 @@ from typing import Any, TypeVar
 import yaml
 
 from kubedrill.errors import ConfigError
-
-DEFAULT_PROFILE = Path(__file__).resolve().parents[2] / "scenarios" / "slo" / "default.yaml"
+from kubedrill.paths import DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)
@@ -214,9 +213,7 @@ def read_yaml(path: str | Path, what: str) -> Any:
 
 
 def load_profile(path: str | Path | None) -> SloProfile:
-    """The profile at ``path``, or the project's default profile, or built-in defaults."""
+    """The profile at ``path``, or the default profile kubedrill ships (``scenarios/slo/default.yaml``)."""
     if path is None:
-        if not DEFAULT_PROFILE.exists():
-            return SloProfile()
         path = DEFAULT_PROFILE
     return parse_profile(read_yaml(path, "SLO profile"), str(path))

@@ -45,11 +45,11 @@ from kubedrill.config import read_yaml
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, Declined
 from kubedrill.faults.ledger import RollbackLedger
+from kubedrill.paths import ALLURERC
 from kubedrill.report import allure_report
 from kubedrill.report.summary import DrillRow
 from kubedrill.session import drill_environment, set_injection_gate, summary_rows
 
-ALLURERC = Path(__file__).resolve().parents[2] / "allurerc.mjs"
 HELP = (
     "answers: y inject · s skip · p pause · a abort;  any time: d [note] detected · m [note] mitigated · "
     "n text note · p pause before the next drill · a abort now (reverts)"

@@ -5,6 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# What the package ships beside its code (symlinks to the top-level directories in a checkout, copies in an
+# installed wheel): the scenarios and the default SLO profile, ci/ (kind's configuration, manifests, inventory
+# examples) and the report's allurerc.
+PACKAGE = Path(__file__).parent
+SCENARIOS = PACKAGE / "scenarios"
+CI = PACKAGE / "ci"
+ALLURERC = PACKAGE / "allurerc.mjs"
+DEFAULT_PROFILE = SCENARIOS / "slo" / "default.yaml"
+
 
 def state_home() -> Path:
     """``$XDG_STATE_HOME/kubedrill``, else ``~/.local/state/kubedrill``."""

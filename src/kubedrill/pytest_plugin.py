@@ -28,12 +28,12 @@ from kubedrill.chaos import runner
 from kubedrill.config import SloProfile, load_profile
 from kubedrill.drill import SUITE_LABEL, SUITE_VALUE, DrillRun
 from kubedrill.errors import ConfigError, Declined, DrillError, PreconditionFailed, SloViolation
+from kubedrill.paths import SCENARIOS
 from kubedrill.report import allure_report, summary
 from kubedrill.report.summary import DrillRow
 from kubedrill.session import drill_environment, injection_gate, set_drill_environment, summary_rows
 from kubedrill.settings import OPTIONS, Option, RunSettings, option
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DESTRUCTIVE = "destructive"
 
 
@@ -70,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here (not in pyproject.toml), so the plugin works with --strict-markers outside this repository.
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    scenario_dirs(config)  # a --scenarios that is not a directory is a usage error before anything runs
     # JUnit XML for CI systems goes next to the Allure results unless asked for elsewhere.
     where = reports_dir(config)
     if where is not None and not getattr(config.option, "xmlpath", None):
@@ -116,6 +117,25 @@ def _opt(config: pytest.Config, o: Option) -> str | None:
     return value if value else (os.environ.get(o.env) or None)
 
 
+def scenario_dirs(config: pytest.Config) -> list[Path]:
+    """Where ``run_scenario`` looks, in order: the user's directory (--scenarios / KUBEDRILL_SCENARIOS, else
+    ``scenarios/`` under pytest's rootdir when there is one), then the scenarios kubedrill ships."""
+    given = _opt(config, option("--scenarios"))
+    if given is not None and not Path(given).is_dir():
+        raise pytest.UsageError(f"--scenarios: expected a directory of scenario files, got {given!r} (not a directory)")
+    mine = Path(given) if given else Path(str(config.rootpath)) / "scenarios"
+    dirs = [mine] if mine.is_dir() else []
+    return dirs + ([SCENARIOS] if all(d.resolve() != SCENARIOS.resolve() for d in dirs) else [])
+
+
+def find_scenario(name: str, dirs: list[Path]) -> Path:
+    """The first ``dirs/<name>`` that exists; a ConfigError naming every place looked in otherwise."""
+    for d in dirs:
+        if (d / name).is_file():
+            return d / name
+    raise ConfigError(name, "scenario", f"a file in one of {', '.join(str(d) for d in dirs)}", "not found")
+
+
 def _flag(config: pytest.Config, o: Option) -> bool:
     """A flag option: given on the command line, or turned on in the environment."""
     return bool(config.getoption(o.dest)) or os.environ.get(o.env, "") in o.env_true
@@ -152,17 +172,26 @@ def slo_profile(kubedrill_settings: RunSettings) -> SloProfile:
 
 @pytest.fixture(scope="session")
 def cluster(pytestconfig: pytest.Config, kubedrill_settings: RunSettings, slo_profile: SloProfile) -> Cluster:
-    """The cluster under drill, detected once per session; leftovers of earlier runs are removed."""
+    """The cluster under drill, detected once per session; leftovers of earlier runs are removed (under
+    --dry-run only listed)."""
     try:
         found = kubedrill_settings.connect()
+        if _flag(pytestconfig, option("--dry-run")):
+            found.touch_no_host()
     except DrillError as e:  # bad kubeconfig/inventory/backend, or an API that does not answer
         pytest.exit(f"kubedrill: {e}; nothing was touched", returncode=2)
     kube = found.kube()
     try:
         w = Workloads(kube)
         leftovers = w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}")
-        # Cleaning up is a write: only where destructive drills may run (the guard refuses them elsewhere).
-        if preflight.context_allowed(found.context, preflight.allowed_contexts(user_allowed_contexts(pytestconfig))):
+        # Cleaning up is a write: only where destructive drills may run (the guard refuses them elsewhere),
+        # and never under --dry-run, which touches nothing: it says what a real run would delete.
+        allowed = preflight.context_allowed(
+            found.context, preflight.allowed_contexts(user_allowed_contexts(pytestconfig))
+        )
+        if allowed and leftovers and _flag(pytestconfig, option("--dry-run")):
+            print(f"\n[dry-run] a real run would first delete the namespaces earlier runs left: {', '.join(leftovers)}")
+        elif allowed:
             for ns in leftovers:
                 w.delete_namespace(ns)
     except DrillError as e:
@@ -235,10 +264,11 @@ def require_pod_network(cluster: Cluster) -> Callable[[], None]:
 def run_scenario(
     request: pytest.FixtureRequest, kubedrill_settings: RunSettings, cluster: Cluster, destructive_guard: None
 ) -> Callable[..., DrillRun]:
-    """Run ``scenarios/<name>`` through chaoslib (or, with --dry-run, print its plan and skip)."""
+    """Run the scenario ``name`` (the user's scenarios/ first, then kubedrill's) through chaoslib (or, with
+    --dry-run, print its plan and skip)."""
 
     def run(name: str) -> DrillRun:
-        path = SCENARIOS / name
+        path = find_scenario(name, scenario_dirs(request.config))
         experiment = runner.load(path)
         if _flag(request.config, option("--dry-run")):
             from kubedrill.chaos import plans

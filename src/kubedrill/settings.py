@@ -83,6 +83,10 @@ OPTIONS: tuple[Option, ...] = (
         "SLO profile YAML (default scenarios/slo/default.yaml)",
     ),
     Option(
+        "--scenarios", "KUBEDRILL_SCENARIOS", None, None, "value",
+        "directory of your own scenarios, searched before kubedrill's (default: scenarios/ under pytest's rootdir)",
+    ),
+    Option(
         None, "KUBEDRILL_LEDGER", "ledger", "kubedrill_ledger", "value",
         "rollback ledger file (default ~/.local/state/kubedrill/rollback-ledger.jsonl)",
     ),

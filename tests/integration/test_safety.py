@@ -136,10 +136,21 @@ def test_a_context_that_is_not_allowed_is_refused_and_nothing_is_touched(embedde
 def test_a_dry_run_of_every_drill_prints_its_targets_and_commands_and_touches_nothing(
     embedded: Layout, tmp_path: Path
 ) -> None:
-    before = snapshot(embedded)
-    proc = pytest_run(tmp_path, "drills/", "--dry-run", "--allow-quorum-loss", "-s")
+    # A namespace an earlier run left: a real run deletes it first, a dry run only says it would.
+    leftover = "kubedrill-left-by-an-earlier-run"
+    kube = Kube(embedded.admin_kubeconfig)
+    try:
+        Workloads(kube).create_namespace(leftover, {SUITE_LABEL: SUITE_VALUE})
+        before = snapshot(embedded)
+        proc = pytest_run(tmp_path, "drills/", "--dry-run", "--allow-quorum-loss", "-s")
+        assert leftover in before["namespaces"]
+        assert snapshot(embedded) == before
+    finally:
+        Workloads(kube).delete_namespace(leftover)
+        kube.close()
     assert proc.returncode == 0, proc.stdout[-3000:]
     out = proc.stdout
+    assert f"[dry-run] a real run would first delete the namespaces earlier runs left: {leftover}" in out
     collected = int(re.search(r"collected (\d+) items", out).group(1))  # type: ignore[union-attr]
     plans = out.count("[dry-run] drills/")
     assert plans == collected - 1, out[-3000:]  # all but the NetworkPolicy drill, which skips on this backend
@@ -152,10 +163,10 @@ def test_a_dry_run_of_every_drill_prints_its_targets_and_commands_and_touches_no
         "iptables",
         "fault node.drain",
         "fault etcd.restore",
+        "fault etcd.quorum-loss",
         "etcdutl snapshot restore",
     ):
         assert expected in out, expected
-    assert snapshot(embedded) == before
     assert not (tmp_path / "ledger.jsonl").exists()
 
 

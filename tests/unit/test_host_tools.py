@@ -57,6 +57,25 @@ def test_a_host_without_the_tool_and_nothing_to_upload_is_a_clear_precondition()
         tool.on("m3")
 
 
+def test_under_dry_run_nothing_is_copied_and_the_missing_tool_is_said() -> None:
+    access = hosts_without("etcdctl", having={"m1"})
+    tools = [HostTool("etcdctl", "etcdctl", "/cache/etcdctl", access)]
+    cluster = Cluster(
+        backend="ssh", context="c", server="s", kubeconfig=None, control_planes=["m1", "m2"], host_tools=tools
+    )
+    cluster.touch_no_host()
+    tool = cluster.host_tools[0]
+    assert tool.on("m1") == "etcdctl"  # a host that has it is still used
+    with pytest.raises(PreconditionFailed) as e:
+        tool.on("m2")
+    assert str(e.value) == (
+        f"etcdctl is not on m2 (etcdctl not found): a real run copies kubedrill's build to {UPLOAD_DIR}/etcdctl "
+        "there; a dry run writes nothing to a host, so it does not"
+    )
+    assert access.copies == []
+    assert all(argv[0] == "sh" for node in ("m1", "m2") for argv in access.commands(node))
+
+
 def test_etcdctl_commands_name_the_path_found_on_each_node() -> None:
     access = hosts_without("etcdctl", having={"m1"})
     tool = HostTool("etcdctl", "etcdctl", "/cache/etcdctl", access)

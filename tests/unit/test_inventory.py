@@ -34,6 +34,8 @@ def test_a_good_inventory_parses() -> None:
         ({"etcd": {**GOOD["etcd"], "endpoints": {"cp-9": "https://x:2379"}}}, "etcd.endpoints.cp-9: expected a node"),
         ({"etcd": {**GOOD["etcd"], "endpoints": {"cp-1": "10.0.0.1:2379"}}}, "expected an URL"),
         ({"runtime": "supervisor"}, "supervisor_run_dir"),
+        ({"nodes": {"cp-1": {"address": " "}}}, "nodes.cp-1.address: expected a host name or IP address, got ' '"),
+        ({"etcd": {**GOOD["etcd"], "endpoints": {}}}, "etcd.endpoints: expected at least one member"),
     ],
 )
 def test_bad_inventories_name_the_field(patch: dict[str, object], message: str) -> None:

@@ -61,6 +61,7 @@ class HostTool:
     local: str | None  # kubedrill's build on this machine, uploaded where a host has none
     access: NodeAccess
     found: dict[str, str] = field(default_factory=dict)  # node → the path used there
+    uploads: bool = True  # False under --dry-run, which writes nothing to a host: a missing tool is then an error
 
     @property
     def upload_path(self) -> str:
@@ -79,6 +80,11 @@ class HostTool:
         if where:
             self.found[node] = self.configured if where[0] != self.upload_path else self.upload_path
             return self.found[node]
+        if not self.uploads:
+            raise PreconditionFailed(
+                f"{self.name} is not on {node} ({self.configured} not found): a real run copies kubedrill's build to "
+                f"{self.upload_path} there; a dry run writes nothing to a host, so it does not"
+            )
         if self.local is None:
             raise PreconditionFailed(
                 f"{self.name} is not on {node} ({self.configured} not found) and this machine has no {self.name} "
@@ -146,6 +152,12 @@ class Cluster:
     etcd_certs_local: bool = False  # etcd's client certs are files here: status over HTTP (see etcd_http)
     # The certificates' paths on the nodes, where they differ from ``etcd``'s (kind: copied here from a node).
     etcd_node_certs: tuple[Path, Path, Path] | None = None
+    host_tools: list[HostTool] = field(default_factory=list)  # ssh: etcdctl and etcdutl, uploaded where missing
+
+    def touch_no_host(self) -> None:
+        """For --dry-run: never copy a tool to a host (reading etcd where etcdctl is missing then fails, saying so)."""
+        for tool in self.host_tools:
+            tool.uploads = False
 
     @property
     def access(self) -> NodeAccess | None:
@@ -467,6 +479,7 @@ def _ssh(
     else:
         runtime = SupervisorRuntime(ssh, Path(str(inv.supervisor_run_dir)))
     etcdctl = HostTool("etcdctl", inv.etcdctl, etcdctl_local, ssh)
+    etcdutl = HostTool("etcdutl", inv.etcdutl, etcdutl_local, ssh)
     # etcdctl and its certificates are the inventory's, on the hosts
     on_node = etcdctl.command(on_the_node(ssh, unset=ETCDCTL_ENV))
     return Cluster(
@@ -492,8 +505,9 @@ def _ssh(
             data_dir_of=dict.fromkeys(inv.etcd_endpoints, inv.etcd_data_dir),
             etcdutl=inv.etcdutl,
             owner=inv.etcd_owner,
-            etcdutl_on_hosts=HostTool("etcdutl", inv.etcdutl, etcdutl_local, ssh),
+            etcdutl_on_hosts=etcdutl,
         ),
+        host_tools=[etcdctl, etcdutl],
         kubelet_nodes=sorted(inv.hosts) if inv.runtime != "supervisor" else [],
         **base,
     )

@@ -90,8 +90,11 @@ def parse_inventory(data: object, source: str) -> Inventory:
                 "a public host key like 'ssh-ed25519 AAAA…' (ssh-keyscan prints it)",
                 host_key,
             )
+        address = _req(spec, "address", source, where, str, "a host name or IP address")
+        if not address.strip():
+            raise ConfigError(source, f"{where}address", "a host name or IP address", address)
         hosts[str(name)] = SshHost(
-            address=_req(spec, "address", source, where, str, "a host name or IP address"),
+            address=address,
             user=user,
             port=port,
             identity_file=os.path.expanduser(identity) if identity else None,
@@ -103,6 +106,8 @@ def parse_inventory(data: object, source: str) -> Inventory:
         raise ConfigError(source, "runtime", "static-pod, systemd or supervisor", runtime)
     etcd = _req(data, "etcd", source, "", dict, "a mapping with endpoints, cacert, cert, key")
     endpoints = _req(etcd, "endpoints", source, "etcd.", dict, "a mapping of node name → https://host:2379")
+    if not endpoints:
+        raise ConfigError(source, "etcd.endpoints", "at least one member: node name → https://host:2379", endpoints)
     for node, url in endpoints.items():
         if node not in hosts:
             raise ConfigError(source, f"etcd.endpoints.{node}", f"a node listed under nodes ({sorted(hosts)})", node)

@@ -59,7 +59,7 @@ ROLLOUT_TIMEOUT_S = 600  # the first pull of Prometheus' and kube-state-metrics'
 TARGETS_TIMEOUT_S = 180.0
 
 # ci/ of the kubedrill checkout this package runs from (src/kubedrill/local/kind.py → the repository root).
-CI_DIR = Path(__file__).resolve().parents[3] / "ci"
+CI_DIR = paths.CI
 
 
 def ci_files(ci_dir: Path = CI_DIR) -> tuple[Path, Path]:

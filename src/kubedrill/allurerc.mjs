@@ -1,0 +1,1 @@
+../../allurerc.mjs
