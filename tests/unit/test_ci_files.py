@@ -10,17 +10,22 @@
   installs);
 - then what the drills depend on: 3 control planes + 3 workers on Kubernetes 1.34, Prometheus reachable on
   the runner's 127.0.0.1:19090, every etcd member / API server / kube-state-metrics scraped every 2 s with
-  kubedrill's alert rules, and a workflow that runs ``pytest drills/`` with JUnit output and always uploads
-  the reports.
+  kubedrill's alert rules;
+- the workflows against what they run: pytest's and the CLI's own parsers, the Makefile (``make drill``'s
+  reports and quorum-guard settings, its targets and virtualenv), the plugin's report and history paths;
+  cron, shell variables and untrusted input checked as GitHub and bash would see them;
+- ci/README.md against ci/: every file described, every file cited present, the actions' versions listed.
 
 A negative case next to each validator shows it can fail.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,10 +35,14 @@ from typing import Any
 import pytest
 import yaml
 
+from kubedrill import cli
 from kubedrill.local import build, kind, nodeimage
+from kubedrill.report import summary
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "ci"
+CI_README = (CI / "README.md").read_text()
+MAKEFILE = ROOT / "Makefile"
 KIND_CONFIG = CI / "kind-config.yaml"
 PROMETHEUS_DIR = CI / "prometheus"
 NIGHTLY = CI / "workflows" / "nightly-kind.yaml"
@@ -97,8 +106,119 @@ def scrape_job(name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- GitHub workflows
 
 
-def test_there_are_the_two_workflows() -> None:
-    assert [p.name for p in WORKFLOWS] == ["embedded.yaml", "nightly-kind.yaml"]
+def make_variables() -> dict[str, str]:
+    """The Makefile's variables as ``make`` sets them with nothing overridden (``?=``, ``:=``, ``=``)."""
+    found = re.findall(r"^([A-Z_]+)\s*(?:\?=|:=|=)[ \t]*(.*)$", MAKEFILE.read_text(), re.MULTILINE)
+    return dict(found)
+
+
+def make_expand(text: str) -> str:
+    variables = make_variables()
+    for _ in range(5):  # variables made of variables
+        text = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), text)
+    return text
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([\w-]+):", MAKEFILE.read_text(), re.MULTILINE))
+
+
+def make_recipe(target: str) -> str:
+    """``target``'s recipe, continuation lines joined, variables expanded."""
+    text = MAKEFILE.read_text()
+    m = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.MULTILINE)
+    assert m, f"the Makefile has no recipe for {target}"
+    return make_expand(m.group(1).replace("\\\n", " "))
+
+
+def step_env(workflow: dict[str, Any], job: dict[str, Any], step: dict[str, Any]) -> dict[str, str]:
+    return {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+
+
+def shell_expand(text: str, env: dict[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` from ``env``; a GitHub expression (``${{ … }}``) is empty here, as an unset
+    input is."""
+    env = {k: re.sub(r"\$\{\{.*?\}\}", "", str(v)) for k, v in env.items()}
+    return re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda m: env.get(m.group(1), m.group(0)), text)
+
+
+def run_commands(script: str) -> list[list[str]]:
+    """The simple commands of a step's script (split at ``&&``, ``||``, ``|`` and ``;``)."""
+    out = []
+    for line in script.replace("\\\n", " ").splitlines():
+        for part in re.split(r"&&|\|\||[|;]", line):
+            try:
+                argv = shlex.split(part, comments=True)
+            except ValueError:  # a quote opened on another line: not a command of ours
+                continue
+            if argv:
+                out.append(argv)
+    return out
+
+
+def pytest_args(parser: Any, argv: list[str]) -> dict[str, Any]:
+    """What pytest makes of ``argv`` (its own parser: pytest's, kubedrill's, allure's and junitxml's options)."""
+    namespace, unknown = parser.parse_known_and_unknown_args(argv)
+    assert [a for a in unknown if a.startswith("-")] == [], f"pytest does not know {unknown}: {argv}"
+    return vars(namespace)
+
+
+def nightly_drill_run(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """The nightly `pytest drills/` step as pytest parses it, with the workflow's environment."""
+    workflow = load_workflow(NIGHTLY)
+    found = [
+        (job, step, argv)
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        for argv in run_commands(step.get("run", ""))
+        if argv[0].endswith("pytest") and "drills/" in argv
+    ]
+    assert len(found) == 1, f"expected one step running pytest drills/, found {len(found)}"
+    job, step, argv = found[0]
+    env = step_env(workflow, job, step)
+    # one word each, as quoted; a variable that expands to nothing is no argument (PYTEST_ARGS, unquoted, unset)
+    expanded = [word for word in (shell_expand(arg, env) for arg in argv[1:]) if word]
+    return pytest_args(pytestconfig._parser, expanded)
+
+
+def ci_readme_first_column(header: str) -> list[str]:
+    """The first cells of ci/README.md's table whose header row begins ``| header |``."""
+    lines = CI_README.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :])
+    return [row.split("|")[1].strip() for row in rows]
+
+
+def test_ci_readme_describes_every_file_in_ci() -> None:
+    described = {cell.strip("`") for cell in ci_readme_first_column("file")}
+    present = {f"{p.name}/" for p in CI.iterdir() if p.is_dir() and p.name != "workflows"}
+    present |= {p.name for p in CI.iterdir() if p.is_file() and p.name != "README.md"}
+    present |= {f"workflows/{p.name}" for p in WORKFLOWS}
+    assert described == present, "ci/README.md's table and ci/ disagree"
+
+
+# Paths ci/README.md cites that are not in this repository, and why.
+NOT_HERE = {
+    ".github/workflows/": "where a user copies the workflows to",
+    "pkg/apis/config/defaults/image.go": "a file of kind's Go module, where its default node image is",
+}
+
+
+def test_ci_readme_cites_only_files_that_exist() -> None:
+    cited = {
+        token
+        for token in re.findall(r"`([\w./-]+)`", CI_README)
+        if token.endswith("/") or re.search(r"\.(md|py|ya?ml|toml|sum|go|json|mjs)$", token) or token.startswith(".")
+    }
+    assert len(cited) > 10, f"the citation reader lost ci/README.md's files: {sorted(cited)}"
+    missing = []
+    for token in sorted(cited - set(NOT_HERE)):
+        places = [ROOT / token, CI / token, ROOT / "src" / "kubedrill" / "local" / token]
+        if "/" not in token.rstrip("/"):  # a bare file name: anywhere in tests/, src/ or ci/
+            places += [p for top in ("tests", "src", "ci") for p in (ROOT / top).rglob(token)]
+        if not any(p.exists() for p in places):
+            missing.append(token)
+    assert missing == [], f"ci/README.md cites files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -110,68 +230,182 @@ def test_workflow_validates_against_the_github_workflows_schema(workflow: Path) 
 
 
 def test_the_workflow_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    workflow = load_workflow(NIGHTLY)
+    job = next(iter(workflow["jobs"].values()))
+    job["runs_on"] = job.pop("runs-on")  # a misspelt key: the job has no runner
     broken = tmp_path / "nightly-kind.yaml"
-    text = NIGHTLY.read_text()
-    assert "    runs-on: ubuntu-24.04\n" in text
-    broken.write_text(text.replace("    runs-on: ubuntu-24.04\n", "    runs_on: ubuntu-24.04\n"))
+    broken.write_text(yaml.safe_dump(workflow))
     result = check_jsonschema("vendor.github-workflows", broken)
     assert result.returncode != 0, "a job without runs-on passed the schema check"
     assert "runs" in result.stdout + result.stderr
 
 
-def test_every_action_is_pinned_to_a_major_version() -> None:
+def test_every_action_is_pinned_to_a_major_version_and_listed_in_ci_readme() -> None:
+    used = set()
     for path in WORKFLOWS:
         for step in steps(load_workflow(path)):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+", step["uses"]), f"{path.name}: {step['uses']}"
+                m = re.fullmatch(r"([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@(v\d+)", step["uses"])
+                assert m, f"{path.name}: {step['uses']} is not pinned to a major version"
+                used.add(m.groups())
+    row = next(line for line in CI_README.splitlines() if line.startswith("| GitHub Actions |"))
+    listed = {
+        (name if "/" in name else f"actions/{name}", version)
+        for name, version in re.findall(r"`([\w./-]+)@(v\d+)`", row)
+    }
+    assert used == listed, "ci/README.md's pinned versions and the workflows' actions differ"
 
 
-def test_nightly_runs_on_a_schedule_and_by_hand() -> None:
+def cron_field(text: str, low: int, high: int) -> set[int]:
+    """One field of a POSIX cron expression (numbers, ``*``, ranges, steps, lists) → the values it matches."""
+    values: set[int] = set()
+    for part in text.split(","):
+        m = re.fullmatch(r"(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?", part)
+        if m is None:
+            raise ValueError(f"{text!r}: not a cron field")
+        start, end = (low, high) if m.group(1) == "*" else (int(m.group(2)), int(m.group(3) or m.group(2)))
+        step = int(m.group(4) or 1)
+        if not low <= start <= end <= high or step < 1:
+            raise ValueError(f"{text!r}: outside {low}-{high}")
+        values |= set(range(start, end + 1, step))
+    return values
+
+
+def cron_times_per_day(expression: str) -> int:
+    """How many times a day a cron schedule fires, if it fires every day; ValueError otherwise."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expression!r}: expected 5 fields")
+    minutes, hours = cron_field(fields[0], 0, 59), cron_field(fields[1], 0, 23)
+    days, months, weekdays = cron_field(fields[2], 1, 31), cron_field(fields[3], 1, 12), cron_field(fields[4], 0, 7)
+    if len(days) < 31 or len(months) < 12 or not {0, 1, 2, 3, 4, 5, 6} <= weekdays | {0 if 7 in weekdays else 1}:
+        raise ValueError(f"{expression!r}: not every day")
+    return len(minutes) * len(hours)
+
+
+def test_the_cron_reader() -> None:
+    assert cron_times_per_day("17 2 * * *") == 1
+    assert cron_times_per_day("0,30 */6 * * 0-7") == 8
+    for bad in ("17 2 * *", "61 2 * * *", "17 24 * * *", "17 2 * * 1-5", "x 2 * * *", "17 2 1 * *"):
+        with pytest.raises(ValueError):
+            cron_times_per_day(bad)
+
+
+def test_nightly_runs_once_every_night_and_by_hand() -> None:
     on = load_workflow(NIGHTLY)["on"]
-    assert set(on) == {"schedule", "workflow_dispatch"}
-    assert on["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"], "expected a daily schedule"
+    assert "workflow_dispatch" in on, "a failed night must be re-runnable by hand"
+    assert [cron_times_per_day(entry["cron"]) for entry in on["schedule"]] == [1]
+    assert set(on) == {"schedule", "workflow_dispatch"}, "the drills break the cluster: never on push"
 
 
-def test_nightly_creates_the_kind_cluster_and_runs_every_drill_with_junit_output() -> None:
-    workflow = load_workflow(NIGHTLY)
-    runs = [step.get("run", "") for step in steps(workflow)]
-    assert any(".venv/bin/kubedrill up --provider kind" in run for run in runs)
-    drills = [run for run in runs if "pytest drills/" in run]
-    assert len(drills) == 1, "expected one step running pytest drills/"
-    argv = drills[0].split()
-    for flag in ("--allow-quorum-loss", "--junitxml", "--alluredir", "--kube-context", "--prometheus-url"):
-        assert flag in argv, f"pytest drills/ runs without {flag}"
-    assert argv[argv.index("--junitxml") + 1] == "reports/junit.xml"
-    assert workflow["env"]["KUBE_CONTEXT"] == "kind-kubedrill"
-    assert workflow["env"]["PROMETHEUS_URL"] == "http://127.0.0.1:19090"
+def test_workflows_run_the_tools_make_installs() -> None:
+    """Each step runs a Makefile target that exists, or a tool from the virtualenv the Makefile creates."""
+    venv_bin = make_expand("$(VENV)") + "/bin/"
+    for path in WORKFLOWS:
+        for step in steps(load_workflow(path)):
+            for argv in run_commands(step.get("run", "")):
+                if argv[0] == "make":
+                    assert set(argv[1:]) <= make_targets(), f"{path.name}: {argv}: the Makefile has no such target"
+                elif "/bin/" in argv[0] and argv[0].startswith("."):
+                    assert argv[0].startswith(venv_bin), f"{path.name}: {argv[0]} is not in the Makefile's {venv_bin}"
 
 
-def test_nightly_always_renders_uploads_and_publishes_the_reports() -> None:
+def test_every_kubedrill_command_of_the_workflows_is_one_the_cli_takes() -> None:
+    seen = 0
+    for path in WORKFLOWS:
+        for step in steps(load_workflow(path)):
+            for argv in run_commands(step.get("run", "")):
+                if Path(argv[0]).name == "kubedrill":
+                    seen += 1
+                    try:
+                        cli.parser().parse_args(argv[1:])  # parses only: nothing runs
+                    except SystemExit:
+                        pytest.fail(f"{path.name}, step {step.get('name')!r}: the CLI does not take {argv}")
+    assert seen >= 4
+
+
+def test_nightly_runs_the_drills_as_make_drill_does_against_the_kind_cluster(pytestconfig: pytest.Config) -> None:
+    """Same reports, same quorum-guard setting as ``make drill``; the kind cluster ``kubedrill up --provider kind``
+    makes, and its Prometheus."""
+    (make_command,) = [argv for argv in run_commands(make_recipe("drill")) if argv[0].endswith("/pytest")]
+    made = pytest_args(pytestconfig._parser, make_command[1:])
+    defaults = pytest_args(pytestconfig._parser, [])
+    nightly = nightly_drill_run(pytestconfig)
+    set_by_make = {dest for dest, value in made.items() if value != defaults[dest] and dest != "file_or_dir"}
+    assert {"allure_report_dir", "xmlpath", "allow_quorum_loss"} <= set_by_make
+    assert {dest: nightly[dest] for dest in set_by_make} == {dest: made[dest] for dest in set_by_make}
+    assert nightly["file_or_dir"] == made["file_or_dir"] == ["drills/"]
+    assert (nightly["kube_context"], nightly["prometheus_url"]) == (kind.CONTEXT, kind.PROMETHEUS_URL)
+
+
+def test_nightly_always_renders_uploads_and_publishes_the_reports_the_drills_wrote(
+    pytestconfig: pytest.Config,
+) -> None:
+    run = nightly_drill_run(pytestconfig)
     all_steps = steps(load_workflow(NIGHTLY))
-    report = [s for s in all_steps if "kubedrill report" in s.get("run", "")]
-    assert report, "expected a kubedrill report step"
-    assert report[0]["if"] == "always()"
-    upload = [s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert len(upload) == 1
-    assert upload[0]["if"] == "always()"
-    assert upload[0]["with"]["path"] == "reports/"
-    publish = [s for s in all_steps if "publish-unit-test-result-action" in s.get("uses", "")]
-    assert publish, "expected the JUnit results to be published"
-    assert publish[0]["if"].startswith("always()")
-    assert publish[0]["with"]["files"] == "reports/junit.xml"
+    (report,) = [
+        s
+        for s in all_steps
+        if any(Path(a[0]).name == "kubedrill" and a[1] == "report" for a in run_commands(s.get("run", "")))
+    ]
+    (argv,) = [a for a in run_commands(report["run"]) if a[1] == "report"]
+    rendered = cli.parser().parse_args(argv[1:])
+    assert Path(rendered.results) == Path(run["allure_report_dir"]), "kubedrill report reads what pytest wrote"
+    (upload,) = [s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    kept = Path(upload["with"]["path"])
+    for path in (run["allure_report_dir"], run["xmlpath"], rendered.output):
+        assert Path(path).is_relative_to(kept), f"{path} is not in the uploaded {kept}"
+    (publish,) = [s for s in all_steps if "publish-unit-test-result-action" in s.get("uses", "")]
+    assert Path(publish["with"]["files"]) == Path(run["xmlpath"])
+    for step in (report, upload, publish):
+        # a failed night is the one whose report matters: these run whatever happened before them
+        assert step["if"].split(" && ")[0] == "always()", step["name"]
 
 
-def test_nightly_keeps_the_report_history_across_runs() -> None:
+def test_nightly_keeps_the_report_history_the_plugin_writes(
+    pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(summary.HISTORY_ENV, raising=False)
+    run = nightly_drill_run(pytestconfig)
+    history = summary.history_path(Path(run["allure_report_dir"]).parent)  # the plugin's reports_dir
     all_steps = steps(load_workflow(NIGHTLY))
-    restore = next(
+    (restore,) = [
         s for s in all_steps if s.get("uses", "").startswith("actions/cache/restore@") and "history" in s["name"]
-    )
-    save = next(s for s in all_steps if s.get("uses", "").startswith("actions/cache/save@") and "history" in s["name"])
-    assert "reports/history" in restore["with"]["path"]
+    ]
+    (save,) = [s for s in all_steps if s.get("uses", "").startswith("actions/cache/save@") and "history" in s["name"]]
+    assert history.is_relative_to(Path(restore["with"]["path"])), f"{history} is not in the cached directory"
     assert restore["with"]["path"] == save["with"]["path"], "restore and save must name the same paths"
     assert "github.run_id" in save["with"]["key"], "caches are immutable: one key per run"
-    assert restore["with"]["restore-keys"] == "kubedrill-history-"
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"]), "restore must find what save wrote"
     assert save["if"] == "always()", "a failed night is the one whose history matters most"
+    order = [s.get("name") for s in all_steps]
+    drills = next(s["name"] for s in all_steps if "drills/" in s.get("run", ""))
+    assert order.index(restore["name"]) < order.index(drills) < order.index(save["name"])
+
+
+def test_every_variable_a_script_uses_is_set() -> None:
+    for path in WORKFLOWS:
+        workflow = load_workflow(path)
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                script = re.sub(r"\$\{\{.*?\}\}", "", step.get("run", ""))
+                used = set(re.findall(r"\$\{?([A-Za-z_]\w*)", script))
+                assigned = set(re.findall(r"(?:^|\s)([A-Za-z_]\w*)=", script))
+                unset = {
+                    v
+                    for v in used - assigned - set(step_env(workflow, job, step))
+                    if not v.startswith(("GITHUB_", "RUNNER_")) and v not in ("HOME", "PATH")
+                }
+                assert unset == set(), f"{path.name}, step {step.get('name')!r}: {sorted(unset)} are never set"
+
+
+def test_no_script_pastes_untrusted_input() -> None:
+    """Inputs and event data reach scripts through the environment, never pasted into the script's text, where
+    a crafted value would run as shell."""
+    for path in WORKFLOWS:
+        for step in steps(load_workflow(path)):
+            pasted = re.findall(r"\$\{\{([^}]*)\}\}", step.get("run", ""))
+            assert [e for e in pasted if re.search(r"inputs\.|github\.event|github\.head_ref", e)] == [], step["name"]
 
 
 def test_nightly_notifies_on_failure_and_skips_slack_without_a_webhook() -> None:
@@ -179,21 +413,32 @@ def test_nightly_notifies_on_failure_and_skips_slack_without_a_webhook() -> None
     all_steps = steps(workflow)
     slack = next(s for s in all_steps if "SLACK_WEBHOOK_URL" in s.get("run", ""))
     assert slack["if"] == "failure() && env.SLACK_WEBHOOK_URL != ''"
-    assert workflow["jobs"]["drills"]["env"]["SLACK_WEBHOOK_URL"].startswith("${{ secrets.")
+    assert workflow["jobs"]["drills"]["env"]["SLACK_WEBHOOK_URL"] == "${{ secrets.KUBEDRILL_SLACK_WEBHOOK_URL }}"
+    assert "KUBEDRILL_SLACK_WEBHOOK_URL" in CI_README, "ci/README.md names the secret to set"
     issue = next(s for s in all_steps if "gh issue create" in s.get("run", ""))
     assert issue["if"] == "failure()"
     assert workflow["permissions"]["issues"] == "write"
+    label = re.search(r"label=(\S+)", issue["run"])
+    assert label is not None, "the issue step names its label"
+    assert f"`{label.group(1)}`" in CI_README, "ci/README.md names the label a failed night's issue carries"
 
 
-def test_embedded_workflow_runs_the_projects_ci_script_within_90_minutes() -> None:
+def test_embedded_workflow_runs_make_test_through_the_ci_script_as_ci_readme_says() -> None:
     workflow = load_workflow(EMBEDDED)
     assert {"push", "pull_request"} <= set(workflow["on"])
     (job,) = workflow["jobs"].values()
-    assert job["runs-on"] == "ubuntu-latest"
-    assert job["timeout-minutes"] == 90
-    assert any(step.get("run") == "bash .ci/run" for step in job["steps"])
+    runs = [argv for step in job["steps"] for argv in run_commands(step.get("run", ""))]
+    assert ["bash", ".ci/run"] in runs
+    ci_run = run_commands((ROOT / ".ci" / "run").read_text())
+    assert ["make", "test"] in ci_run, ".ci/run runs `make test`"
+    assert "test" in make_targets()
+    assert "--privileged" in job["container"]["options"], "the embedded cluster needs network namespaces"
+    minutes = re.search(r"`workflows/embedded.yaml` \|[^|]*?(\d+) min timeout", CI_README)
+    assert minutes is not None, "ci/README.md gives the embedded workflow's timeout"
+    assert int(minutes.group(1)) == job["timeout-minutes"], "ci/README.md's timeout is the workflow's"
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()"
+    assert Path(make_expand("$(REPORTS)")) == Path(upload["with"]["path"]), "make test writes its reports there"
 
 
 # ---------------------------------------------------------------- kind config, through kind's own types
