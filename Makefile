@@ -17,7 +17,7 @@ APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh
 # Tools whose absence means the packages above are missing.
 APT_PROBES := ip unshare iptables nft haproxy prometheus sshd sudo chromium chromedriver
 
-.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench kind kind-down
+.PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench mutation kind kind-down
 
 help:
 	@echo "make drill   boot the embedded cluster (if needed), run drills/, write the Allure report under $(REPORTS)/"
@@ -25,6 +25,7 @@ help:
 	@echo "make up|down|status   the embedded cluster"
 	@echo "make kind    the kind cluster of ci/ (3+3 nodes, Prometheus inside), with a Docker engine started if none answers"
 	@echo "make kind-down   delete it, kind's network and the engine kubedrill started (node images stay cached)"
+	@echo "make mutation   mutation testing of the pure modules (mutmut, one worker, ~5 min): killed mutants per module"
 
 deps: deps-system deps-python deps-node
 
@@ -106,6 +107,11 @@ report: deps
 bench: deps binaries up
 	@for b in outage leader_detection prober_load ctk suite up; do echo "== bench/bench_$$b.py"; \
 	  $(PY) bench/bench_$$b.py || exit 1; done
+
+# Mutation testing of the pure modules (BENCHMARKS.md §9): mutmut from a clean mutants/, then the share of
+# mutants the unit tests kill, per module, and every one that survived (bench/mutation_score.py --no-run --show).
+mutation: deps-python
+	@$(PY) bench/mutation_score.py
 
 clean:
 	rm -rf $(REPORTS)/allure-results $(REPORTS)/allure-report $(REPORTS)/junit.xml
