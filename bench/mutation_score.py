@@ -60,6 +60,7 @@ SCOPE: dict[str, tuple[str, ...]] = {
             "x_perf_metrics",
         )
     ),
+    "report.score": ("kubedrill.report.score.*",),
     # plans.render is the dry run's dispatch and layout; the plan_<activity> it calls read the live cluster.
     # The pure plan builders: Plan.render (what --dry-run prints of a fault) and drain's plan_evictions.
     "chaos.plans + plan builders": (

@@ -30,13 +30,13 @@ from kubedrill.config import SloProfile, load_profile
 from kubedrill.errors import Declined, DrillError, PreconditionFailed, RecoveryTimeout, SloViolation
 from kubedrill.faults.base import Fault, Rollbacks, cluster_record
 from kubedrill.faults.ledger import RollbackLedger
-from kubedrill.model import Check, PhaseRecord, Sample, Verdict, Window
+from kubedrill.model import Check, Impact, PhaseRecord, Sample, Verdict, Window
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
 from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
 from kubedrill.probes.workload import Canary
-from kubedrill.report import allure_report, drill_report
+from kubedrill.report import allure_report, drill_report, score
 from kubedrill.report.summary import DrillRow
 from kubedrill.settings import RunSettings, local_etcdutl
 from kubedrill.waiting import wait_until
@@ -392,6 +392,7 @@ class DrillRun:
                     "none configured",
                     bool(url),
                     hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
+                    impact=Impact.SIGNAL,
                 )
             )
             return
@@ -442,6 +443,7 @@ class DrillRun:
             faults=list(self.rollbacks.injected),
             metrics=dict(self.metrics),
             failed_checks=[c.line() for c in self.verdict.failed],
+            checks=[score.record(c) for c in self.verdict.checks],
             # The drill's own verdict; pytest's outcome refines it (a test may expect a drill to fail).
             verdict="SLO violated" if self.verdict.failed else "passed" if self.verdict.checks else "unknown",
             reason=str(self.refused) if self.refused else "",

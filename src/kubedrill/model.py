@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 
@@ -55,6 +56,14 @@ class Window:
         return self.start <= t <= self.end
 
 
+class Impact(enum.StrEnum):
+    """What a check protects, and so what its failure costs in the run's resilience score (report.score)."""
+
+    USERS = "users"  # what the cluster's clients saw: availability, outages, latency, writes lost or refused
+    RECOVERY = "recovery"  # how the cluster healed against its budget: elections, handovers, RTO, catch-up
+    SIGNAL = "signal"  # what monitoring showed over the window: PromQL expressions and alerts
+
+
 @dataclass(frozen=True)
 class Check:
     """One SLO, judged: what was expected, what was observed, and whether that is within the objective."""
@@ -64,6 +73,7 @@ class Check:
     observed: str
     ok: bool
     hint: str = ""  # where to look when it fails
+    impact: Impact = field(kw_only=True)  # no default: whoever writes a check says what it protects
 
     def line(self) -> str:
         mark = "ok  " if self.ok else "FAIL"

@@ -361,6 +361,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("kubedrill run summary")
     # CI logs are not terminals: never squeeze the table below 160 columns there.
     terminalreporter.write_line(summary.text_table(rows, width=max(terminalreporter._tw.fullwidth, 160)))
+    terminalreporter.write_line("")
+    for line in summary.score_lines(rows):
+        terminalreporter.write_line(line)
     where = reports_dir(config)
     if where is not None:
         terminalreporter.write_line(f"\nsummary: {where / 'summary.md'}; history: {summary.history_path(where)}")
@@ -395,7 +398,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     summary.append_history(history_file, _run_id(), rows)
     title = f"kubedrill run summary ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
     history = summary.load_history(history_file)
-    trend = summary.trends_png(history, list(dict.fromkeys(r.drill for r in rows)), "key figures across runs")
+    trend = summary.trends_png(
+        history, list(dict.fromkeys(r.drill for r in rows)), "key figures across runs", with_score=True
+    )
     trend_b64 = base64.b64encode(trend).decode() if trend else ""
     text = summary.markdown(rows, title, info)
     page = summary.html_page(rows, title, info, trend_b64)

@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kubedrill.model import Check, Observation, Sample, Window
+from kubedrill.model import Check, Impact, Observation, Sample, Window
 
 
 def in_window(samples: Iterable[Sample], window: Window, op: str | None = None) -> list[Sample]:
@@ -244,6 +244,7 @@ def check_availability(name: str, samples: Sequence[Sample], minimum: float, sta
         observed=f"{_fmt_pct(value)} ({failed} of {len(samples)} probes failed{also})",
         ok=value is not None and value >= minimum,
         hint="see the prober timeline (CSV/PNG) for when the requests failed and with which errors",
+        impact=Impact.USERS,
     )
 
 
@@ -263,6 +264,7 @@ def check_longest_outage(
         observed=observed,
         ok=(longest.duration_s if longest else 0.0) <= maximum_s and bool(samples),
         hint="the load balancer may have kept a dead API server in rotation; check its health checks",
+        impact=Impact.USERS,
     )
 
 
@@ -273,25 +275,38 @@ def check_latency(name: str, samples: Sequence[Sample], q: float, maximum_s: flo
         expected=f"p{q:g} ≤ {maximum_s * 1000:.0f} ms",
         observed="no successful probes" if value is None else f"p{q:g} {value * 1000:.0f} ms",
         ok=value is not None and value <= maximum_s,
+        hint="see the prober timeline (CSV/PNG) for when requests slowed down",
+        impact=Impact.USERS,
     )
 
 
-def check_max(name: str, observed: float | None, maximum: float, unit: str = "s", hint: str = "") -> Check:
+def check_max(
+    name: str,
+    observed: float | None,
+    maximum: float,
+    unit: str = "s",
+    hint: str = "",
+    impact: Impact = Impact.RECOVERY,
+) -> Check:
+    """A figure within its budget; None (the wait for it gave up) fails. Mostly how long healing took, hence
+    the default impact."""
     return Check(
         name=name,
         expected=f"≤ {maximum:g} {unit}",
         observed="never" if observed is None else f"{observed:.3f} {unit}",
         ok=observed is not None and observed <= maximum,
         hint=hint,
+        impact=impact,
     )
 
 
-def check_at_least(name: str, observed: int, minimum: int, unit: str = "") -> Check:
+def check_at_least(name: str, observed: int, minimum: int, *, impact: Impact, unit: str = "") -> Check:
     return Check(
         name=name,
         expected=f"≥ {minimum}{f' {unit}' if unit else ''}",
         observed=f"{observed}{f' {unit}' if unit else ''}",
         ok=observed >= minimum,
+        impact=impact,
     )
 
 
@@ -303,6 +318,7 @@ def check_no_stale_reads(samples: Sequence[Sample]) -> Check:
         observed=f"{len(stale)} stale reads of {sum(s.op == 'read' for s in samples)}",
         ok=not stale,
         hint="an API server served data older than an acknowledged write: check its etcd member",
+        impact=Impact.USERS,
     )
 
 
@@ -317,4 +333,5 @@ def check_ledger_result(result: LedgerResult) -> Check:
         observed=observed,
         ok=not unexpected and result.acknowledged > 0,
         hint="an acknowledged write that vanished means etcd lost committed data",
+        impact=Impact.USERS,
     )

@@ -155,6 +155,10 @@ def test_the_report_shows_the_drill_its_steps_its_plots_and_trends_across_two_ru
     assert cells[1].startswith("move etcd leadership"), cells
     assert "new etcd leader" in cells[2], cells
     assert cells[-1] == "passed", cells
+    # The run's resilience score (every check of the drill passed) and the trend of it across the two runs.
+    headline = browser.find_element(By.ID, "score").text
+    assert headline.startswith("resilience score: 100.0 / 100 ("), headline
+    assert browser.find_elements(By.ID, "findings") == []  # nothing failed, nothing to look at
     trend = browser.find_element(By.XPATH, "//img[@alt='trends']")
     assert rendered_size(browser, trend)[0] > 500
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#links a")}
@@ -193,7 +197,12 @@ def test_the_report_shows_the_drill_its_steps_its_plots_and_trends_across_two_ru
     # 4. Allure's own trends: the drill's figures as metrics with two runs of history.
     metrics = json.loads((report / "awesome" / "widgets" / "metrics.json").read_text())
     keys = {m["key"] for m in metrics["current"]}
-    assert {"election.etcd-leader-move", "recovery.etcd-leader-move", "availability.etcd-leader-move"} <= keys
+    assert {
+        "election.etcd-leader-move",
+        "recovery.etcd-leader-move",
+        "availability.etcd-leader-move",
+        "resilience.run",
+    } <= keys
     assert len(metrics["history"]) >= 1  # the previous run, next to the current one
 
     # 5. Nothing in the report calls out: Allure's analytics tags are stripped.

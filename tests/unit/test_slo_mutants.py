@@ -7,7 +7,7 @@ of an argument, an outage still open at the end) or the exact text an operator r
 import pytest
 
 from kubedrill import slo
-from kubedrill.model import Check, Observation, Sample
+from kubedrill.model import Check, Impact, Observation, Sample
 
 
 def s(t: float, ok: bool = True, latency: float = 0.01, op: str = "write", error: str = "") -> Sample:
@@ -79,6 +79,7 @@ def test_the_last_segment_runs_to_end_or_to_the_last_reading_whichever_is_later(
 
 AVAILABILITY_HINT = "see the prober timeline (CSV/PNG) for when the requests failed and with which errors"
 OUTAGE_HINT = "the load balancer may have kept a dead API server in rotation; check its health checks"
+LATENCY_HINT = "see the prober timeline (CSV/PNG) for when requests slowed down"
 
 
 def test_availability_check_reads_as_share_and_failed_probes() -> None:
@@ -88,6 +89,7 @@ def test_availability_check_reads_as_share_and_failed_probes() -> None:
         observed="75.00 % (1 of 4 probes failed)",
         ok=True,
         hint=AVAILABILITY_HINT,
+        impact=Impact.USERS,
     )
 
 
@@ -120,6 +122,7 @@ def test_longest_outage_check_names_the_longest_of_several() -> None:
         observed="0.75 s (3 bad probes in a row, 2 outage(s))",
         ok=True,  # exactly at the maximum
         hint=OUTAGE_HINT,
+        impact=Impact.USERS,
     )
     assert not slo.check_longest_outage("o", samples, 0.74, window_end=2.0).ok
     # the longest second: max by duration, not the last one
@@ -141,7 +144,7 @@ def test_longest_outage_check_applies_the_stall_threshold() -> None:
 
 def test_no_outage_passes_whatever_the_maximum_but_no_samples_fails() -> None:
     assert slo.check_longest_outage("o", pattern("...."), 0.0, window_end=1.0) == Check(
-        "o", "≤ 0.00 s", "no outage", True, OUTAGE_HINT
+        "o", "≤ 0.00 s", "no outage", True, OUTAGE_HINT, impact=Impact.USERS
     )
     assert slo.check_longest_outage("o", pattern("...."), 0.5, window_end=1.0).ok
     assert not slo.check_longest_outage("o", [], 1.0, window_end=1.0).ok
@@ -150,32 +153,42 @@ def test_no_outage_passes_whatever_the_maximum_but_no_samples_fails() -> None:
 def test_latency_check_reads_in_milliseconds() -> None:
     samples = [s(0.0, latency=0.25), s(0.25, latency=0.5), s(0.5, ok=False, latency=5.0)]
     assert slo.check_latency("API write latency", samples, 99, 0.5) == Check(
-        name="API write latency", expected="p99 ≤ 500 ms", observed="p99 500 ms", ok=True
+        name="API write latency",
+        expected="p99 ≤ 500 ms",
+        observed="p99 500 ms",
+        ok=True,
+        hint=LATENCY_HINT,
+        impact=Impact.USERS,
     )
-    assert slo.check_latency("l", samples, 50, 0.125) == Check("l", "p50 ≤ 125 ms", "p50 250 ms", False)
+    slow = slo.check_latency("l", samples, 50, 0.125)
+    assert slow == Check("l", "p50 ≤ 125 ms", "p50 250 ms", False, LATENCY_HINT, impact=Impact.USERS)
     assert not slo.check_latency("l", samples, 99, 0.499).ok
     assert slo.check_latency("l", [s(0.0, latency=1.5)], 99, 2.0).observed == "p99 1500 ms"
 
 
 def test_latency_check_without_a_successful_probe_fails() -> None:
     assert slo.check_latency("l", [s(0.0, ok=False)], 99, 1.0) == Check(
-        "l", "p99 ≤ 1000 ms", "no successful probes", False
+        "l", "p99 ≤ 1000 ms", "no successful probes", False, LATENCY_HINT, impact=Impact.USERS
     )
 
 
 def test_check_max_reads_in_its_unit_and_never_fails() -> None:
-    assert slo.check_max("recovery", 2.5, 10) == Check("recovery", "≤ 10 s", "2.500 s", True, "")
+    assert slo.check_max("recovery", 2.5, 10) == Check(
+        "recovery", "≤ 10 s", "2.500 s", True, "", impact=Impact.RECOVERY
+    )
     assert slo.check_max("recovery", 10.0, 10).ok  # exactly at the maximum
     assert slo.check_max("handover", None, 22, unit="s", hint="is a standby running?") == Check(
-        "handover", "≤ 22 s", "never", False, "is a standby running?"
+        "handover", "≤ 22 s", "never", False, "is a standby running?", impact=Impact.RECOVERY
     )
+    assert slo.check_max("cut off", 1.0, 2, impact=Impact.USERS).impact is Impact.USERS
     assert slo.check_max("lost", 3, 2, unit="writes").observed == "3.000 writes"
 
 
 def test_check_at_least_with_and_without_a_unit() -> None:
-    assert slo.check_at_least("clients connected", 3, 3) == Check("clients connected", "≥ 3", "3", True)
-    assert slo.check_at_least("ready replicas", 2, 3, unit="pods") == Check(
-        "ready replicas", "≥ 3 pods", "2 pods", False
+    connected = slo.check_at_least("clients connected", 3, 3, impact=Impact.USERS)
+    assert connected == Check("clients connected", "≥ 3", "3", True, impact=Impact.USERS)
+    assert slo.check_at_least("ready replicas", 2, 3, unit="pods", impact=Impact.RECOVERY) == Check(
+        "ready replicas", "≥ 3 pods", "2 pods", False, impact=Impact.RECOVERY
     )
 
 
@@ -187,6 +200,7 @@ def test_stale_read_check_reads_as_counts() -> None:
         observed="1 stale reads of 2",
         ok=False,
         hint="an API server served data older than an acknowledged write: check its etcd member",
+        impact=Impact.USERS,
     )
     assert slo.check_no_stale_reads(reads[:1]).ok
 
@@ -201,6 +215,7 @@ def test_ledger_check_passes_on_a_single_readable_write() -> None:
         observed="1 of 1 acknowledged writes readable",
         ok=True,
         hint=LEDGER_HINT,
+        impact=Impact.USERS,
     )
 
 

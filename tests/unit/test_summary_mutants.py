@@ -16,6 +16,8 @@ import pytest
 from kubedrill.report import summary
 from kubedrill.report.summary import DrillRow, TrendPoint
 
+RTO_LINE = "[FAIL] RTO: expected ≤ 120 s, observed 130.000 s"
+
 
 def passed() -> DrillRow:
     return DrillRow(
@@ -27,6 +29,10 @@ def passed() -> DrillRow:
         verdict="passed",
         started=1000.5,
         duration_s=20.25,
+        checks=[
+            {"name": "availability", "impact": "users", "ok": True, "line": "[ok  ] availability", "hint": ""},
+            {"name": "election", "impact": "recovery", "ok": True, "line": "[ok  ] election", "hint": ""},
+        ],
     )
 
 
@@ -37,9 +43,13 @@ def violated() -> DrillRow:
         title="etcd restore",
         faults=["stop every etcd", "restore"],
         metrics={"rto_s": 130.0},
-        failed_checks=["[FAIL] RTO: expected ≤ 120 s, observed 130.000 s", "[FAIL] <ledger>"],
+        failed_checks=[RTO_LINE, "[FAIL] <ledger>"],
         verdict="SLO violated",
         started=2000.0,
+        checks=[
+            {"name": "RTO", "impact": "recovery", "ok": False, "line": RTO_LINE, "hint": "the phase timeline"},
+            {"name": "ledger", "impact": "users", "ok": False, "line": "[FAIL] <ledger>", "hint": "the ledger"},
+        ],
     )
 
 
@@ -97,10 +107,17 @@ MARKDOWN = """# nightly
 
 1 passed, 1 SLO violated
 
+**resilience score: 50.0 / 100 (5 of 10 weighted points; users 1/2, recovery 1/2)**
+
 | drill | fault | recovery | longest outage | availability | verdict |
 |---|---|---|---|---|---|
 | etcd-leader-kill | kill etcd on cp-2 | 2.50 s (new etcd leader) | 1.25 s | 97.5 % | passed |
 | etcd-restore | stop every etcd (+1 more) | 130.00 s (RTO) | - | - | SLO violated |
+
+## What to look at (failed checks, costliest first)
+
+- [users ×3] etcd-restore: [FAIL] <ledger>; look at the ledger
+- [recovery ×2] etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; look at the phase timeline
 
 ## What failed
 
@@ -120,7 +137,8 @@ def test_the_markdown_page_reads_whole() -> None:
 
 def test_a_markdown_page_of_nothing_says_so() -> None:
     assert summary.markdown([], "nightly", {}) == (
-        "# nightly\n\nno drills ran\n\n| drill | fault | recovery | longest outage | availability | verdict |\n"
+        "# nightly\n\nno drills ran\n\n**resilience score: none (no check was judged)**\n\n"
+        "| drill | fault | recovery | longest outage | availability | verdict |\n"
         "|---|---|---|---|---|---|\n"
     )
 
@@ -147,6 +165,7 @@ def test_the_html_page_s_table_tally_links_and_cluster() -> None:
     assert (
         '<body><h1>nightly</h1><p id="links"><a href="allure/index.html">Allure report</a> · '
         '<a href="h.html?a=1&amp;b=2">history</a></p><p id="tally">1 passed, 1 SLO violated</p>\n'
+        '<p id="score">resilience score: 50.0 / 100 (5 of 10 weighted points; users 1/2, recovery 1/2)</p>\n'
     ) in page
     assert (
         f'<table id="drills"><thead>{HEAD}</thead><tbody>'
@@ -156,6 +175,9 @@ def test_the_html_page_s_table_tally_links_and_cluster() -> None:
         '<td style="color:#c62828;font-weight:600">SLO violated</td></tr>'
         '<tr class="why"><td></td><td colspan="5">[FAIL] RTO: expected ≤ 120 s, observed 130.000 s<br>'
         "[FAIL] &lt;ledger&gt;</td></tr></tbody></table>\n"
+        '<h2>What to look at</h2><ol id="findings"><li>[users ×3] etcd-restore: [FAIL] &lt;ledger&gt;; look at the '
+        "ledger</li><li>[recovery ×2] "
+        "etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; look at the phase timeline</li></ol>"
         "<h2>Cluster</h2><ul><li>backend: &lt;local&gt;</li><li>kubernetes: 1.34</li></ul></body></html>\n"
     ) in page
     assert "Trends across runs" not in page
@@ -296,7 +318,7 @@ def test_a_missing_or_damaged_summary_is_none(tmp_path: Path, text: str | None) 
 
 
 def test_each_drill_figure_is_an_allure_performance_metric() -> None:
-    assert summary.perf_metrics([passed()]) == [
+    assert summary.perf_metrics([passed()])[1:] == [
         {
             "id": "drills/test_etcd.py::test_leader_kill:recovery",
             "key": "recovery.etcd-leader-kill",
@@ -344,9 +366,26 @@ def test_each_drill_figure_is_an_allure_performance_metric() -> None:
     ]
 
 
+def test_the_run_s_resilience_score_is_a_metric_over_every_drill() -> None:
+    (metric,) = [m for m in summary.perf_metrics([passed(), violated()]) if m["group"] == "resilience"]
+    assert metric == {
+        "id": "kubedrill-run:resilience",
+        "key": "resilience.run",
+        "value": 50.0,
+        "start": 1000500,  # the first drill's start
+        "stop": 2000000,  # the last end: the restore started later, its length unknown
+        "title": "resilience score of the run (0-100)",
+        "unit": "points",
+        "better": "higher",
+        "group": "resilience",
+    }
+    assert [m["group"] for m in summary.perf_metrics([DrillRow("n", "d", "t", verdict="broken")])] == []
+
+
 def test_metrics_are_rounded_to_the_millisecond_and_an_unfinished_drill_has_no_length() -> None:
     r = violated()
     r.metrics = {"rto_s": 130.12345, "availability": None}
+    r.checks = []
     metrics = summary.perf_metrics([r])
     assert [(m["group"], m["value"], m["start"], m["stop"]) for m in metrics] == [
         ("recovery", 130.123, 2000000, 2000000),

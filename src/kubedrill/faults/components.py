@@ -17,7 +17,7 @@ from kubedrill.drill import DrillRun
 from kubedrill.errors import BackendError, ConfigError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
-from kubedrill.model import Check
+from kubedrill.model import Check, Impact
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
@@ -277,7 +277,8 @@ def await_restart(run: DrillRun, fault: KillComponent, start: float) -> None:
         raise
     back_s = run.now() - start
     run.evidence["restart"] = f"{what}: {fault.killed_id} → {inst.id} after {back_s:.2f} s"
-    run.add(Check(name, expected, f"{inst.id} after {back_s:.2f} s", inst.id != fault.killed_id and back_s <= limit))
+    ok = inst.id != fault.killed_id and back_s <= limit
+    run.add(Check(name, expected, f"{inst.id} after {back_s:.2f} s", ok, impact=Impact.RECOVERY))
 
 
 def _await_apiserver_ready(run: DrillRun, node: str, start: float) -> None:
@@ -360,7 +361,13 @@ def stop_every_instance(run: DrillRun, component: str, hold_s: float = 5.0) -> d
             expected = f"no new pod created (still {before_pods})"
         verb = "schedules" if component == "kube-scheduler" else "reconciles"
         run.add(
-            Check(f"outage shown: nothing {verb} without a {component}", expected, f"{observed} after {hold_s:g} s", ok)
+            Check(
+                f"outage shown: nothing {verb} without a {component}",
+                expected,
+                f"{observed} after {hold_s:g} s",
+                ok,
+                impact=Impact.USERS,
+            )
         )
     with run.phase(f"recover: start every {component}; the canary catches up"):
         returned = run.now()

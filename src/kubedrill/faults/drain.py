@@ -25,7 +25,7 @@ from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, PreconditionFailed
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
-from kubedrill.model import Check
+from kubedrill.model import Check, Impact
 from kubedrill.probes.workload import AvailabilityWatch, Canary
 
 
@@ -219,13 +219,14 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
                 fault.result.describe(),
                 fault.result.complete,
                 hint="a PDB that allows no disruption blocks every drain: check minAvailable vs replicas",
+                impact=Impact.RECOVERY,
             )
         )
         with run.phase(f"recover: evicted pods recreated and Ready elsewhere; uncordon {node}"):
             took = steps.await_canary(run, canary, canary.replicas, start, "recreated and Ready on other nodes")
             left = _canary_nodes(canary).get(node, 0)
             if fault.result.complete:
-                run.add(Check(f"no canary pod left on {node}", "0", str(left), left == 0))
+                run.add(Check(f"no canary pod left on {node}", "0", str(left), left == 0, impact=Impact.RECOVERY))
             run.evidence[f"uncordon {node}"] = run.rollbacks.revert_one(fault)
             uncordoned = next(n for n in run.cluster.kube().nodes() if n.name == node)
             run.add(
@@ -234,6 +235,7 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
                     "schedulable",
                     "cordoned" if uncordoned.unschedulable else "schedulable",
                     not uncordoned.unschedulable,
+                    impact=Impact.RECOVERY,
                 )
             )
             run.metrics[f"drain_{node}_s"] = took
@@ -247,6 +249,7 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
             f"minimum {lowest} over {len(watch.samples)} changes",
             lowest is not None and lowest >= floor,
             hint="a Deployment without a PDB (or with one replica) loses availability when its pod is evicted",
+            impact=Impact.USERS,
         )
     )
 

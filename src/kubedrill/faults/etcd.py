@@ -18,7 +18,7 @@ from kubedrill.errors import FaultInjectionError, PreconditionFailed, RecoveryTi
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.faults.components import KillComponent, StopComponent, await_restart
-from kubedrill.model import Check, Window
+from kubedrill.model import Check, Impact, Window
 from kubedrill.probes.etcd import MemberView, choose_follower, etcdctl, leader_of, member_for_role, observe, quorum_of
 from kubedrill.waiting import wait_until
 
@@ -182,7 +182,7 @@ def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | Non
     assert leader is not None
     run.evidence["leader change"] = f"{old} → {leader.node} in {elected_s:.3f} s (term {leader.raft_term})"
     run.metrics["leader_election_s"] = elected_s
-    run.add(Check(name, what, f"{leader.node} in term {leader.raft_term}", elected(leader)))
+    run.add(Check(name, what, f"{leader.node} in term {leader.raft_term}", elected(leader), impact=Impact.RECOVERY))
     run.add(
         Check(
             "etcd leader elected within the SLO",
@@ -190,6 +190,7 @@ def _await_new_leader(run: DrillRun, old: str, start: float, old_term: int | Non
             f"{elected_s:.3f} s",
             elected_s <= run.profile.etcd.leader_election_max_s,
             hint="check 'etcdctl endpoint status -w table' and the etcd members' logs",
+            impact=Impact.RECOVERY,
         )
     )
     return elected_s
@@ -224,6 +225,7 @@ def kill_etcd_member(run: DrillRun, role: str = "leader") -> dict[str, Any]:
                     now_leader is not None
                     and now_leader.node == leader.node
                     and now_leader.raft_term == leader.raft_term,
+                    impact=Impact.RECOVERY,
                 )
             )
         steps.settle(run)
@@ -271,6 +273,7 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
                 f"{len(accepted)} of {len(held)} writes acknowledged over {hold_s:g} s",
                 bool(held) and not accepted,
                 hint="an acknowledged write without quorum would be a split-brain bug",
+                impact=Impact.USERS,
             )
         )
     with run.phase("recover: start the members, quorum returns"):

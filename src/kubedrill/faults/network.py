@@ -25,7 +25,7 @@ from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
-from kubedrill.model import Check
+from kubedrill.model import Check, Impact
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.waiting import wait_until
 
@@ -234,6 +234,7 @@ def isolate_node(run: DrillRun, role: str = "leader", hold_s: float = 5.0, ttl_s
                     f"{remaining} member(s) besides the cut-off one",
                     remaining >= quorum,
                     hint="a single control plane cannot survive losing its node: that is what this drill shows",
+                    impact=Impact.USERS,
                 )
             )
         elif role == "leader":
@@ -280,6 +281,8 @@ def isolate_node(run: DrillRun, role: str = "leader", hold_s: float = 5.0, ttl_s
                 "leader 0",
                 alone_seen,
                 alone_seen.startswith("leader 0"),
+                hint="a member that still believes in a leader it cannot reach can serve stale reads",
+                impact=Impact.RECOVERY,
             )
         )
         run.hold(max(0.0, hold_s - (run.now() - start)))
@@ -291,6 +294,7 @@ def isolate_node(run: DrillRun, role: str = "leader", hold_s: float = 5.0, ttl_s
                     f"{leader.node} leads in term {leader.raft_term}",
                     f"{now.node} leads in term {now.raft_term}" if now else "no leader",
                     now is not None and now.node == leader.node and now.raft_term == leader.raft_term,
+                    impact=Impact.RECOVERY,
                 )
             )
     with run.phase("heal: remove the rules (verified on the node); the member rejoins and catches up"):
@@ -521,8 +525,16 @@ def partition_workload_with_policy(
                 time.sleep(0.5)
             run.metrics["policy_effect_s"] = effect_s
             run.metrics["allowed_clients_min_ready"] = lowest_allowed
-            run.add(slo.check_max("blocked clients cut off by the NetworkPolicy", effect_s, effect_max_s))
-            run.add(slo.check_at_least("allowed clients connected throughout (lowest Ready)", lowest_allowed, replicas))
+            run.add(
+                slo.check_max(
+                    "blocked clients cut off by the NetworkPolicy", effect_s, effect_max_s, impact=Impact.USERS
+                )
+            )
+            run.add(
+                slo.check_at_least(
+                    "allowed clients connected throughout (lowest Ready)", lowest_allowed, replicas, impact=Impact.USERS
+                )
+            )
         with run.phase("heal: delete the NetworkPolicy; the blocked clients reach the server again"):
             run.evidence["heal"] = run.rollbacks.revert_one(fault)
             healed = run.now()

@@ -37,7 +37,7 @@ from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFaile
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.faults.components import runtime_of
-from kubedrill.model import Check
+from kubedrill.model import Check, Impact
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
@@ -499,6 +499,7 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
                     f"{len(marker_names) - len(missing_markers)} present"
                     + (f"; missing {missing_markers}" if missing_markers else ""),
                     not missing_markers,
+                    impact=Impact.USERS,
                 )
             )
             survivors = [p for p in post_names if p in present]
@@ -509,6 +510,7 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
                     f"{len(post_names) - len(survivors)} gone" + (f"; still present {survivors}" if survivors else ""),
                     not survivors,
                     hint="objects written after the snapshot must not survive a restore from it",
+                    impact=Impact.USERS,
                 )
             )
             run.allowed_lost = tuple(prober.written_after(info.revision))
@@ -520,6 +522,8 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
                     f"every member's revision > {info.revision} + {REVISION_BUMP}",
                     f"lowest revision {min_rev}",
                     min_rev > info.revision + REVISION_BUMP,
+                    hint="a watcher resuming from a revision the restore went back past misses changes",
+                    impact=Impact.USERS,
                 )
             )
             for m in members:
@@ -541,6 +545,7 @@ def restore_etcd_from_snapshot(run: DrillRun, markers: int = 5, post_snapshot: i
                     "Available" if reconciled else "not Available",
                     reconciled,
                     hint="check the controller-manager and scheduler Leases and logs",
+                    impact=Impact.RECOVERY,
                 )
             )
             run.evidence["proven"] = fault.prove()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from kubedrill.backends.prom import Prometheus, Series
 from kubedrill.config import PromTargets
 from kubedrill.errors import ConfigError
-from kubedrill.model import Check
+from kubedrill.model import Check, Impact
 from kubedrill.waiting import wait_until
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -71,6 +71,7 @@ class PromCheck:
             else f"{value:g} over {len(values)} series",
             ok=value is not None and _OPS[self.op](value, self.threshold),
             hint="" if values else NO_SERIES_HINT,
+            impact=Impact.SIGNAL,
         )
 
 
@@ -119,6 +120,7 @@ def judge_alert(
             observed=f"no series for {rule.series} (is the job label right?)",
             ok=not blind,
             hint=NO_SERIES_HINT,
+            impact=Impact.SIGNAL,
         )
     held = longest_firing_s(series, step_s)
     fires = bool(series) and held >= rule.for_s
@@ -127,6 +129,7 @@ def judge_alert(
         expected=f"{rule.expr} held for {'≥' if rule.expect_firing else '<'} {rule.for_s:g} s",
         observed=f"held for {held:.1f} s" if series else "never true",
         ok=fires == rule.expect_firing,
+        impact=Impact.SIGNAL,
     )
 
 

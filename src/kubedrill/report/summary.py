@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from kubedrill.report import score
 from kubedrill.report.plots import PALETTE, to_png
 
 HISTORY_ENV = "KUBEDRILL_HISTORY"
@@ -63,6 +64,7 @@ class DrillRow:
     faults: list[str] = field(default_factory=list)
     metrics: dict[str, float | None] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # every check judged, as score.record keeps it
     verdict: str = "unknown"  # passed | SLO violated | broken | not run | skipped
     reason: str = ""
     started: float = 0.0  # unix seconds
@@ -100,6 +102,17 @@ class DrillRow:
 HEADERS = ["drill", "fault", "recovery", "longest outage", "availability", "verdict"]
 
 
+def run_score(rows: Iterable[DrillRow]) -> score.Score:
+    """The run's resilience score (report.score) over its drills' checks."""
+    return score.score((r.drill, r.verdict, r.checks) for r in rows)
+
+
+def score_lines(rows: Sequence[DrillRow]) -> list[str]:
+    """The score's headline, then a line per failed check (costliest first) on what to look at."""
+    result = run_score(rows)
+    return [result.headline(), *(f"  {f.text()}" for f in result.findings)]
+
+
 def text_table(rows: Sequence[DrillRow], width: int = 160) -> str:
     """A fixed-width table for the terminal; the fault column gives way first when space is short."""
     table = [HEADERS, *(r.cells() for r in rows)]
@@ -127,8 +140,12 @@ def markdown_table(rows: Sequence[DrillRow]) -> str:
 
 def markdown(rows: Sequence[DrillRow], title: str, environment: Mapping[str, str]) -> str:
     counts = verdict_counts(rows)
+    result = run_score(rows)
     out = [f"# {title}", "", ", ".join(f"{n} {v}" for v, n in counts.items()) or "no drills ran", ""]
-    out += [markdown_table(rows), ""]
+    out += [f"**{result.headline()}**", "", markdown_table(rows), ""]
+    if result.findings:
+        out += ["## What to look at (failed checks, costliest first)", ""]
+        out += [f"- {f.text().replace('|', chr(92) + '|')}" for f in result.findings] + [""]
     failed = [r for r in rows if r.failed_checks or r.reason]
     if failed:
         out += ["## What failed", ""]
@@ -169,6 +186,9 @@ def html_page(
         f'<h2>Trends across runs</h2><img alt="trends" src="data:image/png;base64,{trend_png}">' if trend_png else ""
     )
     tally = ", ".join(f"{n} {html.escape(v)}" for v, n in counts.items()) or "no drills ran"
+    result = run_score(rows)
+    findings = "".join(f"<li>{html.escape(f.text())}</li>" for f in result.findings)
+    findings = f'<h2>What to look at</h2><ol id="findings">{findings}</ol>' if findings else ""
     nav = " · ".join(f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in links)
     nav = f'<p id="links">{nav}</p>' if nav else ""
     return f"""<!doctype html>
@@ -179,11 +199,13 @@ table {{ border-collapse: collapse; font-size: 14px; }}
 th, td {{ border-bottom: 1px solid #cfd8dc; padding: 4px 10px; text-align: left; vertical-align: top; }}
 th {{ background: #eceff1; }}
 tr.why td {{ color: #b71c1c; font-size: 12px; border-bottom: 1px solid #cfd8dc; }}
+#score {{ font-size: 18px; font-weight: 600; }}
 img {{ max-width: 100%; }}
 </style></head>
 <body><h1>{html.escape(title)}</h1>{nav}<p id="tally">{tally}</p>
+<p id="score">{html.escape(result.headline())}</p>
 <table id="drills"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
-{trend}<h2>Cluster</h2><ul>{env}</ul></body></html>
+{findings}{trend}<h2>Cluster</h2><ul>{env}</ul></body></html>
 """
 
 
@@ -252,6 +274,9 @@ class TrendPoint:
     verdict: str
 
 
+SCORE_PANEL = "the whole run"
+
+
 def trend(history: Sequence[Mapping[str, Any]], drill: str, metric: str) -> list[TrendPoint]:
     """The drill's ``metric`` over the runs in ``history``, oldest first."""
     points = []
@@ -262,9 +287,16 @@ def trend(history: Sequence[Mapping[str, Any]], drill: str, metric: str) -> list
     return points
 
 
-def trends_png(history: Sequence[Mapping[str, Any]], drills: Sequence[str], title: str) -> bytes | None:
-    """A panel per drill with its key figures across runs; None when no drill has two runs yet."""
-    panels = []
+def trends_png(
+    history: Sequence[Mapping[str, Any]], drills: Sequence[str], title: str, with_score: bool = False
+) -> bytes | None:
+    """A panel per drill with its key figures across runs (first, with ``with_score``, the run's resilience
+    score); None when nothing has two runs yet."""
+    panels: list[tuple[str, list[tuple[str, list[TrendPoint]]]]] = []
+    scores = score.run_scores(history) if with_score else []
+    if len(scores) >= 2:
+        points = [TrendPoint(run, "", value, "") for run, value in scores]
+        panels.append((SCORE_PANEL, [("resilience score (0-100)", points)]))
     for drill in drills:
         series = [(label, trend(history, drill, key)) for key, label in TREND_FIGURES]
         series = [(label, pts) for label, pts in series if len(pts) >= 2]
@@ -281,7 +313,7 @@ def trends_png(history: Sequence[Mapping[str, Any]], drills: Sequence[str], titl
             if bad:
                 ax.scatter(*zip(*bad, strict=True), color="#d62728", marker="x", s=40, zorder=3)
         ax.set_title(drill, fontsize=9, loc="left")
-        ax.set_ylabel("s", fontsize=8)
+        ax.set_ylabel("score" if drill == SCORE_PANEL else "s", fontsize=8)
         ax.legend(fontsize=7, loc="upper left")
         ax.set_xticks(range(1, max(len(pts) for _, pts in series) + 1))
     axes[-1, 0].set_xlabel("run (oldest → newest); red × = the drill did not pass")
@@ -339,6 +371,23 @@ def perf_metrics(rows: Sequence[DrillRow]) -> list[dict[str, Any]]:
     """The drills' figures as Allure 3 performance metrics (``*-perf.json``): one key per drill and figure,
     so the report's Metrics section shows each with its change since the previous run."""
     out: list[dict[str, Any]] = []
+    result = run_score(rows)
+    if result.value is not None and rows:
+        start_ms = int(min(r.started for r in rows) * 1000)
+        stop_ms = int(max(r.started + (r.duration_s or 0.0) for r in rows) * 1000)
+        out.append(
+            {
+                "id": "kubedrill-run:resilience",
+                "key": "resilience.run",
+                "value": result.value,
+                "start": start_ms,
+                "stop": stop_ms,
+                "title": "resilience score of the run (0-100)",
+                "unit": "points",
+                "better": "higher",
+                "group": "resilience",
+            }
+        )
     for r in rows:
         rec = r.recovery()
         if rec is not None:
