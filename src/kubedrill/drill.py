@@ -89,6 +89,7 @@ class DrillRun:
     evidence: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
     prom_results: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, object]] = field(default_factory=list)  # alert coverage: fault, alert, fired_s, budget_s
     attachments: dict[str, Any] = field(default_factory=dict)
     rollbacks: Rollbacks = field(init=False)
     _probe_api: ProbeApi | None = None
@@ -444,6 +445,7 @@ class DrillRun:
             metrics=dict(self.metrics),
             failed_checks=[c.line() for c in self.verdict.failed],
             checks=[score.record(c) for c in self.verdict.checks],
+            alerts=list(self.alerts),
             # The drill's own verdict; pytest's outcome refines it (a test may expect a drill to fail).
             verdict="SLO violated" if self.verdict.failed else "passed" if self.verdict.checks else "unknown",
             reason=str(self.refused) if self.refused else "",

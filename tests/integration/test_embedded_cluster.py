@@ -82,6 +82,21 @@ def test_prometheus_has_every_target_up_and_sees_an_etcd_leader(embedded: Layout
     assert all(s.value == 1 for s in samples)
 
 
+def test_prometheus_has_the_seed_alert_rules_loaded_and_no_etcd_alert_active_when_healthy(embedded: Layout) -> None:
+    """What a drill's must-fire alerts are read from: the rules as Prometheus loaded them, and its alerts."""
+    prom = Prometheus(embedded.prometheus_url)
+    try:
+        rules = {r.name: r for r in prom.alerting_rules()}
+        active = prom.alerts()
+    finally:
+        prom.close()
+    assert {"EtcdClusterDown", "etcdNoLeader", "KubernetesNodeNotReady", "KubeAPIDown"} <= set(rules)
+    assert (rules["etcdNoLeader"].for_s, rules["etcdNoLeader"].interval_s) == (60.0, 1.0)
+    assert rules["EtcdClusterDown"].query == 'up{job="etcd"} == 0'
+    # leader changes from earlier drills may make etcdHighNumberOfLeaderChanges pending; quorum is whole
+    assert [a.name for a in active if a.name in ("EtcdClusterDown", "etcdNoLeader")] == []
+
+
 def test_status_json_shows_healthy_components_members_and_targets(embedded: Layout) -> None:
     health.wait_prometheus_targets_up(embedded, timeout_s=60)
     proc = kubedrill("status", "--output", "json")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
+from kubedrill.backends.prom import Prometheus
 from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults.ledger import RollbackLedger
 from kubedrill.faults.restore import take_snapshot, verify_snapshot
@@ -60,11 +63,59 @@ def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tm
     assert healthy(embedded) == []
 
 
-def test_quorum_loss_runs_when_selected_and_proves_the_outage(embedded: Layout, tmp_path: Path) -> None:
+def test_quorum_loss_runs_when_selected_proves_the_outage_and_the_seed_s_alerts_fire(
+    embedded: Layout, tmp_path: Path
+) -> None:
     proc = drills(tmp_path, "-m", "quorum_loss", "-s")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "[ok  ] API refused writes while quorum was lost: expected 0 acknowledged writes" in proc.stdout
+    # The real Prometheus fired the seed's rules (for: 1m) while the members were down, each within its budget.
+    for alert in ("EtcdClusterDown", "etcdNoLeader"):
+        line = rf"\[ok  \] alert {alert} fires: expected firing ≤ ([0-9.]+) s .*, observed firing ([0-9.]+) s"
+        fired = re.search(line, proc.stdout)
+        assert fired, proc.stdout[-4000:]
+        print(f"{alert}: fired {fired[2]} s after quorum was lost (budget {fired[1]} s)")
+        assert f"alert {alert} after etcd quorum lost" in proc.stdout  # the run summary's alert coverage
+    assert re.search(r"resilience score: 100\.0 / 100", proc.stdout), proc.stdout[-3000:]
     assert healthy(embedded) == []
+
+
+def test_a_wrong_alert_rule_fails_the_quorum_loss_drill_naming_the_rule_and_query(
+    embedded: Layout, tmp_path: Path
+) -> None:
+    """The known-bad twin of detection: EtcdClusterDown watching a job that does not exist (a typo that
+    would leave a real outage unpaged). The drill must fail naming the rule and where to look."""
+    rules = embedded.state_dir / "rules.yml"
+    good = rules.read_text()
+    assert 'expr: up{job="etcd"} == 0' in good
+    try:
+        rules.write_text(good.replace('expr: up{job="etcd"} == 0', 'expr: up{job="etcd-typo"} == 0'))
+        reload_prometheus(embedded)
+        proc = drills(tmp_path, "-m", "quorum_loss and not dr", "-s")
+    finally:
+        rules.write_text(good)
+        reload_prometheus(embedded)
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    line = next((x for x in proc.stdout.splitlines() if "[FAIL] alert EtcdClusterDown fires" in x), "")
+    print(line)
+    assert "observed did not fire: never pending (its expression never turned true)" in line, proc.stdout[-4000:]
+    assert 'rule EtcdClusterDown (kubedrill-control-plane): up{job="etcd-typo"} == 0' in line
+    assert 'query ALERTS{alertname="EtcdClusterDown"} in Prometheus' in line
+    assert "[ok  ] alert etcdNoLeader fires" in proc.stdout  # the other rule was right and fired
+    assert re.search(r"\[signal ×1\] etcd-quorum-loss: \[FAIL\] alert EtcdClusterDown fires", proc.stdout)
+    assert healthy(embedded) == []
+
+
+def reload_prometheus(layout: Layout) -> None:
+    """Prometheus re-reads its rules (--web.enable-lifecycle), then holds the file's EtcdClusterDown."""
+    expected = next(x for x in (layout.state_dir / "rules.yml").read_text().splitlines() if "up{job=" in x)
+    assert requests.post(f"{layout.prometheus_url}/-/reload", timeout=10).status_code == 200
+    prom = Prometheus(layout.prometheus_url)
+    try:
+        rule = next(r for r in prom.alerting_rules() if r.name == "EtcdClusterDown")
+    finally:
+        prom.close()
+    assert rule.query in expected
 
 
 def test_the_restore_drill_reports_rto_and_the_exact_rpo_set(embedded: Layout, tmp_path: Path) -> None:

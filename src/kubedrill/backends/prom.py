@@ -1,7 +1,8 @@
 """Prometheus over its HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/), with requests.
 
-Four GETs: ``/-/ready`` (not retried: callers poll it), and ``/api/v1/targets?state=active``,
-``/api/v1/query`` and ``/api/v1/query_range``, which get one retry of a failed connection or read. The
+GETs: ``/-/ready`` (not retried: callers poll it), and ``/api/v1/targets?state=active``,
+``/api/v1/query``, ``/api/v1/query_range``, ``/api/v1/rules?type=alert`` and ``/api/v1/alerts``, which get
+one retry of a failed connection or read. The
 timeout is ``timeout_s`` as given, for the connect and for the read. (prometheus-api-client did the same three
 API calls but took whole-second timeouts, rounded range bounds to whole seconds, put the raw body in its
 errors and pulled in dateparser: these few lines replace it.)
@@ -60,6 +61,27 @@ class Series:
     points: list[tuple[float, float]]  # (unix seconds, value)
 
 
+@dataclass(frozen=True)
+class AlertingRule:
+    """An alerting rule as Prometheus loaded it: what it evaluates, how long it must hold, how often."""
+
+    name: str
+    query: str
+    for_s: float
+    interval_s: float  # its group's evaluation interval
+    group: str
+
+
+@dataclass(frozen=True)
+class ActiveAlert:
+    """An alert Prometheus holds now: pending (its expression true, ``for`` not yet over) or firing."""
+
+    name: str
+    state: str  # pending | firing
+    active_at: float  # unix seconds: when it became pending
+    labels: dict[str, str]
+
+
 class Prometheus:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
@@ -100,6 +122,12 @@ class Prometheus:
     def query_range(self, promql: str, start: dt.datetime, end: dt.datetime, step_s: float) -> list[Series]:
         params = range_params(promql, start, end, step_s)
         return self._get(f"range query {promql!r}", "/api/v1/query_range", params, series)
+
+    def alerting_rules(self) -> list[AlertingRule]:
+        return self._get("a rules request", "/api/v1/rules", {"type": "alert"}, alerting_rules_of)
+
+    def alerts(self) -> list[ActiveAlert]:
+        return self._get("an alerts request", "/api/v1/alerts", {}, alerts_of)
 
 
 # ---------------------------------------------------------------- requests and answers, without a server
@@ -178,6 +206,35 @@ def targets_of(data: Any) -> list[Target]:
         )
         for t in data["activeTargets"]
     ]
+
+
+def alerting_rules_of(data: Any) -> list[AlertingRule]:
+    """``data`` of ``/api/v1/rules?type=alert``: every alerting rule of every group."""
+    return [
+        AlertingRule(r["name"], r["query"], float(r.get("duration", 0)), float(g.get("interval", 0)), g["name"])
+        for g in data["groups"]
+        for r in g["rules"]
+        if r.get("type", "alerting") == "alerting"
+    ]
+
+
+def alerts_of(data: Any) -> list[ActiveAlert]:
+    """``data`` of ``/api/v1/alerts``: the alerts pending or firing now."""
+    return [
+        ActiveAlert(
+            a["labels"]["alertname"], a["state"], rfc3339_s(a["activeAt"]), {k: str(v) for k, v in a["labels"].items()}
+        )
+        for a in data["alerts"]
+    ]
+
+
+def rfc3339_s(text: str) -> float:
+    """Unix seconds of an RFC 3339 time as Prometheus writes it (nanoseconds, ``Z`` or an offset)."""
+    head, _, tail = text.partition(".")
+    if tail:  # Python reads at most microseconds: keep six digits of the fraction, then the zone
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        head = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
+    return dt.datetime.fromisoformat(head.replace("Z", "+00:00")).timestamp()
 
 
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

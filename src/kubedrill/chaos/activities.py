@@ -111,9 +111,12 @@ def kill_etcd_member(role: str = "leader", configuration: Configuration = None) 
     return etcd.kill_etcd_member(current(configuration), role)
 
 
-def lose_etcd_quorum(hold_s: float = 5.0, configuration: Configuration = None) -> dict[str, Any]:
-    """Action: stop a majority of etcd members for ``hold_s``; assert the API refused every write meanwhile."""
-    return etcd.lose_etcd_quorum(current(configuration), hold_s)
+def lose_etcd_quorum(
+    hold_s: float = 5.0, must_fire: list[str] | None = None, configuration: Configuration = None
+) -> dict[str, Any]:
+    """Action: stop a majority of etcd members for ``hold_s``; assert the API refused every write meanwhile;
+    keep them down until the ``must_fire`` alerts fire in Prometheus, timing each."""
+    return etcd.lose_etcd_quorum(current(configuration), hold_s, tuple(must_fire or ()))
 
 
 def restore_etcd_from_snapshot(

@@ -232,15 +232,16 @@ def kill_etcd_member(run: DrillRun, role: str = "leader") -> dict[str, Any]:
     return {"killed": node, "role": role, "metrics": run.metrics}
 
 
-def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
+def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0, must_fire: Sequence[str] = ()) -> dict[str, Any]:
     """Action: stop a majority of etcd members (followers first) and hold them down for ``hold_s``;
-    assert the API refused every write meanwhile (the outage is proven, not assumed), then start them."""
+    assert the API refused every write meanwhile (the outage is proven, not assumed); with ``must_fire``,
+    keep them down until those alerts fire (steps.await_alerts); then start them."""
     members = observe(run.cluster)
     victims = choose_quorum_loss(members)
     faults = [StopComponent(run.cluster, "etcd", m.node, hold=True) for m in victims]
     with run.phase(f"inject: stop etcd on {', '.join(m.node for m in victims)} (quorum lost)"):
         run.attachments["etcd members before"] = [m.__dict__ for m in members]
-        run.begin_fault()
+        began = run.begin_fault()
         for f in faults:
             run.inject(f)
     prober = run.prober
@@ -276,6 +277,9 @@ def lose_etcd_quorum(run: DrillRun, hold_s: float = 5.0) -> dict[str, Any]:
                 impact=Impact.USERS,
             )
         )
+    victims_text = ", ".join(m.node for m in victims)
+    fault = f"etcd quorum lost ({len(victims)} of {len(members)} members: {victims_text})"
+    steps.await_alerts(run, must_fire, fault, began, first_failure)
     with run.phase("recover: start the members, quorum returns"):
         started = run.now()
         for f in faults:
@@ -327,14 +331,17 @@ def plan_move_etcd_leader(cluster: Cluster, to: str | None = None) -> Plan:
     return MoveLeader(cluster, to).plan()
 
 
-def plan_lose_etcd_quorum(cluster: Cluster, hold_s: float = 5.0) -> Plan:
+def plan_lose_etcd_quorum(cluster: Cluster, hold_s: float = 5.0, must_fire: Sequence[str] = ()) -> Plan:
     """The members ``lose_etcd_quorum`` would stop (followers first) and how each is held down and started."""
     victims = choose_quorum_loss(observe(cluster))
     plans = [StopComponent(cluster, "etcd", m.node, hold=True).plan() for m in victims]
+    hold = [f"hold {hold_s:g} s from the first refused write"]
+    if must_fire:
+        hold.append(f"then until Prometheus fires {', '.join(must_fire)} (each within its budget)")
     return Plan(
         fault="etcd.quorum-loss",
         targets={m.node: f"etcd ({'leader' if m.is_leader else 'follower'})" for m in victims},
-        actions=[a for p in plans for a in p.actions] + [f"hold {hold_s:g} s from the first refused write"],
+        actions=[a for p in plans for a in p.actions] + hold,
         revert=[a for p in plans for a in p.revert],
     )
 

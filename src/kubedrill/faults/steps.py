@@ -4,14 +4,18 @@ SLO verdict over the fault window. A family's own steps live in its module (``fa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubedrill import slo
+from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.model import Check, Impact
 from kubedrill.probes import etcd as etcd_probe
+from kubedrill.probes.alerts import AlertWatch
+from kubedrill.probes.alerts import judge as judge_alert_outcome
 from kubedrill.probes.prometheus import AlertRule, PromCheck
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
@@ -64,6 +68,41 @@ def _prom_checks(
             "experiment", "prometheus/alerts", "entries with name, expr, op, threshold (for_s)", str(e)
         ) from e
     return checks, rules
+
+
+def await_alerts(run: DrillRun, alerts: Sequence[str], fault: str, began: float, took_effect: float) -> None:
+    """Keep the fault on until each of ``alerts`` fires in the cluster's Prometheus (or its budget passes, see
+    probes.alerts), judge each, and keep when it fired for the run's alert-coverage table. ``began``: when the
+    injection began; ``took_effect``: when the fault was seen to take effect (budgets count from it); both on
+    the drill's clock."""
+    if not alerts:
+        return
+    url = run.cluster.prometheus_url
+    if not url:
+        run.add(
+            Check(
+                "alerts the fault must fire",
+                f"a Prometheus to read {', '.join(alerts)} from",
+                "none configured",
+                ok=bool(url),
+                hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
+                impact=Impact.SIGNAL,
+            )
+        )
+        return
+    prom = Prometheus(url)
+    try:
+        scrape_s = max((t.scrape_interval_s for t in prom.targets()), default=0.0)
+        effect, start = run.wall_of(took_effect).timestamp(), run.wall_of(began).timestamp()
+        watch = AlertWatch(prom, alerts, fault, scrape_s, since_wall=effect, began_wall=start)
+        with run.phase(f"detection: hold the fault until {', '.join(alerts)} fire(s)"):
+            outcomes = watch.run()
+    finally:
+        prom.close()
+    for o in outcomes:
+        run.metrics[f"alert_{o.alert}_fired_s"] = o.firing_s
+        run.alerts.append(o.record())
+        run.add(judge_alert_outcome(o))
 
 
 def outlast(limit_s: float) -> float:

@@ -65,6 +65,7 @@ class DrillRow:
     metrics: dict[str, float | None] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)  # every check judged, as score.record keeps it
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # alerts the fault had to fire: when each did
     verdict: str = "unknown"  # passed | SLO violated | broken | not run | skipped
     reason: str = ""
     started: float = 0.0  # unix seconds
@@ -107,10 +108,27 @@ def run_score(rows: Iterable[DrillRow]) -> score.Score:
     return score.score((r.drill, r.verdict, r.checks) for r in rows)
 
 
+ALERT_HEADERS = ["drill", "fault", "alert", "time to fire"]
+
+
+def alert_coverage(rows: Iterable[DrillRow]) -> list[list[str]]:
+    """Fault × alert: each alert a drill's fault had to fire, with how long after the fault it fired."""
+    out = []
+    for r in rows:
+        for a in r.alerts:
+            fired, budget = a.get("fired_s"), a.get("budget_s")
+            within = "" if budget is None else f" (budget {budget:g} s)"
+            when = "did not fire" if fired is None else f"{fired:.1f} s"
+            out.append([r.drill, str(a.get("fault", "")), str(a.get("alert", "")), when + within])
+    return out
+
+
 def score_lines(rows: Sequence[DrillRow]) -> list[str]:
-    """The score's headline, then a line per failed check (costliest first) on what to look at."""
+    """The alert coverage, the score's headline, then a line per failed check (costliest first) on what to
+    look at."""
     result = run_score(rows)
-    return [result.headline(), *(f"  {f.text()}" for f in result.findings)]
+    coverage = [f"alert {alert} after {fault} ({drill}): {when}" for drill, fault, alert, when in alert_coverage(rows)]
+    return [*coverage, result.headline(), *(f"  {f.text()}" for f in result.findings)]
 
 
 def text_table(rows: Sequence[DrillRow], width: int = 160) -> str:
@@ -143,6 +161,10 @@ def markdown(rows: Sequence[DrillRow], title: str, environment: Mapping[str, str
     result = run_score(rows)
     out = [f"# {title}", "", ", ".join(f"{n} {v}" for v, n in counts.items()) or "no drills ran", ""]
     out += [f"**{result.headline()}**", "", markdown_table(rows), ""]
+    coverage = alert_coverage(rows)
+    if coverage:
+        out += ["## Alert coverage", "", "| " + " | ".join(ALERT_HEADERS) + " |", "|" + "---|" * len(ALERT_HEADERS)]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in coverage] + [""]
     if result.findings:
         out += ["## What to look at (failed checks, costliest first)", ""]
         out += [f"- {f.text().replace('|', chr(92) + '|')}" for f in result.findings] + [""]
@@ -189,6 +211,13 @@ def html_page(
     result = run_score(rows)
     findings = "".join(f"<li>{html.escape(f.text())}</li>" for f in result.findings)
     findings = f'<h2>What to look at</h2><ol id="findings">{findings}</ol>' if findings else ""
+    coverage = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in alert_coverage(rows)
+    )
+    if coverage:
+        heads = "".join(f"<th>{html.escape(h)}</th>" for h in ALERT_HEADERS)
+        table = f"<thead><tr>{heads}</tr></thead><tbody>{coverage}</tbody>"
+        coverage = f'<h2>Alert coverage</h2><table id="alerts">{table}</table>'
     nav = " · ".join(f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in links)
     nav = f'<p id="links">{nav}</p>' if nav else ""
     return f"""<!doctype html>
@@ -205,7 +234,7 @@ img {{ max-width: 100%; }}
 <body><h1>{html.escape(title)}</h1>{nav}<p id="tally">{tally}</p>
 <p id="score">{html.escape(result.headline())}</p>
 <table id="drills"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
-{findings}{trend}<h2>Cluster</h2><ul>{env}</ul></body></html>
+{coverage}{findings}{trend}<h2>Cluster</h2><ul>{env}</ul></body></html>
 """
 
 
