@@ -226,7 +226,7 @@ def test_the_quorum_guard_refuses_a_majority_down_unless_the_drill_is_selected_e
     # Not selected: skipped with the reason.
     skipped = pytest_run(tmp_path, "drills/test_etcd.py", "drills/test_dr.py", "-k", "quorum or restore")
     assert skipped.returncode == 0, skipped.stdout[-3000:]
-    assert skipped.stdout.count("quorum-loss drills run only when selected explicitly") == 2
+    assert skipped.stdout.count("quorum-loss drills run only when selected explicitly") == 3  # loss, paged, restore
     # The quorum-loss scenario run by a drill that is *not* marked quorum_loss: the engine refuses the
     # second member's stop before recording or touching it, and reverts the first.
     drill = tmp_path / "test_unmarked.py"
@@ -239,7 +239,7 @@ def test_the_quorum_guard_refuses_a_majority_down_unless_the_drill_is_selected_e
                 run_scenario("etcd-quorum-loss.yaml")
         """)
     )
-    proc = pytest_run(tmp_path, str(drill), "-p", "kubedrill.pytest_plugin", "--rootdir", str(tmp_path))
+    proc = pytest_run(tmp_path, str(drill), "--rootdir", str(tmp_path))
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "quorum guard: refusing stop etcd on cp-" in proc.stdout
     assert "it would take down 2 of 3 etcd" in proc.stdout
@@ -325,7 +325,7 @@ def test_sigkill_during_a_drain_then_recover_uncordons(embedded: Layout, tmp_pat
                 run_scenario("nodes-drain-blocked-pdb.yaml")
         """)
     )
-    args = [str(drill), "-p", "kubedrill.pytest_plugin", "--rootdir", str(tmp_path)]
+    args = [str(drill), "--rootdir", str(tmp_path)]
 
     def drained(pending: list[Entry]) -> bool:
         return any(e.fault_type == "node.drain" for e in pending) and bool(cordoned(embedded))
@@ -417,7 +417,7 @@ def test_no_key_token_or_certificate_body_in_anything_a_run_writes(embedded: Lay
     )
     results = tmp_path / "allure-results"
     proc = pytest_run(
-        tmp_path, str(drill), "-p", "kubedrill.pytest_plugin", "--rootdir", str(tmp_path), "-s", "-rA",
+        tmp_path, str(drill), "--rootdir", str(tmp_path), "-s", "-rA",
         f"--alluredir={results}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
