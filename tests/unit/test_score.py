@@ -36,7 +36,7 @@ def test_the_headline_counts_each_kind_and_names_drills_that_judged_nothing() ->
     result = score.score(rows)
     assert result.headline() == (
         "resilience score: 71.4 / 100 (5 of 7 weighted points; users 1/1, recovery 1/2); "
-        "not scored: etcd-restore (not run), cp-apiserver-kill (broken)"
+        "not (fully) scored: etcd-restore (not run), cp-apiserver-kill (broken)"
     )
     assert result.unscored == [("etcd-restore", "not run"), ("cp-apiserver-kill", "broken")]
 
@@ -44,7 +44,8 @@ def test_the_headline_counts_each_kind_and_names_drills_that_judged_nothing() ->
 def test_a_drill_that_broke_after_judging_counts_with_what_it_judged() -> None:
     # a wait that gave up is a failed check first (then the drill raises and pytest calls it broken)
     result = score.score([("etcd-leader-kill", "broken", [check("recovery", False, "etcd leader elected")])])
-    assert (result.value, result.unscored) == (0.0, [])
+    # counted, and named beside the score: what it did not get to judge is missing from it
+    assert (result.value, result.unscored) == (0.0, [("etcd-leader-kill", "broken after 1 checks")])
     assert [f.drill for f in result.findings] == ["etcd-leader-kill"]
 
 
@@ -67,8 +68,16 @@ def test_findings_come_costliest_first_with_the_check_s_hint_or_where_to_look() 
     assert findings[1].look_at == "phases"  # the check's own hint first
     assert findings[0].look_at == score.LOOK_AT[Impact.USERS]
     assert findings[0].text() == (
-        "[users ×3] b: [FAIL] availability: expected e, observed o; look at " + score.LOOK_AT[Impact.USERS]
+        "[users ×3] b: [FAIL] availability: expected e, observed o; where to look: " + score.LOOK_AT[Impact.USERS]
     )
+
+
+def test_a_finding_says_its_hint_once() -> None:
+    record = check("recovery", False, "RTO", "see the phase timeline")
+    assert record["line"] == "[FAIL] RTO: expected e, observed o"  # Check.line() would end with the hint
+    (finding,) = score.score([("d", "SLO violated", [record])]).findings
+    text = "[recovery ×2] d: [FAIL] RTO: expected e, observed o; where to look: see the phase timeline"
+    assert finding.text() == text
 
 
 def test_a_check_of_an_unknown_impact_is_left_out_of_both_sums() -> None:

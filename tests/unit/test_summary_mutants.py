@@ -116,8 +116,8 @@ MARKDOWN = """# nightly
 
 ## What to look at (failed checks, costliest first)
 
-- [users ×3] etcd-restore: [FAIL] <ledger>; look at the ledger
-- [recovery ×2] etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; look at the phase timeline
+- [users ×3] etcd-restore: [FAIL] <ledger>; where to look: the ledger
+- [recovery ×2] etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; where to look: the phase timeline
 
 ## What failed
 
@@ -175,9 +175,9 @@ def test_the_html_page_s_table_tally_links_and_cluster() -> None:
         '<td style="color:#c62828;font-weight:600">SLO violated</td></tr>'
         '<tr class="why"><td></td><td colspan="5">[FAIL] RTO: expected ≤ 120 s, observed 130.000 s<br>'
         "[FAIL] &lt;ledger&gt;</td></tr></tbody></table>\n"
-        '<h2>What to look at</h2><ol id="findings"><li>[users ×3] etcd-restore: [FAIL] &lt;ledger&gt;; look at the '
-        "ledger</li><li>[recovery ×2] "
-        "etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; look at the phase timeline</li></ol>"
+        '<h2>What to look at</h2><ol id="findings"><li>[users ×3] etcd-restore: [FAIL] &lt;ledger&gt;; '
+        "where to look: the ledger</li><li>[recovery ×2] "
+        "etcd-restore: [FAIL] RTO: expected ≤ 120 s, observed 130.000 s; where to look: the phase timeline</li></ol>"
         "<h2>Cluster</h2><ul><li>backend: &lt;local&gt;</li><li>kubernetes: 1.34</li></ul></body></html>\n"
     ) in page
     assert "Trends across runs" not in page

@@ -100,9 +100,10 @@ def await_alerts(run: DrillRun, alerts: Sequence[str], fault: str, began: float,
     finally:
         prom.close()
     for o in outcomes:
+        check = judge_alert_outcome(o)
         run.metrics[f"alert_{o.alert}_fired_s"] = o.firing_s
-        run.alerts.append(o.record())
-        run.add(judge_alert_outcome(o))
+        run.alerts.append(o.record() | {"ok": check.ok, "observed": check.observed})
+        run.add(check)
 
 
 def outlast(limit_s: float) -> float:

@@ -3,8 +3,10 @@
 A drill names the alerts its fault must fire (``must_fire`` in its scenario). They are the alerting rules
 Prometheus has loaded, read back from its rules API (expression, ``for``, its group's evaluation
 interval), not kubedrill's re-evaluation of them: what is checked is what would page someone. While the
-fault holds, ``AlertWatch`` polls Prometheus' alerts API and notes when each alert turned pending and then
-firing; the fault is held until every one fired or its budget ran out.
+fault holds (from the end of its own minimum hold), ``AlertWatch`` polls Prometheus' alerts API and notes
+when each alert turned pending (Prometheus' ``activeAt``) and then firing (the first poll that sees it,
+within POLL_S); the fault is held until every one fired or its budget ran out. A read of the alerts API
+that fails is retried at the next poll, and named if the alert never fired.
 
 An alert's budget, from the moment the fault took effect: a scrape sees the change (≤ one scrape
 interval), the next rule evaluation turns it pending (≤ one evaluation interval), it holds ``for``, and the
@@ -12,8 +14,13 @@ first evaluation after that fires it (≤ one more evaluation interval):
 
     budget = scrape interval + for + 2 × evaluation interval   (+ POLL_S, this watch's own resolution)
 
-An alert Prometheus made pending before the fault began (its ``activeAt``) proves nothing about the fault
-and fails; so does one whose rule is not loaded, naming the rules that are.
+The scrape interval is the longest of Prometheus' targets (not only the rule's job), and the budget counts
+from when the fault was seen to take effect (for quorum loss, the first refused write), which leaves a
+target whose scrape must time out (a frozen process) its timeout's worth of slack too.
+
+An alert Prometheus made pending before the fault began (its ``activeAt``, allowed CLOCK_SKEW_S for the
+two clocks) proves nothing about the fault and fails; so does one whose rule is not loaded, naming the
+rules that are.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kubedrill.backends.prom import ActiveAlert, AlertingRule, Prometheus
+from kubedrill.errors import BackendError, ClusterUnreachable
 from kubedrill.model import Check, Impact
 
 POLL_S = 0.5  # how often the alerts API is read while the fault holds
 GRACE_S = 10.0  # how long past its budget an alert is waited for before it "did not fire"
+CLOCK_SKEW_S = 2.0  # between Prometheus' clock (activeAt) and the runner's (when the fault began)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class AlertOutcome:
     pending_s: float | None = None
     firing_s: float | None = None
     loaded: tuple[str, ...] = ()  # the alerting rules Prometheus has, to name when ``rule`` is None
+    read_error: str = ""  # the last failed read of the alerts API, if any
 
     @property
     def budget_s(self) -> float | None:
@@ -70,23 +80,26 @@ def judge(o: AlertOutcome) -> Check:
         hint = f'rule {rule.name} ({rule.group}): {rule.query}; query ALERTS{{alertname="{o.alert}"}} in Prometheus'
         if o.active_before:
             observed = f"already {o.active_before} before the fault began: its firing proves nothing about the fault"
-        elif o.firing_s is None and o.pending_s is None:
-            observed = "did not fire: never pending (its expression never turned true)"
-        elif o.firing_s is None:
-            observed = (
-                f"did not fire: pending {o.pending_s:.1f} s after the fault, not firing by {budget + GRACE_S:g} s"
-            )
-        else:
+        elif o.firing_s is not None:
             pending = "" if o.pending_s is None else f" (pending at {o.pending_s:.1f} s)"
             observed = f"firing {o.firing_s:.1f} s after the fault{pending}"
+        else:
+            observed = (
+                "did not fire: never pending (its expression never turned true)"
+                if o.pending_s is None
+                else f"did not fire: pending {o.pending_s:.1f} s after the fault, not firing by {budget + GRACE_S:g} s"
+            )
+            if o.read_error:
+                observed += f" (a read of Prometheus' alerts failed: {o.read_error})"
     fired_in_time = budget is not None and o.firing_s is not None and o.firing_s <= budget + POLL_S
     return Check(name, expected, observed, ok=fired_in_time and not o.active_before, hint=hint, impact=Impact.SIGNAL)
 
 
 def first_seen(active: Sequence[ActiveAlert], alert: str, state: str) -> ActiveAlert | None:
-    """The alert in ``state`` (firing also counts as having been pending), if Prometheus holds it."""
+    """Of the alert's instances in ``state`` (firing also counts as having been pending), the one active the
+    longest, if Prometheus holds any."""
     states = ("pending", "firing") if state == "pending" else (state,)
-    return next((a for a in active if a.name == alert and a.state in states), None)
+    return min((a for a in active if a.name == alert and a.state in states), key=lambda a: a.active_at, default=None)
 
 
 class AlertWatch:
@@ -112,6 +125,7 @@ class AlertWatch:
         self.active_before: dict[str, str] = dict.fromkeys(alerts, "")
         self.pending: dict[str, float] = {}
         self.firing: dict[str, float] = {}
+        self.read_error = ""
 
     def deadline_wall(self) -> float:
         budgets = [self.scrape_s + r.for_s + 2 * r.interval_s for r in self.rules.values() if r is not None]
@@ -122,12 +136,16 @@ class AlertWatch:
 
     def poll(self) -> None:
         now = self.clock()
-        active = self.prom.alerts()
+        try:
+            active = self.prom.alerts()
+        except (BackendError, ClusterUnreachable) as e:  # Prometheus busy or restarting: the next poll may do
+            self.read_error = str(e)[:200]
+            return
         for a in self.rules:
             seen = first_seen(active, a, "pending")
             if seen is None:
                 continue
-            if seen.active_at < self.began and a not in self.pending:
+            if seen.active_at < self.began - CLOCK_SKEW_S and a not in self.pending:
                 self.active_before[a] = seen.state  # pending since before the fault began
             if a not in self.pending:
                 # Prometheus' own activeAt: the evaluation that found the expression true
@@ -154,6 +172,7 @@ class AlertWatch:
                 pending_s=self.pending.get(a),
                 firing_s=self.firing.get(a),
                 loaded=self.loaded,
+                read_error=self.read_error,
             )
             for a, rule in self.rules.items()
         ]

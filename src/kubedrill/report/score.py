@@ -18,13 +18,16 @@ lower than one where only a metric was off; and no class is ignored. Every check
 with many checks weighs more than one with few: the score is about the cluster, not the drills.
 
 A drill counts with the checks it judged, even one that then broke (a wait that gave up is a failed check
-before it is an error). A drill that judged nothing (its pre-flight refused an unsteady cluster, or it broke
-before its first check) adds nothing to either sum and is named under the score, since a score over fewer
-drills says less; skipped drills are left out. No check judged at all: no score.
+before it is an error); a drill that broke is named beside the score all the same, since what it did not
+get to judge is missing from it. A drill that judged nothing (its pre-flight refused an unsteady cluster,
+or it broke before its first check) adds nothing to either sum and is named too; skipped drills are left
+out. No check judged at all: no score. The ordering of the weights holds between runs of the same drills:
+the score compares a nightly run with the last one, not one suite with another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +45,8 @@ LOOK_AT: dict[Impact, str] = {
 
 def record(check: Check) -> dict[str, Any]:
     """A check as the run summary and the history keep it (plain JSON)."""
-    return {"name": check.name, "impact": str(check.impact), "ok": check.ok, "line": check.line(), "hint": check.hint}
+    line = dataclasses.replace(check, hint="").line()  # the hint is the finding's "look at", said once
+    return {"name": check.name, "impact": str(check.impact), "ok": check.ok, "line": line, "hint": check.hint}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Finding:
     look_at: str
 
     def text(self) -> str:
-        return f"[{self.impact} ×{WEIGHTS[self.impact]}] {self.drill}: {self.line}; look at {self.look_at}"
+        return f"[{self.impact} ×{WEIGHTS[self.impact]}] {self.drill}: {self.line}; where to look: {self.look_at}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Score:
     passed: Mapping[Impact, int]
     judged: Mapping[Impact, int]
     findings: Sequence[Finding]
-    unscored: Sequence[tuple[str, str]]  # (drill, verdict) of the drills that did not judge the cluster
+    unscored: Sequence[tuple[str, str]]  # (drill, why) of the drills that judged nothing, or broke
 
     def headline(self) -> str:
         if self.value is None:
@@ -74,7 +78,7 @@ class Score:
         parts = ", ".join(f"{i} {self.passed[i]}/{self.judged[i]}" for i in Impact if self.judged[i])
         text = f"resilience score: {self.value:.1f} / 100 ({self.earned} of {self.possible} weighted points; {parts})"
         if self.unscored:
-            text += f"; not scored: {', '.join(f'{d} ({v})' for d, v in self.unscored)}"
+            text += f"; not (fully) scored: {', '.join(f'{d} ({v})' for d, v in self.unscored)}"
         return text
 
 
@@ -95,8 +99,9 @@ def score(rows: Iterable[tuple[str, str, Sequence[Mapping[str, Any]]]]) -> Score
     for drill, verdict, checks in rows:
         if verdict == "skipped":
             continue
+        if not checks or verdict == "broken":
+            unscored.append((drill, verdict if not checks else f"{verdict} after {len(checks)} checks"))
         if not checks:
-            unscored.append((drill, verdict))
             continue
         for c in checks:
             impact = _impact(c.get("impact"))

@@ -119,6 +119,10 @@ def alert_coverage(rows: Iterable[DrillRow]) -> list[list[str]]:
             fired, budget = a.get("fired_s"), a.get("budget_s")
             within = "" if budget is None else f" (budget {budget:g} s)"
             when = "did not fire" if fired is None else f"{fired:.1f} s"
+            if a.get("ok") is False and fired is not None:  # fired, but late or already active before the fault
+                when = f"FAILED: {a.get('observed', '')}"
+            elif fired is None and a.get("observed"):
+                when = f"did not fire: {str(a['observed']).removeprefix('did not fire: ')}"
             out.append([r.drill, str(a.get("fault", "")), str(a.get("alert", "")), when + within])
     return out
 
@@ -402,7 +406,7 @@ def perf_metrics(rows: Sequence[DrillRow]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     result = run_score(rows)
     if result.value is not None and rows:
-        start_ms = int(min(r.started for r in rows) * 1000)
+        start_ms = int(min((r.started for r in rows if r.started > 0), default=0.0) * 1000)
         stop_ms = int(max(r.started + (r.duration_s or 0.0) for r in rows) * 1000)
         out.append(
             {
