@@ -64,11 +64,26 @@ def test_api_refuses_writes_without_quorum_and_recovers_when_members_return(
     require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
 ) -> None:
     """Runbook (scenarios/etcd-quorum-loss.yaml): stop 2 of 3 etcd members for 5 s; prove the API
-    acknowledged no write meanwhile; keep them down until Prometheus pages (EtcdClusterDown, etcdNoLeader,
-    each within its budget); start them; the API recovers within the SLO. Runs only with
+    acknowledged no write meanwhile; start them; the API recovers within the SLO. Runs only with
     ``-m quorum_loss``."""
     require_control_planes(3)
     drill = run_scenario("etcd-quorum-loss.yaml")
+    assert all(c.ok for c in drill.judged("API refused writes while quorum was lost", "API recovered after the fault"))
+
+
+@pytest.mark.etcd
+@pytest.mark.destructive
+@pytest.mark.quorum_loss
+@pytest.mark.detection
+@pytest.mark.slow
+def test_on_call_is_paged_when_etcd_loses_quorum(
+    require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
+) -> None:
+    """Runbook (scenarios/etcd-quorum-loss-paged.yaml): stop 2 of 3 etcd members and keep them down until
+    Prometheus fires seed 000's EtcdClusterDown and etcdNoLeader, each within scrape + for + 2 evaluation
+    intervals of the first refused write; start them; the API recovers within the SLO."""
+    require_control_planes(3)
+    drill = run_scenario("etcd-quorum-loss-paged.yaml")
     assert all(
         c.ok
         for c in drill.judged(

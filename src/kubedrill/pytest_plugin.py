@@ -62,6 +62,7 @@ MARKERS = {
     "quorum_loss": "takes down a majority of etcd members; runs only when selected explicitly (-m quorum_loss)",
     "gameday": "part of the quarterly game-day plan; under `kubedrill gameday` a person confirms each injection",
     "slow": "takes more than a minute",
+    "detection": "holds its fault until alerts fire in Prometheus (the rules' for:, a minute or more)",
 }
 
 
@@ -438,8 +439,11 @@ def describe_environment(cluster: Cluster, profile: SloProfile) -> dict[str, str
     finally:
         kube.close()
     if cluster.etcd is not None:
-        result = cluster.etcd.run(["version"], check=False)
-        info["etcdctl.version"] = result.stdout.splitlines()[0] if result.ok and result.stdout else "unknown"
+        try:  # a dry run never puts etcdctl on a host that lacks it: then its version is not known
+            result = cluster.etcd.run(["version"], check=False)
+            info["etcdctl.version"] = result.stdout.splitlines()[0] if result.ok and result.stdout else "unknown"
+        except DrillError as e:
+            info["etcdctl.version"] = f"unknown ({e})"
         info["etcd.members"] = str(len(cluster.etcd_endpoint_of))
     if cluster.prometheus_url:
         info["prometheus.url"] = cluster.prometheus_url

@@ -66,7 +66,7 @@ def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tm
 def test_quorum_loss_runs_when_selected_proves_the_outage_and_the_seed_s_alerts_fire(
     embedded: Layout, tmp_path: Path
 ) -> None:
-    proc = drills(tmp_path, "-m", "quorum_loss", "-s")
+    proc = drills(tmp_path, "-m", "quorum_loss and not dr", "-s")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "[ok  ] API refused writes while quorum was lost: expected 0 acknowledged writes" in proc.stdout
     # The real Prometheus fired the seed's rules (for: 1m) while the members were down, each within its budget.
@@ -91,7 +91,7 @@ def test_a_wrong_alert_rule_fails_the_quorum_loss_drill_naming_the_rule_and_quer
     try:
         rules.write_text(good.replace('expr: up{job="etcd"} == 0', 'expr: up{job="etcd-typo"} == 0'))
         reload_prometheus(embedded)
-        proc = drills(tmp_path, "-m", "quorum_loss and not dr", "-s")
+        proc = drills(tmp_path, "-m", "detection and quorum_loss", "-s")
     finally:
         rules.write_text(good)
         reload_prometheus(embedded)
@@ -102,7 +102,7 @@ def test_a_wrong_alert_rule_fails_the_quorum_loss_drill_naming_the_rule_and_quer
     assert 'rule EtcdClusterDown (kubedrill-control-plane): up{job="etcd-typo"} == 0' in line
     assert 'query ALERTS{alertname="EtcdClusterDown"} in Prometheus' in line
     assert "[ok  ] alert etcdNoLeader fires" in proc.stdout  # the other rule was right and fired
-    assert re.search(r"\[signal ×1\] etcd-quorum-loss: \[FAIL\] alert EtcdClusterDown fires", proc.stdout)
+    assert re.search(r"\[signal ×1\] etcd-quorum-loss-paged: \[FAIL\] alert EtcdClusterDown fires", proc.stdout)
     assert healthy(embedded) == []
 
 
