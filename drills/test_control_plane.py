@@ -51,3 +51,22 @@ def test_the_cluster_stalls_without_any_instance_and_recovers_when_they_return(
     require_control_planes(1)
     drill = run_scenario(f"cp-{component}-outage.yaml")
     assert all(c.ok for c in drill.judged("outage shown", "Available again after every"))
+
+
+@pytest.mark.slow
+def test_pods_replaced_without_a_scheduler_stay_pending_until_one_returns(
+    require_control_planes: Callable[[int], None], run_scenario: Callable[[str], DrillRun]
+) -> None:
+    """scenarios/cp-scheduler-outage-pods.yaml: every scheduler stopped; chaostoolkit-kubernetes terminates
+    every canary pod and its probe proves the replacements all stay Pending; the schedulers return and the
+    canary is whole again within the SLO, which chaosk8s's deployment probe confirms."""
+    require_control_planes(1)
+    drill = run_scenario("cp-scheduler-outage-pods.yaml")
+    assert all(
+        c.ok
+        for c in drill.judged(
+            "replacements-stay-pending-without-a-scheduler (chaosk8s.pod.probes.pods_in_phase)",
+            "canary Available again after every kube-scheduler returned",
+            "canary-available-and-healthy-again (chaosk8s.deployment.probes.deployment_available_and_healthy)",
+        )
+    )

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.hosts, pytest.mark.timeout(CO
 
 ROOT = Path(__file__).resolve().parents[2]
 DRILLS = "etcd or control_plane or dr"
-DRILL_COUNT = 10  # 4 etcd (quorum loss included), 5 control plane, the restore; none skipped
+DRILL_COUNT = 12  # 5 etcd (both quorum losses), 6 control plane, the restore; none skipped
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,13 @@ def test_the_control_plane_drills_pass_with_every_kill_proven_and_handovers_repo
     embedded: Layout, tmp_path: Path
 ) -> None:
     results = tmp_path / "allure"
-    proc = drills(tmp_path, "-m", "control_plane", f"--alluredir={results}")
+    proc = drills(tmp_path, "-m", "control_plane", "-s", f"--alluredir={results}")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "5 passed" in proc.stdout
+    assert "6 passed" in proc.stdout
+    # chaostoolkit-kubernetes's probes, judged as the drill's checks: the replacements Pending, the canary back
+    for probe in ("pod.probes.pods_in_phase", "deployment.probes.deployment_available_and_healthy"):
+        held = rf"\[ok  \] [a-z-]+ \(chaosk8s\.{re.escape(probe)}\): expected the probe holds .*, observed held"
+        assert re.search(held, proc.stdout), proc.stdout[-4000:]
     for result in allure_results(results):
         evidence = next(a for a in attachments_of(result) if a["name"] == "evidence")
         data = json.loads((results / evidence["source"]).read_text())

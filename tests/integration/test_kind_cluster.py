@@ -38,6 +38,7 @@ DRILLS = (
     "test_the_lease_moves_on_and_work_continues_when_the_leader_is_killed and scheduler",
     "test_api_stays_available_when_etcd_leader_is_moved",
     "test_canary_stays_above_its_pdb_when_a_worker_is_drained",
+    "test_pods_replaced_without_a_scheduler_stay_pending_until_one_returns",  # chaosk8s with real kubelets
     "test_a_network_policy_cuts_off_exactly_the_pods_it_does_not_admit",
 )
 
@@ -124,8 +125,10 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
 
 CONTROL_PLANES = ("kubedrill-control-plane", "kubedrill-control-plane2", "kubedrill-control-plane3")
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
-SSH_DRILLS = "etcd or control_plane or dr"
-SSH_DRILL_COUNT = 10  # 4 etcd (quorum loss included), 5 control plane, the restore; none skipped
+# Not the detection drill: ~70 s of quorum loss nears kubeadm's kube-apiserver liveness limit (etcd is in /livez,
+# 8 x 10 s), so on kubeadm it is to be measured before it is gated on (the binary install runs it).
+SSH_DRILLS = "(etcd or control_plane or dr) and not detection"
+SSH_DRILL_COUNT = 11  # 4 etcd (quorum loss included), 6 control plane, the restore; none skipped
 
 
 def address_of(container: str) -> str:

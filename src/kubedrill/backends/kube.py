@@ -82,6 +82,15 @@ def load_target(kubeconfig: str | None, context: str | None) -> ClusterTarget:
     return ClusterTarget(context=chosen["name"], server=str(api.configuration.host))
 
 
+def set_default_kubeconfig(path: str) -> str:
+    """Make ``path`` the kubeconfig the kubernetes client falls back to when given none (it reads $KUBECONFIG
+    once, when first imported); returns the previous one. For a library that builds its client from the
+    defaults, such as chaostoolkit-kubernetes: $KUBECONFIG set later is not enough."""
+    previous = str(config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION)
+    config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
+    return previous
+
+
 class Kube:
     """A client bound to one kubeconfig/context."""
 

@@ -140,6 +140,19 @@ def stop_every_instance(component: str, hold_s: float = 5.0, configuration: Conf
     return components.stop_every_instance(current(configuration), component, hold_s)
 
 
+def stop_component_everywhere(component: str, configuration: Configuration = None) -> dict[str, Any]:
+    """Action: stop every scheduler or controller-manager and leave them stopped (each stop proven) for the
+    activities that follow, until ``start_component_everywhere`` (or the rollbacks)."""
+    components.check_stop_every_instance(component)
+    return components.stop_component_everywhere(current(configuration), component)
+
+
+def start_component_everywhere(component: str, configuration: Configuration = None) -> dict[str, Any]:
+    """Action: start them again; time until the canary has every replica Available."""
+    components.check_stop_every_instance(component)
+    return components.start_component_everywhere(current(configuration), component)
+
+
 def isolate_node(
     role: str = "leader", hold_s: float = 5.0, ttl_s: int = 120, configuration: Configuration = None
 ) -> dict[str, Any]:
@@ -191,6 +204,7 @@ plan_kill_etcd_member = etcd.plan_kill_etcd_member
 plan_lose_etcd_quorum = etcd.plan_lose_etcd_quorum
 plan_kill_component = components.plan_kill_component
 plan_stop_every_instance = components.plan_stop_every_instance
+plan_stop_component_everywhere = components.plan_stop_component_everywhere
 plan_isolate_node = network.plan_isolate_node
 plan_cut_apiserver_from_etcd = network.plan_cut_apiserver_from_etcd
 plan_etcd_peer_packet_loss = network.plan_etcd_peer_packet_loss

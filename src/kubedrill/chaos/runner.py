@@ -5,7 +5,10 @@
 - the journal is redacted (it copies configuration and secrets in plain text) before it is attached;
 - afterwards the drill's own Rollbacks run again (idempotent), so nothing is left even if chaoslib's
   rollbacks were skipped; then the outcome becomes kubedrill's: SloViolation, FaultInjectionError,
-  RollbackFailed or KeyboardInterrupt.
+  RollbackFailed or KeyboardInterrupt;
+- a probe of the method from another extension (chaostoolkit-kubernetes's ``pods_in_phase``, say) is one
+  of the drill's checks (``extension_checks``): these probes raise when the state is not as expected, so a
+  failed one is a finding, while a failed action (or a kubedrill activity) means the drill measured nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from kubedrill.errors import (
     RollbackFailed,
     SloViolation,
 )
+from kubedrill.model import Check, Impact
 from kubedrill.redact import redact
 from kubedrill.report import allure_report
 from kubedrill.settings import RunSettings
@@ -54,12 +58,64 @@ def configuration_for(settings: RunSettings, run_id: str) -> dict[str, Any]:
     return {"kubedrill_run_id": run_id, **settings.to_configuration()}
 
 
+def _is_extension_probe(activity: dict[str, Any]) -> bool:
+    module = str((activity.get("provider") or {}).get("module", ""))
+    return activity.get("type") == "probe" and not module.startswith("kubedrill.")
+
+
 def _failed_actions(journal: dict[str, Any]) -> list[str]:
     return [
         f"{r['activity']['name']}: {r.get('exception') and ''.join(r['exception'])[-600:]}"
         for r in journal.get("run", [])
         if r.get("status") == "failed"
+        and not (_is_extension_probe(r["activity"]) and _probe_finding(r.get("exception")) is not None)
     ]
+
+
+def _last_line(exception: Any) -> str:
+    text = "".join(exception) if isinstance(exception, list) else str(exception or "")
+    lines = [x.strip() for x in text.strip().splitlines() if x.strip()]
+    return lines[-1] if lines else ""
+
+
+_ACTIVITY_FAILED = "chaoslib.exceptions.ActivityFailed: "
+
+
+def _probe_finding(exception: Any) -> str | None:
+    """What a probe said when it raised ActivityFailed itself (the state was not as expected); None when
+    something else failed it (no client, the API unreachable). chaoslib wraps every exception an activity
+    raises in ActivityFailed, so the probe's own reads as two."""
+    line = _last_line(exception).removeprefix(_ACTIVITY_FAILED)
+    return line.removeprefix(_ACTIVITY_FAILED)[:300] if line.startswith(_ACTIVITY_FAILED) else None
+
+
+def extension_checks(journal: dict[str, Any]) -> list[Check]:
+    """One check per probe of the method that another extension provides, in run order: it held (returned)
+    or found the state not as expected, in the extension's own words; a probe that failed for another reason
+    is a broken drill (``_failed_actions``), not a finding. What it protects is the workload state it reads
+    (users)."""
+    out = []
+    for r in journal.get("run", []):
+        activity = r.get("activity") or {}
+        if not _is_extension_probe(activity):
+            continue
+        provider = activity.get("provider") or {}
+        held = r.get("status") == "succeeded"
+        finding = _probe_finding(r.get("exception"))
+        if not held and finding is None:
+            continue
+        observed = f"held (returned {str(r.get('output'))[:120]})" if held else f"failed: {finding}"
+        out.append(
+            Check(
+                f"{activity.get('name')} ({provider.get('module')}.{provider.get('func')})",
+                "the probe holds (it raises when the state is not as expected)",
+                observed,
+                ok=held,
+                hint=f"the probe's arguments: {json.dumps(provider.get('arguments') or {}, default=str)}",
+                impact=Impact.USERS,
+            )
+        )
+    return out
 
 
 def run(
@@ -93,6 +149,8 @@ def run(
         refusal = runs.pop_refusal(run_id)
         rollback_error: RollbackFailed | None = None
         if drill is not None:
+            for check in extension_checks(journal):
+                drill.add(check)
             try:
                 drill.rollbacks.close()  # a no-op when chaoslib's rollbacks already reverted everything
             except RollbackFailed as e:

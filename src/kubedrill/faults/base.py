@@ -200,6 +200,10 @@ class Rollbacks:
                 "node id, or --allow-quorum-loss / KUBEDRILL_ALLOW_QUORUM_LOSS=1); nothing was touched"
             )
 
+    def open_faults(self) -> list[Fault]:
+        """The faults injected and not yet reverted, oldest first."""
+        return [f for f, _ in self._stack]
+
     def revert_one(self, fault: Fault) -> str:
         """Revert one fault early (e.g. to end the fault window) and drop it from the stack."""
         for i, (f, entry) in enumerate(self._stack):

@@ -386,6 +386,58 @@ def stop_every_instance(run: DrillRun, component: str, hold_s: float = 5.0) -> d
     return {"component": component, "hold_s": hold_s, "recovered_s": recovered, "since_stop_s": run.now() - start}
 
 
+def stop_component_everywhere(run: DrillRun, component: str) -> dict[str, Any]:
+    """Action: stop every instance of the scheduler or controller-manager and leave them stopped (each stop
+    proven) for the activities that follow, such as a Chaos Toolkit extension's, until
+    ``start_component_everywhere``; the rollbacks start them whatever happens in between."""
+    check_stop_every_instance(component)
+    faults = [StopComponent(run.cluster, component, n) for n in run.cluster.control_planes]
+    with run.phase(f"inject: stop every {component} (until start_component_everywhere)"):
+        run.begin_fault()
+        for f in faults:
+            run.inject(f)
+    with run.phase(f"fault took effect: no {component} runs"):
+        for f in faults:
+            run.evidence[f"stopped on {f.node}"] = f.confirm()
+    return {"component": component, "stopped": [f.node for f in faults]}
+
+
+def start_component_everywhere(run: DrillRun, component: str) -> dict[str, Any]:
+    """Action: start what ``stop_component_everywhere`` stopped and measure until the canary has all its
+    replicas Available again (within lease_handover_max_s + pods_rescheduled_max_s)."""
+    canary = steps.require_canary(run)
+    faults = [f for f in run.rollbacks.open_faults() if isinstance(f, StopComponent) and f.component == component]
+    if not faults:
+        raise PreconditionFailed(
+            f"start_component_everywhere: no {component} is stopped: stop_component_everywhere first"
+        )
+    with run.phase(f"recover: start every {component}; the canary is whole again"):
+        returned = run.now()
+        for f in faults:
+            run.evidence[f"started on {f.node}"] = run.rollbacks.revert_one(f)
+        limit = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
+        try:
+            canary.wait_available(canary.replicas, timeout_s=steps.outlast(limit))
+            recovered: float | None = run.now() - returned
+        except RecoveryTimeout as e:
+            recovered = None
+            run.evidence["canary"] = str(e)
+        run.metrics["time_to_recover_after_return_s"] = recovered
+        run.add(slo.check_max(f"canary Available again after every {component} returned", recovered, limit))
+        run.end_fault()
+    return {"component": component, "recovered_s": recovered}
+
+
+def plan_stop_component_everywhere(cluster: Cluster, component: str) -> Plan:
+    plans = [StopComponent(cluster, component, n).plan() for n in cluster.control_planes]
+    return Plan(
+        fault="component.stop (every instance, until started)",
+        targets=dict.fromkeys(cluster.control_planes, component),
+        actions=[a for p in plans for a in p.actions] + ["leave them stopped for the activities that follow"],
+        revert=[a for p in plans for a in p.revert],
+    )
+
+
 def plan_kill_component(cluster: Cluster, component: str, target: str = "any") -> Plan:
     node = cluster.control_planes[-1] if target in ("any", "lease-holder") else target
     plan = KillComponent(cluster, component, node).plan()
