@@ -20,30 +20,11 @@ from kubedrill.faults.ledger import Entry, RollbackLedger
 from kubedrill.preflight import Observed, context_refusal, judge, ledger_problems
 from kubedrill.probes.etcd import MemberView
 
-
-def node(name: str, ready: bool = True) -> NodeInfo:
-    return NodeInfo(name, ready, False, {}, {}, "")
-
-
-def member(n: int, leader: str = "1", errors: tuple[str, ...] = ()) -> MemberView:
-    return MemberView(f"cp-{n}", str(n), f"https://10.0.0.{n}:2379", leader == str(n), leader, 100, 2, errors)
+from .test_preflight import member, node, observed
 
 
 def entry(n: int) -> Entry:
     return Entry(f"id{n}", "component.kill", {}, {}, f"drill-{n}", 0.0, f"kill {n}")
-
-
-def observed(**kw: Any) -> Observed:
-    base: dict[str, Any] = {
-        "pending": [],
-        "ledger_path": "/tmp/ledger.jsonl",
-        "nodes": [node("cp-1"), node("worker-1")],
-        "members": [member(1), member(2), member(3)],
-        "expected_members": 3,
-        "leases": [LeaseInfo("kube-scheduler", "cp-1_x", 1.2, 15.0)],
-    }
-    base.update(kw)
-    return Observed(**base)
 
 
 # ---------------------------------------------------------------- judge: the exact problems

@@ -370,20 +370,30 @@ def stop_every_instance(run: DrillRun, component: str, hold_s: float = 5.0) -> d
             )
         )
     with run.phase(f"recover: start every {component}; the canary catches up"):
-        returned = run.now()
-        for f in faults:
-            run.evidence[f"started on {f.node}"] = run.rollbacks.revert_one(f)
-        limit = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
-        try:
-            canary.wait_available(canary.replicas + 1, timeout_s=limit + 30)
-            recovered: float | None = run.now() - returned
-        except RecoveryTimeout as e:
-            recovered = None
-            run.evidence["canary"] = str(e)
-        run.metrics["time_to_recover_after_return_s"] = recovered
-        run.add(slo.check_max(f"canary Available again after every {component} returned", recovered, limit))
-        run.end_fault()
+        recovered = _start_and_await_canary(run, canary, component, faults, canary.replicas + 1)
     return {"component": component, "hold_s": hold_s, "recovered_s": recovered, "since_stop_s": run.now() - start}
+
+
+def _start_and_await_canary(
+    run: DrillRun, canary: Canary, component: str, faults: list[StopComponent], replicas: int
+) -> float | None:
+    """Start every stopped instance, then time until the canary has ``replicas`` Available, judged against
+    lease_handover_max_s + pods_rescheduled_max_s (the returning instances wait out the old Lease); the
+    fault ends there."""
+    returned = run.now()
+    for f in faults:
+        run.evidence[f"started on {f.node}"] = run.rollbacks.revert_one(f)
+    limit = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
+    try:
+        canary.wait_available(replicas, timeout_s=steps.outlast(limit))
+        recovered: float | None = run.now() - returned
+    except RecoveryTimeout as e:
+        recovered = None
+        run.evidence["canary"] = str(e)
+    run.metrics["time_to_recover_after_return_s"] = recovered
+    run.add(slo.check_max(f"canary Available again after every {component} returned", recovered, limit))
+    run.end_fault()
+    return recovered
 
 
 def stop_component_everywhere(run: DrillRun, component: str) -> dict[str, Any]:
@@ -412,19 +422,7 @@ def start_component_everywhere(run: DrillRun, component: str) -> dict[str, Any]:
             f"start_component_everywhere: no {component} is stopped: stop_component_everywhere first"
         )
     with run.phase(f"recover: start every {component}; the canary is whole again"):
-        returned = run.now()
-        for f in faults:
-            run.evidence[f"started on {f.node}"] = run.rollbacks.revert_one(f)
-        limit = run.profile.control_plane.lease_handover_max_s + run.profile.nodes.pods_rescheduled_max_s
-        try:
-            canary.wait_available(canary.replicas, timeout_s=steps.outlast(limit))
-            recovered: float | None = run.now() - returned
-        except RecoveryTimeout as e:
-            recovered = None
-            run.evidence["canary"] = str(e)
-        run.metrics["time_to_recover_after_return_s"] = recovered
-        run.add(slo.check_max(f"canary Available again after every {component} returned", recovered, limit))
-        run.end_fault()
+        recovered = _start_and_await_canary(run, canary, component, faults, canary.replicas)
     return {"component": component, "recovered_s": recovered}
 
 
