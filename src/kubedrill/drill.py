@@ -379,23 +379,31 @@ class DrillRun:
         self.add(slo.check_ledger_result(result))
         return result
 
-    def prometheus_checks(
-        self, checks: list[promchecks.PromCheck], alerts: list[promchecks.AlertRule] | None = None
-    ) -> None:
-        if self.fault_window is None:
-            raise PreconditionFailed("no fault window recorded")
+    def prometheus_url_or_check(self, name: str, expected: str) -> str | None:
+        """The cluster's Prometheus URL; without one, a failed check ``name`` saying none is configured."""
         url = self.cluster.prometheus_url
         if not url:
             self.add(
                 Check(
-                    "Prometheus checks",
-                    f"a Prometheus to query for {len(checks)} checks and {len(alerts or [])} alerts",
+                    name,
+                    expected,
                     "none configured",
                     bool(url),
                     hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
                     impact=Impact.SIGNAL,
                 )
             )
+        return url or None
+
+    def prometheus_checks(
+        self, checks: list[promchecks.PromCheck], alerts: list[promchecks.AlertRule] | None = None
+    ) -> None:
+        if self.fault_window is None:
+            raise PreconditionFailed("no fault window recorded")
+        url = self.prometheus_url_or_check(
+            "Prometheus checks", f"a Prometheus to query for {len(checks)} checks and {len(alerts or [])} alerts"
+        )
+        if not url:
             return
         prom = Prometheus(url)
         targets = self.cluster.prom_targets or self.profile.prometheus

@@ -12,7 +12,6 @@ from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
-from kubedrill.model import Check, Impact
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.alerts import AlertWatch
 from kubedrill.probes.alerts import judge as judge_alert_outcome
@@ -77,18 +76,8 @@ def await_alerts(run: DrillRun, alerts: Sequence[str], fault: str, began: float,
     the drill's clock."""
     if not alerts:
         return
-    url = run.cluster.prometheus_url
+    url = run.prometheus_url_or_check("alerts the fault must fire", f"a Prometheus to read {', '.join(alerts)} from")
     if not url:
-        run.add(
-            Check(
-                "alerts the fault must fire",
-                f"a Prometheus to read {', '.join(alerts)} from",
-                "none configured",
-                ok=bool(url),
-                hint="give --prometheus-url or KUBEDRILL_PROMETHEUS_URL",
-                impact=Impact.SIGNAL,
-            )
-        )
         return
     prom = Prometheus(url)
     try:

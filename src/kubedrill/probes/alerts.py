@@ -38,6 +38,11 @@ GRACE_S = 10.0  # how long past its budget an alert is waited for before it "did
 CLOCK_SKEW_S = 2.0  # between Prometheus' clock (activeAt) and the runner's (when the fault began)
 
 
+def budget_s(rule: AlertingRule, scrape_s: float) -> float:
+    """How long after the fault took effect ``rule`` may take to fire (see the module's docstring)."""
+    return scrape_s + rule.for_s + 2 * rule.interval_s
+
+
 @dataclass(frozen=True)
 class AlertOutcome:
     """What became of one alert a fault must fire; times in seconds after the fault began."""
@@ -56,7 +61,7 @@ class AlertOutcome:
     def budget_s(self) -> float | None:
         if self.rule is None:
             return None
-        return self.scrape_s + self.rule.for_s + 2 * self.rule.interval_s
+        return budget_s(self.rule, self.scrape_s)
 
     def record(self) -> dict[str, object]:
         """The run summary's alert-coverage entry (plain JSON)."""
@@ -128,7 +133,7 @@ class AlertWatch:
         self.read_error = ""
 
     def deadline_wall(self) -> float:
-        budgets = [self.scrape_s + r.for_s + 2 * r.interval_s for r in self.rules.values() if r is not None]
+        budgets = [budget_s(r, self.scrape_s) for r in self.rules.values() if r is not None]
         return self.since + max(budgets, default=0.0) + GRACE_S
 
     def done(self) -> bool:
