@@ -110,10 +110,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
     print(f"embedded cluster: {'up' if st.up else 'DOWN'}, {st.control_planes} control planes, {st.workers} workers")
     print(f"API {st.api_url}   Prometheus {st.prometheus_url}   supervisor pid {st.supervisor_pid}")
-    print(f"\n{'COMPONENT':32} {'NODE':6} {'PID':>8} {'STATE':8} {'RESTARTS':>8}  HEALTH")
+    print(f"\n{'COMPONENT':32} {'NODE':8} {'PID':>8} {'STATE':8} {'RESTARTS':>8}  HEALTH")
     for c in st.components:
         verdict = "ok" if c.healthy else f"FAIL {c.detail[:60]}"
-        print(f"{c.name:32} {c.node:6} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {verdict}")
+        print(f"{c.name:32} {c.node:8} {c.pid or '-':>8} {c.state:8} {c.restarts:>8}  {verdict}")
     print(f"\n{'ETCD MEMBER':12} {'ID':18} {'LEADER':6} {'REVISION':>9} {'TERM':>5}")
     for m in st.etcd_members:
         print(f"{m['name']:12} {m['id']:18} {'*' if m['leader'] else '':6} {m['revision']:>9} {m['raft_term']:>5}")

@@ -28,8 +28,37 @@ def test_components_are_named_like_kubeadm_static_pods(layout: Layout) -> None:
     assert layout.split_component("kube-controller-manager-cp-3") == ("kube-controller-manager", "cp-3")
     assert layout.split_component("haproxy") == ("haproxy", "host")
     with pytest.raises(ValueError, match="not a component"):
-        layout.split_component("kubelet-cp-1")
-    assert len(layout.components) == 3 * 4 + 4
+        layout.split_component("kubelet-cp-1")  # the control planes' kubelets are one shared KWOK, "kwok"
+    with pytest.raises(ValueError, match="not a component"):
+        layout.split_component("kubelet-worker-3")  # 2 workers here
+    assert layout.split_component("kubelet-worker-2") == ("kubelet", "worker-2")
+    assert layout.components[-2:] == ["kubelet-worker-1", "kubelet-worker-2"]
+    assert len(layout.components) == 3 * 4 + 4 + 2
+
+
+def test_each_worker_has_a_kubelet_of_its_own_and_the_shared_kwok_leaves_the_workers_alone(layout: Layout) -> None:
+    from kubedrill.local.lifecycle import component_specs, worker_node_body
+
+    bins = {name: Path(f"/bin/{name}") for name in ("etcd", "kube-apiserver", "kube-controller-manager",
+                                                     "kube-scheduler", "kwok", "kube-state-metrics")}  # fmt: skip
+    specs = {s.name: s.argv for s in component_specs(layout, bins)}
+    assert sorted(specs) == sorted(layout.components)
+    for i, worker in enumerate(("worker-1", "worker-2"), start=1):
+        argv = specs[f"kubelet-{worker}"]
+        assert argv[0] == "/bin/kwok"
+        assert f"--manage-single-node={worker}" in argv
+        assert f"--server-address=127.0.0.1:{10270 + i}" in argv
+        assert not any(a.startswith("--manage-nodes-with-annotation-selector") for a in argv)
+    assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in specs["kwok"]
+    # The shared KWOK selects by that annotation: a worker's node must not carry it, or two KWOKs would play it.
+    assert worker_node_body(layout, "cp-1", True)["annotations"]["kwok.x-k8s.io/node"] == "fake"
+    assert worker_node_body(layout, "worker-1", False)["annotations"]["kwok.x-k8s.io/node"] != "fake"
+    # Prometheus scrapes each worker's kubelet, labelled with its node: a lost one reads up == 0.
+    jobs = {j["job_name"]: j for j in yaml.safe_load(configs.prometheus_yml(layout, Path("/r.yml")))["scrape_configs"]}
+    assert jobs["kubelet"]["static_configs"] == [
+        {"targets": ["127.0.0.1:10271"], "labels": {"node": "worker-1"}},
+        {"targets": ["127.0.0.1:10272"], "labels": {"node": "worker-2"}},
+    ]
 
 
 def test_layout_survives_a_round_trip_through_state_json(layout: Layout) -> None:
@@ -79,7 +108,7 @@ def test_haproxy_balances_every_api_server_with_readyz_checks(layout: Layout) ->
 def test_prometheus_scrapes_every_member_every_api_server_and_the_host_services(layout: Layout) -> None:
     doc = yaml.safe_load(configs.prometheus_yml(layout, Path("/x/rules.yml")))
     jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
-    assert set(jobs) == {"etcd", "apiserver", "haproxy", "kwok", "kube-state-metrics"}
+    assert set(jobs) == {"etcd", "apiserver", "haproxy", "kwok", "kubelet", "kube-state-metrics"}
     etcd_targets = [t for sc in jobs["etcd"]["static_configs"] for t in sc["targets"]]
     assert etcd_targets == ["10.251.0.11:2381", "10.251.0.12:2381", "10.251.0.13:2381"]
     assert doc["global"]["scrape_interval"] == "1s"

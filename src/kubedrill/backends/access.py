@@ -90,9 +90,11 @@ class NetnsAccess:
 
     netns_of: dict[str, str]
     name: str = "netns"
+    # Workers: KWOK plays their kubelets, one process per worker on this machine (no namespace of their own).
+    host_nodes: tuple[str, ...] = ()
 
     def argv(self, node: str, argv: Sequence[str]) -> list[str]:
-        if node == HOST:  # HAProxy, Prometheus, KWOK run on this machine itself
+        if node == HOST or node in self.host_nodes:  # HAProxy, Prometheus, KWOK run on this machine itself
             return list(argv)
         try:
             ns = self.netns_of[node]

@@ -44,6 +44,7 @@ class Ports:
     api: int = 6443  # HAProxy frontend: what users' kubeconfig points at (kubeadm's port)
     prometheus: int = 9090
     kwok: int = 10247  # KWOK's own server: /healthz and /metrics
+    worker_kubelets: int = 10270  # worker-N's KWOK (its kubelet) serves /healthz and /metrics on this + N
     ksm: int = 18080  # kube-state-metrics' metrics port
     ksm_telemetry: int = 18081
     haproxy_stats: int = 18404  # HAProxy stats and Prometheus exporter
@@ -82,6 +83,9 @@ class Layout:
     def node_of_ip(self, ip: str) -> str | None:
         return next((n for n in self.nodes if self.node_ip(n) == ip), None)
 
+    def worker_kubelet_port(self, worker: str) -> int:
+        return self.ports.worker_kubelets + int(worker.rsplit("-", 1)[1])
+
     def component(self, component: str, node: str) -> str:
         """kubeadm's static pod naming: ``etcd-cp-1``, ``kube-apiserver-cp-2``."""
         return f"{component}-{node}"
@@ -90,6 +94,8 @@ class Layout:
         """``kube-apiserver-cp-2`` → (``kube-apiserver``, ``cp-2``); host components → (name, ``host``)."""
         if name in HOST_COMPONENTS:
             return name, "host"
+        if name.startswith("kubelet-") and name.removeprefix("kubelet-") in self.workers_names:
+            return "kubelet", name.removeprefix("kubelet-")
         component, sep, index = name.rpartition("-cp-")
         if not sep or component not in CONTROL_PLANE_COMPONENTS:
             raise ValueError(f"not a component of the embedded cluster: {name!r}")
@@ -98,7 +104,7 @@ class Layout:
     @property
     def components(self) -> list[str]:
         names = [self.component(k, n) for n in self.nodes for k in CONTROL_PLANE_COMPONENTS]
-        return names + list(HOST_COMPONENTS)
+        return names + list(HOST_COMPONENTS) + [self.component("kubelet", w) for w in self.workers_names]
 
     def etcd_client_url(self, node: str) -> str:
         return f"https://{self.node_ip(node)}:2379"

@@ -120,7 +120,7 @@ class SupervisorRuntime(HoldIsStop):
 
     Every action is a command run on the node, so it works through ``ip netns exec`` and through ssh
     into the node alike. A kill is SIGKILL to the component's PID; the supervisor restarts it. KWOK plays
-    every kubelet, on the host.
+    every kubelet, on the host: one process for the control-plane nodes, one per worker (``kubelet-worker-N``).
     """
 
     access: NodeAccess
@@ -165,10 +165,12 @@ class SupervisorRuntime(HoldIsStop):
         return self.access.run(node, argv, timeout_s=timeout_s, check=False)
 
     def restart_kubelet(self, node: str) -> str:
-        if self.instance("kwok", node) is None:
+        # On the host, the KWOK that plays the control-plane nodes' kubelets; on a worker, its own KWOK.
+        player = "kwok" if node == HOST else "kubelet"
+        if self.instance(player, node) is None:
             return ""
-        self.kill("kwok", node)
-        return self._process("kwok", node)
+        self.kill(player, node)
+        return self._process(player, node)
 
     def describe(self, action: str, component: str, node: str) -> str:
         action = SAME_AS_STOP.get(action, action)

@@ -223,6 +223,13 @@ def prometheus_yml(layout: Layout, rules_file: Path) -> str:
             },
             {"job_name": "haproxy", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.haproxy_stats}"]}]},
             {"job_name": "kwok", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.kwok}"]}]},
+            {
+                "job_name": "kubelet",  # each worker's own KWOK: down while the node-lost drill stops it
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{layout.worker_kubelet_port(w)}"], "labels": {"node": w}}
+                    for w in layout.workers_names
+                ],
+            },
             {"job_name": "kube-state-metrics", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.ksm}"]}]},
         ],
     }

@@ -69,6 +69,7 @@ def preflight(layout: Layout) -> None:
             ("kube-state-metrics", ports.ksm),
             ("kube-state-metrics telemetry", ports.ksm_telemetry),
             ("HAProxy stats", ports.haproxy_stats),
+            *((f"{w}'s KWOK", layout.worker_kubelet_port(w)) for w in layout.workers_names),
         )
         if shell.port_in_use("127.0.0.1", p)
     ]
@@ -166,6 +167,17 @@ def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec
         stages / "pod/fast/pod-complete.yaml",
         stages / "pod/fast/pod-delete.yaml",
     ]
+    # KWOK plays the kubelets: one process for the control-plane nodes (picked by their annotation), and one per
+    # worker, so that one worker's kubelet can stop (the node-lost drill) while every other node keeps going.
+    kwok_argv = [str(bins["kwok"]), f"--kubeconfig={sd / 'kwok.conf'}", *(f"--config={f}" for f in stage_files),
+                 "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16"]  # fmt: skip
+    specs += [
+        ComponentSpec(
+            layout.component("kubelet", w),
+            [*kwok_argv, f"--manage-single-node={w}", f"--server-address=127.0.0.1:{layout.worker_kubelet_port(w)}"],
+        )
+        for w in layout.workers_names
+    ]
     specs += [
         ComponentSpec("haproxy", ["haproxy", "-db", "-f", str(sd / "haproxy.cfg")]),
         ComponentSpec(
@@ -183,13 +195,9 @@ def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec
         ComponentSpec(
             "kwok",
             [
-                str(bins["kwok"]),
-                f"--kubeconfig={sd / 'kwok.conf'}",
-                *(f"--config={f}" for f in stage_files),
+                *kwok_argv,
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                "--node-lease-duration-seconds=40",
                 f"--server-address=127.0.0.1:{layout.ports.kwok}",
-                "--cidr=10.244.0.0/16",
             ],
         ),
         ComponentSpec(
@@ -300,7 +308,8 @@ def worker_node_body(layout: Layout, name: str, control_plane: bool) -> dict[str
         addresses.insert(0, {"type": "InternalIP", "address": layout.node_ip(name)})
     return {
         "labels": labels,
-        "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        # "fake": the shared KWOK plays this node's kubelet; a worker's is its own process (--manage-single-node).
+        "annotations": {"kwok.x-k8s.io/node": "fake" if control_plane else "own", "node.alpha.kubernetes.io/ttl": "0"},
         "status": {
             "addresses": addresses,
             "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
