@@ -7,18 +7,25 @@ was up before the run is up after it; one the run started is stopped.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from kubedrill.backends.embedded import Layout
 from kubedrill.local import lifecycle
 
 KUBEDRILL = [sys.executable, "-m", "kubedrill.cli"]
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
 def kubedrill(*args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -84,3 +91,44 @@ def docker_engine() -> Iterator[bool]:
     yield ours
     if ours:
         kubedrill("engine", "down", check=True)
+
+
+# ---------------------------------------------------------------- the report, in a real browser
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.fail("Debian's chromium and chromium-driver are missing: run 'make deps'")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # Headless as root, and nothing that reaches for Google's services on a machine with no way out.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1000"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def serve() -> Iterator[functools.partial[str]]:
+    """Serve a directory over HTTP on loopback (the interactive report fetches its data)."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(root: Path, page: str) -> str:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_port}/{page}"
+
+    yield functools.partial(start)
+    for srv in servers:
+        srv.shutdown()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
@@ -64,9 +66,9 @@ def test_the_etcd_drills_pass_and_leave_the_cluster_healthy(embedded: Layout, tm
 
 
 def test_quorum_loss_runs_when_selected_proves_the_outage_and_the_seed_s_alerts_fire(
-    embedded: Layout, tmp_path: Path
+    embedded: Layout, tmp_path: Path, browser: WebDriver
 ) -> None:
-    proc = drills(tmp_path, "-m", "quorum_loss and not dr", "-s")
+    proc = drills(tmp_path, "-m", "quorum_loss and not dr", "-s", "--alluredir", str(tmp_path / "reports" / "allure"))
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "[ok  ] API refused writes while quorum was lost: expected 0 acknowledged writes" in proc.stdout
     # The real Prometheus fired the seed's rules (for: 1m) while the members were down, each within its budget.
@@ -77,6 +79,15 @@ def test_quorum_loss_runs_when_selected_proves_the_outage_and_the_seed_s_alerts_
         print(f"{alert}: fired {fired[2]} s after quorum was lost (budget {fired[1]} s)")
         assert f"alert {alert} after etcd quorum lost" in proc.stdout  # the run summary's alert coverage
     assert re.search(r"resilience score: 100\.0 / 100", proc.stdout), proc.stdout[-3000:]
+    # The run summary's alert coverage, as the morning-after reader sees it in a browser: fault × alert, timed.
+    browser.get((tmp_path / "reports" / "summary.html").as_uri())
+    rows = [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in browser.find_elements(By.CSS_SELECTOR, "table#alerts tbody tr")
+    ]
+    assert sorted(r[2] for r in rows) == ["EtcdClusterDown", "etcdNoLeader"], rows
+    assert all(r[0] == "etcd-quorum-loss-paged" and r[1] == "etcd quorum lost" for r in rows), rows
+    assert all(re.fullmatch(r"[0-9.]+ s \(budget [0-9.]+ s\)", r[3]) for r in rows), rows
     assert healthy(embedded) == []
 
 

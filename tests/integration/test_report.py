@@ -10,18 +10,13 @@ plot on the first page, Allure's history and metrics). Screenshots are kept unde
 from __future__ import annotations
 
 import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -31,7 +26,6 @@ from tests.integration.conftest import kubedrill
 from tests.integration.test_tracer_drill import ROOT, TRACER, allure_results, run_drills
 
 pytestmark = pytest.mark.integration
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 STEPS = [
     "pre-flight: no pending fault, nodes Ready, etcd members healthy with one leader",
@@ -42,44 +36,6 @@ STEPS = [
     "rollback: revert faults, delete the drill namespace",
 ]
 PLOTS = ["availability and latency.png", "etcd leader and Lease holders.png"]
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.fail("Debian's chromium and chromium-driver are missing: run 'make deps'")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    # Headless as root, and nothing that reaches for Google's services on a machine with no way out.
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000"):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def serve() -> Iterator[functools.partial[str]]:
-    """Serve a directory over HTTP on loopback (the interactive report fetches its data)."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(root: Path, page: str) -> str:
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_port}/{page}"
-
-    yield functools.partial(start)
-    for srv in servers:
-        srv.shutdown()
 
 
 def wait_for_text(driver: WebDriver, text: str, timeout_s: float = 30) -> str:
