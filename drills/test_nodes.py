@@ -24,3 +24,23 @@ def test_rolling_drain_of_every_worker_keeps_the_canary_available(run_scenario: 
     """scenarios/nodes-rolling-drain.yaml: every worker in turn; availability asserted throughout."""
     drill = run_scenario("nodes-rolling-drain.yaml")
     assert all(c.ok for c in drill.judged("never dropped below its floor", "uncordoned afterwards"))
+
+
+def test_a_lost_worker_goes_not_ready_and_its_pods_move_on(
+    require_kubelets: Callable[[], None], run_scenario: Callable[[str], DrillRun]
+) -> None:
+    """scenarios/nodes-lost.yaml: a worker's kubelet stops; NotReady in the API and Prometheus, the canary's
+    pods (10 s toleration) Ready elsewhere, the node Ready again once the kubelet returns."""
+    require_kubelets()
+    drill = run_scenario("nodes-lost.yaml")
+    assert all(c.ok for c in drill.judged("NotReady in the API", "Ready pods off", "Ready again after its kubelet"))
+
+
+@pytest.mark.detection
+def test_on_call_is_paged_when_a_worker_is_lost(
+    require_kubelets: Callable[[], None], run_scenario: Callable[[str], DrillRun]
+) -> None:
+    """scenarios/nodes-lost-paged.yaml: the kubelet stays stopped until KubernetesNodeNotReady fires (for: 5m)."""
+    require_kubelets()
+    drill = run_scenario("nodes-lost-paged.yaml")
+    assert all(c.ok for c in drill.judged("alert KubernetesNodeNotReady fires", "NotReady in the API", "Ready again"))

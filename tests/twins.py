@@ -72,10 +72,19 @@ TWINS: dict[str, Twin] = {
     "nodes-rolling-drain": Twin("`nodes.pods_rescheduled_max_s: 0.001`",
                                 r"canary scaled to \d+: new pod recreated and Ready on other nodes: "
                                 r"expected ≤ 0\.001 s, observed", KNOWN_BAD),
+    "nodes-lost": Twin("`nodes.not_ready_max_s: 1`",
+                       r"\S+ NotReady in the API \(node lifecycle controller\): expected ≤ 1 s, observed [0-9.]+ s",
+                       KNOWN_BAD),
+    "nodes-lost-paged": Twin("`nodes.not_ready_max_s: 1`",
+                             r"\S+ NotReady in the API \(node lifecycle controller\): expected ≤ 1 s, observed "
+                             r"[0-9.]+ s", NODES),
     # Broken for real, not by a profile: the cluster itself cannot keep the SLO.
     "nodes-drain-blocked-pdb": Twin("real: a PDB with `minAvailable` = replicas",
                                     r"drain of \S+ completed: expected every evictable pod evicted within \S+ s, "
                                     r"observed .*blocked by PDB", NODES),
+    "nodes-lost-default-toleration": Twin("real: pods keep Kubernetes' default 300 s toleration",
+                                          r"canary back to \d+ Ready pods off \S+ after it went NotReady: "
+                                          r"expected ≤ 30 s, observed never", NODES),
     "nodes-drain-single-replica": Twin("real: one replica, no PDB",
                                        r"canary availability never dropped below its floor while draining \S+: "
                                        r"expected ≥ 1 Ready pods .*observed minimum 0", NODES),
@@ -102,6 +111,9 @@ EXAMPLES: dict[str, str] = {
     "net-policy-partition": 'blocked clients cut off by the NetworkPolicy: expected ≤ 10 s, observed never',
     "nodes-drain": 'canary scaled to 3: new pod recreated and Ready on other nodes: expected ≤ 0.001 s, observed 0.265 s',
     "nodes-rolling-drain": 'canary scaled to 3: new pod recreated and Ready on other nodes: expected ≤ 0.001 s, observed 0.401 s',
+    "nodes-lost": "worker-1 NotReady in the API (node lifecycle controller): expected ≤ 1 s, observed 47.882 s",
+    "nodes-lost-paged": "worker-1 NotReady in the API (node lifecycle controller): expected ≤ 1 s, observed 47.834 s",
+    "nodes-lost-default-toleration": "canary back to 3 Ready pods off worker-1 after it went NotReady: expected ≤ 30 s, observed never",
     "nodes-drain-blocked-pdb": "drain of worker-1 completed: expected every evictable pod evicted within 20 s, observed blocked by PDB kubedrill-nodes-drain-blocked-pdb-9550bd/canary: could not evict kubedrill-nodes-drain-blocked-pdb-9550bd/canary-86c6bd8458-zlngm",
     "nodes-drain-single-replica": "canary availability never dropped below its floor while draining worker-2: expected ≥ 1 Ready pods (PDB minAvailable 0) after every change (pod watch), observed minimum 0 over 8 changes",
 }  # fmt: skip

@@ -72,6 +72,9 @@ class ControlPlaneSlo:
 @dataclass(frozen=True)
 class NodesSlo:
     pods_rescheduled_max_s: float = 30.0  # evicted pods recreated and Ready elsewhere
+    not_ready_max_s: float = 60.0  # kubelet stopped → node NotReady (grace period 50 s + a 5 s monitor period)
+    evicted_pods_ready_max_s: float = 30.0  # node NotReady → its pods Ready elsewhere (their toleration included)
+    node_ready_again_max_s: float = 30.0  # kubelet back → node Ready
 
 
 @dataclass(frozen=True)

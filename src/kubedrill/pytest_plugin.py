@@ -248,6 +248,20 @@ def require_control_planes(cluster: Cluster) -> Callable[[int], None]:
 
 
 @pytest.fixture
+def require_kubelets(cluster: Cluster) -> Callable[[], None]:
+    """Skip, saying why, where kubedrill cannot stop a worker's kubelet (the node-lost drills)."""
+
+    def require() -> None:
+        if cluster.kubelets is None:
+            pytest.skip(
+                f"backend {cluster.backend}: kubedrill cannot reach the workers' kubelets here "
+                "(the embedded cluster and kind can; an ssh inventory lists control planes only)"
+            )
+
+    return require
+
+
+@pytest.fixture
 def require_pod_network(cluster: Cluster) -> Callable[[], None]:
     """Skip, saying why, where pods have no network: the embedded cluster's pods are KWOK's, never run."""
 

@@ -33,12 +33,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.kind, pytest.mark.timeout(COL
 ROOT = Path(__file__).resolve().parents[2]
 # Drills that exercise each kind-specific path: a static pod killed under a real kubelet (proven by a new
 # container ID), etcd's leader moved and read at 10 Hz through etcdctl here, a node's kubelet evicting real
-# pods, and the NetworkPolicy drill with a real CNI.
+# pods, a worker's kubelet stopped with systemctl (the node lost), and the NetworkPolicy drill with a real CNI
+# (last: its twin below reruns it alone).
 DRILLS = (
     "test_the_lease_moves_on_and_work_continues_when_the_leader_is_killed and scheduler",
     "test_api_stays_available_when_etcd_leader_is_moved",
     "test_canary_stays_above_its_pdb_when_a_worker_is_drained",
     "test_pods_replaced_without_a_scheduler_stay_pending_until_one_returns",  # chaosk8s with real kubelets
+    "test_a_lost_worker_goes_not_ready_and_its_pods_move_on",
     "test_a_network_policy_cuts_off_exactly_the_pods_it_does_not_admit",
 )
 
@@ -91,8 +93,14 @@ def test_every_node_is_ready_with_pod_network_dns_and_prometheus_targets_up(kind
     kind.wait_targets_up(kind.PROMETHEUS_URL, timeout_s=60)
 
 
+def kubelet_pid(node: str) -> str:
+    """systemd's MainPID of the kubelet in a kind node container."""
+    argv = ["docker", "exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
 def drill_run(env: dict[str, str], alluredir: Path, *drills: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-rs",
+    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-s", "-rs",
             "--alluredir", str(alluredir), "-k", " or ".join(f"({d})" for d in drills)]  # fmt: skip
     proc = run(argv, env, timeout=1800)
     last = proc.stdout.splitlines()[-1] if proc.stdout else ""
@@ -103,9 +111,20 @@ def test_drills_pass_on_kind_with_every_node_enforcing_network_policy(kind_env: 
     engine_name = kind.policy_engine("kubedrill-worker")
     workers = ("worker", "worker2", "worker3")
     assert all(kind.policy_enforced(f"kubedrill-{node}", engine_name, timeout_s=5) for node in workers)
+    before = {f"kubedrill-{w}": kubelet_pid(f"kubedrill-{w}") for w in workers}
     proc, counts = drill_run(kind_env, tmp_path / "allure", *DRILLS)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert counts == {"passed": len(DRILLS)}, proc.stdout[-3000:]
+    # The node lost for real: systemd's kubelet stopped, then started again with a new MainPID; no other touched.
+    started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
+                        r"\(PID (\d+)\)", proc.stdout)  # fmt: skip
+    assert started, proc.stdout[-5000:]
+    after = {node: kubelet_pid(node) for node in before}
+    assert after[started[1]] == started[2]
+    assert after[started[1]] != before[started[1]]
+    assert {n: p for n, p in after.items() if n != started[1]} == {n: p for n, p in before.items() if n != started[1]}
+    for figure in ("NotReady in the API", "Ready pods off", "Ready again after its kubelet returned"):
+        print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
 
 
 def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(

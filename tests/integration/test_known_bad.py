@@ -22,8 +22,9 @@ EMBEDDED_TWINS = {drill: twin for drill, twin in TWINS.items() if twin.where == 
 
 @pytest.mark.timeout(1800)
 def test_every_drill_fails_on_its_known_bad_twin(embedded: Layout, tmp_path: Path) -> None:
+    # The paged node-lost twin runs in test_node_drills (its one ~7 min run there proves both ways).
     proc = drills(tmp_path, "--slo-profile", PROFILE, "--allow-quorum-loss", "--alluredir", str(tmp_path / "allure"),
-                  timeout=1700)  # fmt: skip
+                  "-m", "not (nodes and detection)", timeout=1700)  # fmt: skip
     assert proc.returncode == 1, proc.stdout[-4000:]
     history = tmp_path / "history" / "drills.jsonl"
     rows = {row["drill"]: row for row in map(json.loads, history.read_text().splitlines())}  # one line per drill

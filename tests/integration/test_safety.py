@@ -316,6 +316,26 @@ def test_sigkill_during_a_partition_then_recover_removes_the_rules(embedded: Lay
     assert healthy(embedded) == []
 
 
+def test_sigkill_while_a_worker_is_lost_then_recover_starts_its_kubelet(embedded: Layout, tmp_path: Path) -> None:
+    def kubelet_pid(worker: str) -> int | None:
+        status = read_status(embedded, f"kubelet-{worker}")
+        return status.pid if status is not None and status.state == "running" else None
+
+    def lost(pending: list[Entry]) -> bool:
+        return any(e.fault_type == "node.kubelet-stop" and kubelet_pid(e.params["node"]) is None for e in pending)
+
+    args = ["drills/test_nodes.py", "-k", "lost_worker_goes_not_ready"]
+    left = kill_mid_fault(tmp_path, args, lost)
+    (entry,) = [e for e in left if e.fault_type == "node.kubelet-stop"]
+    worker = entry.params["node"]
+    assert kubelet_pid(worker) is None, "the runner died with the kubelet stopped"
+    out = recover(tmp_path)
+    assert f"kubelet on {worker} started again (PID " in out, out
+    assert kubelet_pid(worker) is not None
+    assert suite_namespaces(embedded) == []
+    assert healthy(embedded, settle_s=60) == []
+
+
 def test_sigkill_during_a_drain_then_recover_uncordons(embedded: Layout, tmp_path: Path) -> None:
     drill = tmp_path / "test_blocked_drain.py"
     drill.write_text(

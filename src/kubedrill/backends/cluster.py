@@ -32,6 +32,7 @@ from kubedrill.backends.etcd import Etcdctl, Runner
 from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.backends.inventory import Inventory, load_inventory
 from kubedrill.backends.kube import Kube, load_target
+from kubedrill.backends.kubelets import KubeletControl, SupervisedKubelet, SystemdKubelet
 from kubedrill.backends.runtimes import (
     DEFAULT_UNITS,
     ComponentRuntime,
@@ -153,6 +154,8 @@ class Cluster:
     # The certificates' paths on the nodes, where they differ from ``etcd``'s (kind: copied here from a node).
     etcd_node_certs: tuple[Path, Path, Path] | None = None
     host_tools: list[HostTool] = field(default_factory=list)  # ssh: etcdctl and etcdutl, uploaded where missing
+    # How a worker's kubelet is stopped and started (the node-lost drill); None: kubedrill cannot reach one.
+    kubelets: KubeletControl | None = None
 
     def touch_no_host(self) -> None:
         """For --dry-run: never copy a tool to a host (reading etcd where etcdctl is missing then fails, saying so)."""
@@ -346,11 +349,13 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
     layout = Layout.load(Path(seen.state_dir)) if seen.state_dir else Layout.load()  # default: this machine's
     if layout is None:
         raise ConfigError("--backend", "backend", "an embedded cluster (kubedrill up) for backend local", backend)
-    access = NetnsAccess({n: layout.netns(n) for n in layout.nodes})
+    access = NetnsAccess({n: layout.netns(n) for n in layout.nodes}, host_nodes=tuple(layout.workers_names))
+    runtime = SupervisorRuntime(access, layout.run_dir)
     return Cluster(
         backend="local",
         control_planes=layout.nodes,
-        runtime=SupervisorRuntime(access, layout.run_dir),
+        runtime=runtime,
+        kubelets=SupervisedKubelet(runtime),
         etcdctl_on_node=on_the_node(access),  # the namespace shares this machine's files, not its ETCDCTL_*
         etcd=embedded.etcdctl(layout),
         etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
@@ -362,7 +367,7 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
             etcdutl=str(layout.binary("etcdutl")),
             snapshot_dir=str(layout.state_dir / "snapshots"),
         ),
-        kubelet_nodes=[HOST],  # KWOK plays every kubelet, on the host
+        kubelet_nodes=[HOST, *layout.workers_names],  # KWOK plays every kubelet, on the host (one per worker)
         address_of={n: layout.node_ip(n) for n in layout.nodes},
         lb_addresses=[layout.bridge_ip],
         etcd_certs_local=True,
@@ -407,6 +412,7 @@ def _kind(
         backend="kind",
         control_planes=cps,
         runtime=runtime,
+        kubelets=SystemdKubelet(access),  # systemd runs the kubelet inside each node container
         etcdctl_on_node=on_node,
         etcd=etcd,
         etcd_endpoint_of=endpoints,

@@ -117,10 +117,19 @@ class Workloads:
 
     @api_call
     def create_deployment(
-        self, namespace: str, name: str, replicas: int, labels: dict[str, str], node_selector: dict[str, str]
+        self,
+        namespace: str,
+        name: str,
+        replicas: int,
+        labels: dict[str, str],
+        node_selector: dict[str, str],
+        tolerations: list[dict[str, object]] | None = None,
     ) -> None:
         canary = {"name": "canary", "image": CANARY_IMAGE, "imagePullPolicy": "IfNotPresent"}
-        body = deployment_body(name, replicas, labels, {"nodeSelector": node_selector, "containers": [canary]})
+        spec: dict[str, Any] = {"nodeSelector": node_selector, "containers": [canary]}
+        if tolerations:
+            spec["tolerations"] = tolerations
+        body = deployment_body(name, replicas, labels, spec)
         self.kube.apps.create_namespaced_deployment(namespace, body, _request_timeout=self.kube.timeouts)
 
     @api_call

@@ -17,7 +17,7 @@ from typing import Any
 from kubedrill.chaos.runs import NO_REGISTRY, Configuration, current, run_id, runs_of
 from kubedrill.drill import DrillRun
 from kubedrill.errors import PreconditionFailed
-from kubedrill.faults import components, drain, etcd, network, restore, steps
+from kubedrill.faults import components, drain, etcd, network, node_lost, restore, steps
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.settings import RunSettings
 
@@ -68,10 +68,12 @@ def start_drill(
     canary: bool = False,
     canary_replicas: int = 3,
     canary_min_available: int = 2,
+    canary_toleration_s: int | None = None,
     configuration: Configuration = None,
 ) -> dict[str, Any]:
     """Action: the drill's namespace and the API prober (and with ``canary``, a 3-replica Deployment guarded
-    by a PDB), then a steady-state baseline of 10 successful writes."""
+    by a PDB, whose pods leave a lost node after ``canary_toleration_s``), then a steady-state baseline of 10
+    successful writes."""
     runs = runs_of(configuration)
     if runs is None:
         raise PreconditionFailed(NO_REGISTRY)
@@ -81,7 +83,7 @@ def start_drill(
         runs.refuse(run_id(configuration), e)
         raise
     runs.add(run_id(configuration), run)
-    return steps.steady_state(run, canary, canary_replicas, canary_min_available)
+    return steps.steady_state(run, canary, canary_replicas, canary_min_available, canary_toleration_s)
 
 
 def judge_fault_window(
@@ -192,6 +194,14 @@ def drain_node(
     return drain.drain_node(current(configuration), node, timeout_s, force, delete_emptydir_data)
 
 
+def lose_node(
+    node: str | None = None, must_fire: list[str] | None = None, configuration: Configuration = None
+) -> dict[str, Any]:
+    """Action: stop a worker's kubelet; NotReady in the API and Prometheus, its pods Ready elsewhere after their
+    toleration, the ``must_fire`` alerts fired; then the kubelet back and the node Ready again."""
+    return node_lost.lose_node(current(configuration), node, tuple(must_fire or ()))
+
+
 def rolling_drain(timeout_s: float = 30.0, configuration: Configuration = None) -> dict[str, Any]:
     """Action: drain every worker one at a time, as maintenance would, availability asserted throughout."""
     return drain.rolling_drain(current(configuration), timeout_s)
@@ -211,6 +221,7 @@ plan_etcd_peer_packet_loss = network.plan_etcd_peer_packet_loss
 plan_partition_workload_with_policy = network.plan_partition_workload_with_policy
 plan_drain_node = drain.plan_drain_node
 plan_rolling_drain = drain.plan_rolling_drain
+plan_lose_node = node_lost.plan_lose_node
 plan_restore_etcd_from_snapshot = restore.plan_restore_etcd_from_snapshot
 
 

@@ -17,12 +17,22 @@ from kubedrill.faults.drain import Drain
 from kubedrill.faults.etcd import MoveLeader
 from kubedrill.faults.ledger import Entry
 from kubedrill.faults.network import Partition, PolicyPartition
+from kubedrill.faults.node_lost import StopKubelet
 from kubedrill.faults.restore import EtcdRestore
 
 FAULT_TYPES: Mapping[str, type[Fault]] = MappingProxyType(
     {
         cls.fault_type: cls
-        for cls in (MoveLeader, KillComponent, StopComponent, EtcdRestore, Partition, PolicyPartition, Drain)
+        for cls in (
+            MoveLeader,
+            KillComponent,
+            StopComponent,
+            EtcdRestore,
+            Partition,
+            PolicyPartition,
+            Drain,
+            StopKubelet,
+        )
     }
 )
 

@@ -12,6 +12,7 @@ from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
 from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.model import Impact
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.alerts import AlertWatch
 from kubedrill.probes.alerts import judge as judge_alert_outcome
@@ -22,7 +23,13 @@ from kubedrill.waiting import wait_until
 SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
 
 
-def steady_state(run: DrillRun, canary: bool, canary_replicas: int, canary_min_available: int) -> dict[str, Any]:
+def steady_state(
+    run: DrillRun,
+    canary: bool,
+    canary_replicas: int,
+    canary_min_available: int,
+    canary_toleration_s: int | None = None,
+) -> dict[str, Any]:
     """The pre-flight gate, the drill's namespace and the API prober (and with ``canary``, a Deployment
     guarded by a PDB), then a steady-state baseline of 10 successful writes. A failure refuses the drill."""
     try:
@@ -45,7 +52,11 @@ def steady_state(run: DrillRun, canary: bool, canary_replicas: int, canary_min_a
             if canary:
                 kube = run.cluster.kube()
                 run.canary = Canary(
-                    Workloads(kube), run.namespace, replicas=canary_replicas, min_available=canary_min_available
+                    Workloads(kube),
+                    run.namespace,
+                    replicas=canary_replicas,
+                    min_available=canary_min_available,
+                    toleration_s=canary_toleration_s,
                 )
                 try:
                     run.canary.create()
@@ -122,7 +133,14 @@ def await_caught_up(run: DrillRun, node: str, start: float) -> None:
 
 
 def timed_check(
-    run: DrillRun, name: str, metric: str, limit: float, since: float, wait: Callable[[], object], hint: str = ""
+    run: DrillRun,
+    name: str,
+    metric: str,
+    limit: float,
+    since: float,
+    wait: Callable[[], object],
+    hint: str = "",
+    impact: Impact = Impact.RECOVERY,
 ) -> float | None:
     """Run ``wait`` (a ``wait_until``, which raises RecoveryTimeout when it gives up), record how long after
     ``since`` it returned as ``metric`` (None: never) and judge that against ``limit`` as the check ``name``."""
@@ -133,7 +151,7 @@ def timed_check(
         took = None
         run.evidence[metric] = str(e)
     run.metrics[metric] = took
-    run.add(slo.check_max(name, took, limit, hint=hint))
+    run.add(slo.check_max(name, took, limit, hint=hint, impact=impact))
     return took
 
 

@@ -18,6 +18,18 @@ from kubedrill.waiting import wait_until
 Watcher = Callable[[Callable[[int], None], threading.Event], None]
 
 
+LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+
+
+def lost_node_tolerations(seconds: int) -> list[dict[str, object]]:
+    """Tolerations that keep a pod on a lost node for ``seconds``, then let the taint manager evict it: what
+    the DefaultTolerationSeconds admission plugin adds with 300 s to pods that set none (pure)."""
+    return [
+        {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
+        for key in LOST_NODE_TAINTS
+    ]
+
+
 @dataclass
 class Canary:
     """A canary workload: Deployment ``canary`` (3 replicas on worker nodes) guarded by a PDB (minAvailable 2)."""
@@ -28,9 +40,12 @@ class Canary:
     replicas: int = 3
     min_available: int = 2
     labels: dict[str, str] = field(default_factory=lambda: {"app": "kubedrill-canary"})
+    # How long its pods stay on a node that went NotReady or unreachable (Kubernetes' default: 300 s).
+    toleration_s: int | None = None
 
     def create(self, timeout_s: float = 60.0) -> None:
-        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {})
+        tolerations = lost_node_tolerations(self.toleration_s) if self.toleration_s is not None else None
+        self.workloads.create_deployment(self.namespace, self.name, self.replicas, self.labels, {}, tolerations)
         if self.min_available:
             self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
         self.wait_available(self.replicas, timeout_s)

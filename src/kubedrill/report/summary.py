@@ -39,6 +39,7 @@ RECOVERY_FIGURES: tuple[tuple[str, str], ...] = (
     ("apiserver_ready_s", "API server ready"),
     ("member_caught_up_s", "member caught up"),
     ("rolling_drain_total_s", "rolling drain"),
+    ("evicted_pods_ready_s", "pods Ready elsewhere after NotReady"),
     ("time_to_recover_s", "API steady after fault"),
 )
 # Figures whose trend is worth a line across runs (when the drill records them).
@@ -50,6 +51,7 @@ TREND_FIGURES: tuple[tuple[str, str], ...] = (
     ("member_caught_up_s", "member caught up s"),
     ("apiserver_ready_s", "API server ready s"),
     ("time_to_recover_after_return_s", "recovery after return s"),
+    ("node_not_ready_s", "node NotReady s"),
     ("longest_outage_s", "longest outage s"),
 )
 
