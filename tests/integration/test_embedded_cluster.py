@@ -74,12 +74,14 @@ def test_prometheus_has_every_target_up_and_sees_an_etcd_leader(embedded: Layout
     prom = Prometheus(embedded.prometheus_url)
     try:
         jobs = {t.job for t in prom.targets()}
-        assert jobs == {"etcd", "apiserver", "haproxy", "kwok", "kube-state-metrics"}
+        assert jobs == {"etcd", "apiserver", "haproxy", "kwok", "kubelet", "kube-state-metrics"}
         samples = prom.query('etcd_server_has_leader{job="etcd"}')
+        kubelets = prom.query('up{job="kubelet"}')  # each worker's own KWOK, by node
     finally:
         prom.close()
     assert sorted(s.labels["node"] for s in samples) == embedded.nodes
     assert all(s.value == 1 for s in samples)
+    assert sorted((s.labels["node"], s.value) for s in kubelets) == [(w, 1) for w in embedded.workers_names]
 
 
 def test_prometheus_has_the_seed_alert_rules_loaded_and_no_etcd_alert_active_when_healthy(embedded: Layout) -> None:

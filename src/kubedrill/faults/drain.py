@@ -192,14 +192,6 @@ class Drain(Fault):
 # ---------------------------------------------------------------- drill steps and dry-run plans
 
 
-def _canary_nodes(canary: Canary) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}"):
-        if p.node and not p.deleting:
-            counts[p.node] = counts.get(p.node, 0) + 1
-    return counts
-
-
 def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) -> None:
     """Drain ``node`` with the canary watched at 10 Hz; judge the drain, the dip and the rescheduling."""
     floor = max(1, canary.min_available)
@@ -224,7 +216,7 @@ def _drain_one(run: DrillRun, canary: Canary, node: str, options: DrainOptions) 
         )
         with run.phase(f"recover: evicted pods recreated and Ready elsewhere; uncordon {node}"):
             took = steps.await_canary(run, canary, canary.replicas, start, "recreated and Ready on other nodes")
-            left = _canary_nodes(canary).get(node, 0)
+            left = canary.pods_per_node().get(node, 0)
             if fault.result.complete:
                 run.add(Check(f"no canary pod left on {node}", "0", str(left), left == 0, impact=Impact.RECOVERY))
             run.evidence[f"uncordon {node}"] = run.rollbacks.revert_one(fault)
@@ -265,7 +257,7 @@ def drain_node(
     the canary at 10 Hz; assert it never drops below its PDB, its pods come back elsewhere, the node is
     uncordoned. A PDB allowing no disruption makes the drill fail with "blocked by PDB <name>"."""
     canary = steps.require_canary(run)
-    target = node or max(sorted(_canary_nodes(canary).items()), key=lambda kv: kv[1])[0]
+    target = node or max(sorted(canary.pods_per_node().items()), key=lambda kv: kv[1])[0]
     run.begin_fault(f"drain {target} through the Eviction API")
     _drain_one(run, canary, target, DrainOptions(force, delete_emptydir_data, timeout_s=timeout_s))
     steps.settle(run)

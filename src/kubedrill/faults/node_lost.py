@@ -144,14 +144,6 @@ def _workers(cluster: Cluster) -> list[str]:
         kube.close()
 
 
-def _canary_nodes(canary: Canary) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for p in canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}"):
-        if p.node and not p.deleting:
-            counts[p.node] = counts.get(p.node, 0) + 1
-    return counts
-
-
 def _ready_elsewhere(canary: Canary, lost: str) -> int:
     pods = canary.workloads.pods(canary.namespace, f"app={canary.labels['app']}")
     return sum(1 for p in pods if p.ready and not p.deleting and p.node and p.node != lost)
@@ -204,8 +196,8 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
     and in Prometheus, the canary's pods evicted after their toleration and Ready elsewhere, and (with
     ``must_fire``) the alerts that must page someone; then start the kubelet and time the node Ready again."""
     canary = steps.require_canary(run)
-    target = pick_worker(_canary_nodes(canary), _workers(run.cluster), node)
-    on_target = _canary_nodes(canary).get(target, 0)
+    target = pick_worker(canary.pods_per_node(), _workers(run.cluster), node)
+    on_target = canary.pods_per_node().get(target, 0)
     limits = run.profile.nodes
     fault = StopKubelet(run.cluster, target)
     began = run.begin_fault(f"stop the kubelet on {target}")

@@ -50,6 +50,14 @@ class Canary:
             self.workloads.create_pdb(self.namespace, self.name, self.min_available, self.labels)
         self.wait_available(self.replicas, timeout_s)
 
+    def pods_per_node(self) -> dict[str, int]:
+        """How many of its pods (not terminating) each node runs."""
+        counts: dict[str, int] = {}
+        for p in self.workloads.pods(self.namespace, f"app={self.labels['app']}"):
+            if p.node and not p.deleting:
+                counts[p.node] = counts.get(p.node, 0) + 1
+        return counts
+
     def wait_available(self, replicas: int, timeout_s: float) -> None:
         wait_until(
             f"canary {self.namespace}/{self.name} with {replicas} available replicas",
