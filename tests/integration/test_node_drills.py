@@ -109,7 +109,7 @@ def test_a_single_replica_without_a_pdb_loses_availability_and_the_drill_fails(
 
 
 def test_pods_that_keep_the_default_toleration_stay_on_a_lost_node_and_the_drill_fails(
-    embedded: Layout, run_scenario: Callable[[str], DrillRun]
+    embedded: Layout, run_scenario: Callable[[str], DrillRun], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Broken for real: the canary keeps Kubernetes' 300 s toleration, so its pod stays on the lost node past the
     drill's wait (90 s); the drill fails naming the check, and the kubelet is started again all the same."""
@@ -117,6 +117,8 @@ def test_pods_that_keep_the_default_toleration_stay_on_a_lost_node_and_the_drill
     with pytest.raises(SloViolation, match=TWINS["nodes-lost-default-toleration"].fails):
         run_scenario("nodes-lost-default-toleration.yaml")
     after = kubelet_pids(embedded)
+    lost = re.search(r"reverted stop the kubelet on (worker-\d): kubelet on \1 started again", capsys.readouterr().out)
+    assert lost, "the drill's log names the worker it lost"
     assert all(pid is not None for pid in after.values()), after
-    assert sum(after[w] != before[w] for w in after) == 1  # exactly the lost worker's kubelet is a new process
+    assert [w for w in after if after[w] != before[w]] == [lost[1]]  # that worker's kubelet is a new process, only
     assert healthy(embedded) == []

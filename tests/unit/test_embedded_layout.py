@@ -48,6 +48,7 @@ def test_each_worker_has_a_kubelet_of_its_own_and_the_shared_kwok_leaves_the_wor
         assert argv[0] == "/bin/kwok"
         assert f"--manage-single-node={worker}" in argv
         assert f"--server-address=127.0.0.1:{10270 + i}" in argv
+        assert f"--cidr=10.244.{i}.0/24" in argv  # its own pod CIDR: pod IPs never repeat across nodes
         assert not any(a.startswith("--manage-nodes-with-annotation-selector") for a in argv)
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in specs["kwok"]
     # The shared KWOK selects by that annotation: a worker's node must not carry it, or two KWOKs would play it.

@@ -1,7 +1,8 @@
 """A node's kubelet, stopped and started the way that node runs it: what the node-lost drill needs.
 
-- ``SystemdKubelet``: the ``kubelet`` unit, as kubeadm and binary installs run it, and as systemd runs it inside
-  kind's node containers: ``systemctl stop`` / ``systemctl start``, its ``MainPID`` the proof either way.
+- ``SystemdKubelet``: the ``kubelet`` unit, as systemd runs it inside kind's node containers (and as kubeadm
+  and binary installs run it, which kubedrill reaches once an ssh inventory can list workers):
+  ``systemctl stop`` / ``systemctl start``, its ``MainPID`` the proof either way.
 - ``SupervisedKubelet``: the embedded cluster, where each worker's kubelet is a KWOK process of its own
   (``kwok --manage-single-node=<worker>``) under kubedrill's supervisor, stopped and held down as any
   component is. With it stopped, nothing renews the node's Lease or reports its pods: the node is lost to

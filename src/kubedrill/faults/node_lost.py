@@ -11,12 +11,14 @@ What Kubernetes does, and what the drill times (seed 000's KubernetesNodeNotRead
    on the other nodes. The evicted pods stay Terminating: no kubelet confirms they stopped.
 4. The kubelet returns: the node is Ready again, the taint is lifted, the Terminating pods are cleaned up.
 
-On the embedded cluster the stopped kubelet is the worker's own KWOK process; on kind and kubeadm hosts, the
-``kubelet`` systemd unit (``backends.kubelets``).
+On the embedded cluster the stopped kubelet is the worker's own KWOK process; on kind, the ``kubelet`` systemd
+unit in the worker's node container (``backends.kubelets``). Over ssh not yet: an inventory lists control planes
+only, so the drill is skipped there, saying so.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +30,7 @@ from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFaile
 from kubedrill.faults import steps
 from kubedrill.faults.base import Fault, Plan
 from kubedrill.faults.components import CONFIRM_TIMEOUT_S
-from kubedrill.model import Check, Impact
+from kubedrill.model import Impact
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
@@ -40,11 +42,9 @@ NOT_READY_WAIT_MIN_S = 90.0
 
 def kubelets_of(cluster: Cluster) -> KubeletControl:
     if cluster.kubelets is None:
-        raise ConfigError(
-            "--backend",
-            "backend",
-            "a backend that reaches the workers' kubelets (local, kind)",
-            f"{cluster.backend}: kubedrill cannot stop a worker's kubelet here",
+        raise PreconditionFailed(
+            f"backend {cluster.backend}: kubedrill cannot reach the workers' kubelets here (the embedded cluster and "
+            "kind can; an ssh inventory lists control planes only)"
         )
     return cluster.kubelets
 
@@ -71,6 +71,7 @@ class StopKubelet(Fault):
         super().__init__(cluster)
         self.node = node
         self.stopped_pid: str | None = None
+        self.stopped_at: float | None = None  # monotonic, right before the stop: what NotReady is timed from
 
     def params(self) -> dict[str, Any]:
         return {"node": self.node}
@@ -93,6 +94,12 @@ class StopKubelet(Fault):
             raise ConfigError("experiment", "node", f"one of {sorted(nodes)}", self.node)
         if CONTROL_PLANE_LABEL in nodes[self.node].labels:
             raise PreconditionFailed(f"{self.node} is a control-plane node: the node-lost drill loses a worker")
+        # Refused before anything is recorded: a node already NotReady would make the drill's timing meaningless,
+        # and a kubelet not running is not this drill's to start afterwards.
+        if not nodes[self.node].ready:
+            raise PreconditionFailed(f"{self.node}: expected Ready before its kubelet is stopped, observed NotReady")
+        if kubelets.pid(self.node) is None:
+            raise PreconditionFailed(f"{self.node}: expected a running kubelet to stop, observed none")
         return Plan(
             fault=self.fault_type,
             targets={"node": self.node, "kubelet": kubelets.name},
@@ -105,6 +112,7 @@ class StopKubelet(Fault):
         self.stopped_pid = kubelets.pid(self.node)
         if self.stopped_pid is None:
             raise FaultInjectionError(f"no kubelet runs on {self.node}: nothing to stop")
+        self.stopped_at = time.monotonic()
         kubelets.stop(self.node)
         return f"stopped the kubelet on {self.node} (PID {self.stopped_pid})"
 
@@ -123,10 +131,11 @@ class StopKubelet(Fault):
     def revert(self) -> str:
         kubelets = kubelets_of(self.cluster)
         kubelets.start(self.node)
+        # A new process when the stopped one is known (under `kubedrill recover` it is not: any running one will do).
         pid = wait_until(
             f"the kubelet on {self.node} running again",
             lambda: kubelets.pid(self.node),
-            lambda p: p is not None,
+            lambda p: p is not None and p != self.stopped_pid,
             timeout_s=CONFIRM_TIMEOUT_S,
             interval_s=0.2,
         )
@@ -196,21 +205,28 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
     and in Prometheus, the canary's pods evicted after their toleration and Ready elsewhere, and (with
     ``must_fire``) the alerts that must page someone; then start the kubelet and time the node Ready again."""
     canary = steps.require_canary(run)
-    target = pick_worker(canary.pods_per_node(), _workers(run.cluster), node)
-    on_target = canary.pods_per_node().get(target, 0)
+    try:  # refused, saying why, before the fault window opens
+        kubelets_of(run.cluster)
+        target = pick_worker(canary.pods_per_node(), _workers(run.cluster), node)
+        on_target = canary.pods_per_node().get(target, 0)
+        if on_target == 0:
+            raise PreconditionFailed(f"no canary pod runs on {target}: losing it proves nothing about eviction")
+    except PreconditionFailed as e:
+        raise run.refuse(e) from None
     limits = run.profile.nodes
     fault = StopKubelet(run.cluster, target)
     began = run.begin_fault(f"stop the kubelet on {target}")
     with run.phase(f"inject: stop the kubelet on {target} ({on_target} canary pod(s) on it)"):
         run.evidence[f"kubelet on {target}"] = run.inject(fault)
         run.evidence[f"kubelet on {target} stopped"] = fault.confirm()
+    stopped = fault.stopped_at or began
     with run.phase(f"detection: {target} NotReady in the API and in Prometheus"):
         not_ready = steps.timed_check(
             run,
             f"{target} NotReady in the API (node lifecycle controller)",
             "node_not_ready_s",
             limits.not_ready_max_s,
-            began,
+            stopped,
             lambda: wait_until(
                 f"{target} NotReady",
                 lambda: _node_ready(run.cluster, target),
@@ -221,11 +237,12 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
             hint="the controller manager's --node-monitor-grace-period sets this; is a controller manager leading?",
             impact=Impact.SIGNAL,
         )
-        # What the alert rules see starts here: their budgets count from it.
-        not_ready_at = run.now()
+        # What the alert rules and the eviction see starts here: their budgets count from it. Never seen NotReady,
+        # they count from when the wait gave up (and their checks show what followed).
+        not_ready_at = stopped + not_ready if not_ready is not None else run.now()
         if not_ready is not None:
             _prometheus_saw_not_ready(run, target, not_ready_at)
-    since = run.now()
+    since = not_ready_at
     with run.phase(f"evicted: the canary's pods on {target} replaced and Ready on other nodes"):
         steps.timed_check(
             run,
@@ -245,8 +262,8 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
         )
     steps.await_alerts(run, must_fire, fault.describe(), began, not_ready_at)
     with run.phase(f"recover: start the kubelet on {target}; the node Ready again"):
+        back = run.now()  # the kubelet's own start-up is part of the node's return
         run.evidence[f"kubelet on {target} back"] = run.rollbacks.revert_one(fault)
-        back = run.now()
         steps.timed_check(
             run,
             f"{target} Ready again after its kubelet returned",
@@ -261,21 +278,18 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
                 interval_s=0.5,
             ),
         )
-    run.add(
-        Check(
-            f"canary pods on {target} before the fault",
-            "≥ 1 (a lost node with none proves nothing about eviction)",
-            str(on_target),
-            on_target >= 1,
-            impact=Impact.RECOVERY,
-        )
-    )
     steps.settle(run)
     return {"lost": target, "metrics": run.metrics}
 
 
 def plan_lose_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
+    """The plan for ``node``, or for the first worker: the run itself picks the worker with the most canary pods,
+    which exist only once the drill has started."""
     workers = _workers(cluster)
     if not workers:
         raise PreconditionFailed("the cluster has no worker node to lose")
-    return StopKubelet(cluster, node or workers[0]).plan()
+    target = node or workers[0]
+    plan = StopKubelet(cluster, target).plan()
+    if node is None:
+        plan.targets["node"] = f"{target} (here; the run picks the worker with the most canary pods)"
+    return plan

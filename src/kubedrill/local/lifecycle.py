@@ -169,14 +169,20 @@ def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec
     ]
     # KWOK plays the kubelets: one process for the control-plane nodes (picked by their annotation), and one per
     # worker, so that one worker's kubelet can stop (the node-lost drill) while every other node keeps going.
+    # Each its own pod CIDR, as each kubelet has its node's podCIDR: pod IPs never repeat across nodes.
     kwok_argv = [str(bins["kwok"]), f"--kubeconfig={sd / 'kwok.conf'}", *(f"--config={f}" for f in stage_files),
-                 "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16"]  # fmt: skip
+                 "--node-lease-duration-seconds=40"]  # fmt: skip
     specs += [
         ComponentSpec(
             layout.component("kubelet", w),
-            [*kwok_argv, f"--manage-single-node={w}", f"--server-address=127.0.0.1:{layout.worker_kubelet_port(w)}"],
+            [
+                *kwok_argv,
+                f"--manage-single-node={w}",
+                f"--server-address=127.0.0.1:{layout.worker_kubelet_port(w)}",
+                f"--cidr=10.244.{i}.0/24",
+            ],
         )
-        for w in layout.workers_names
+        for i, w in enumerate(layout.workers_names, start=1)
     ]
     specs += [
         ComponentSpec("haproxy", ["haproxy", "-db", "-f", str(sd / "haproxy.cfg")]),
@@ -198,6 +204,7 @@ def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec
                 *kwok_argv,
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--server-address=127.0.0.1:{layout.ports.kwok}",
+                "--cidr=10.244.0.0/24",
             ],
         ),
         ComponentSpec(
