@@ -69,10 +69,10 @@ def check_drainable(nodes: Sequence[NodeInfo], target: str, options: DrainOption
     node = next((n for n in nodes if n.name == target), None)
     if node is None:
         raise ConfigError("drain", "node", f"one of {[n.name for n in nodes]}", target)
-    if "node-role.kubernetes.io/control-plane" in node.labels and not options.allow_control_plane:
+    if steps.CONTROL_PLANE_LABEL in node.labels and not options.allow_control_plane:
         raise PreconditionFailed(f"{target} is a control-plane node: not drained unless allow_control_plane")
     schedulable = [n.name for n in nodes if not n.unschedulable and n.ready and n.name != target
-                   and "node-role.kubernetes.io/control-plane" not in n.labels]  # fmt: skip
+                   and steps.CONTROL_PLANE_LABEL not in n.labels]  # fmt: skip
     if not schedulable:
         raise PreconditionFailed(f"{target} is the last schedulable worker: draining it leaves pods nowhere to go")
 
@@ -267,11 +267,7 @@ def drain_node(
 def rolling_drain(run: DrillRun, timeout_s: float = 30.0) -> dict[str, Any]:
     """Action: drain every worker one at a time, as maintenance would, availability asserted throughout."""
     canary = steps.require_canary(run)
-    kube = run.cluster.kube()
-    try:
-        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
-    finally:
-        kube.close()
+    workers = steps.workers(run.cluster)
     start = run.begin_fault(f"drain {', '.join(workers)}, one at a time")
     for worker in workers:
         _drain_one(run, canary, worker, DrainOptions(timeout_s=timeout_s))
@@ -281,12 +277,7 @@ def rolling_drain(run: DrillRun, timeout_s: float = 30.0) -> dict[str, Any]:
 
 
 def plan_drain_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
-    kube = cluster.kube()
-    try:
-        workers = sorted(n.name for n in kube.nodes() if "node-role.kubernetes.io/control-plane" not in n.labels)
-    finally:
-        kube.close()
-    return Drain(cluster, node or workers[0]).plan()
+    return Drain(cluster, node or steps.workers(cluster)[0]).plan()
 
 
 def plan_rolling_drain(cluster: Cluster, **_: Any) -> Plan:

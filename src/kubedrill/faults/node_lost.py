@@ -34,7 +34,6 @@ from kubedrill.model import Impact
 from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
-CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 # However tight the SLO, wait this long for NotReady (past the 50 s grace period and its 5 s checks): the time it
 # took is measured, and what follows (eviction, the alert) is timed from when it really happened.
 NOT_READY_WAIT_MIN_S = 90.0
@@ -92,7 +91,7 @@ class StopKubelet(Fault):
             kube.close()
         if self.node not in nodes:
             raise ConfigError("experiment", "node", f"one of {sorted(nodes)}", self.node)
-        if CONTROL_PLANE_LABEL in nodes[self.node].labels:
+        if steps.CONTROL_PLANE_LABEL in nodes[self.node].labels:
             raise PreconditionFailed(f"{self.node} is a control-plane node: the node-lost drill loses a worker")
         # Refused before anything is recorded: a node already NotReady would make the drill's timing meaningless,
         # and a kubelet not running is not this drill's to start afterwards.
@@ -143,14 +142,6 @@ class StopKubelet(Fault):
 
 
 # ---------------------------------------------------------------- drill steps and dry-run plans
-
-
-def _workers(cluster: Cluster) -> list[str]:
-    kube = cluster.kube()
-    try:
-        return sorted(n.name for n in kube.nodes() if CONTROL_PLANE_LABEL not in n.labels)
-    finally:
-        kube.close()
 
 
 def _ready_elsewhere(canary: Canary, lost: str) -> int:
@@ -207,7 +198,7 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
     canary = steps.require_canary(run)
     try:  # refused, saying why, before the fault window opens
         kubelets_of(run.cluster)
-        target = pick_worker(canary.pods_per_node(), _workers(run.cluster), node)
+        target = pick_worker(canary.pods_per_node(), steps.workers(run.cluster), node)
         on_target = canary.pods_per_node().get(target, 0)
         if on_target == 0:
             raise PreconditionFailed(f"no canary pod runs on {target}: losing it proves nothing about eviction")
@@ -285,7 +276,7 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
 def plan_lose_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
     """The plan for ``node``, or for the first worker: the run itself picks the worker with the most canary pods,
     which exist only once the drill has started."""
-    workers = _workers(cluster)
+    workers = steps.workers(cluster)
     if not workers:
         raise PreconditionFailed("the cluster has no worker node to lose")
     target = node or workers[0]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubedrill import slo
+from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
@@ -185,6 +186,18 @@ def settle(run: DrillRun) -> None:
     until = max(run.now() + SETTLE_S, start + run.profile.api.window_min_s)
     run.hold(until - run.now())
     run.end_fault()
+
+
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def workers(cluster: Cluster) -> list[str]:
+    """The cluster's worker nodes (no control-plane label), by name."""
+    kube = cluster.kube()
+    try:
+        return sorted(n.name for n in kube.nodes() if CONTROL_PLANE_LABEL not in n.labels)
+    finally:
+        kube.close()
 
 
 def require_canary(run: DrillRun) -> Canary:
