@@ -198,8 +198,9 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
     canary = steps.require_canary(run)
     try:  # refused, saying why, before the fault window opens
         kubelets_of(run.cluster)
-        target = pick_worker(canary.pods_per_node(), steps.workers(run.cluster), node)
-        on_target = canary.pods_per_node().get(target, 0)
+        per_node = canary.pods_per_node()
+        target = pick_worker(per_node, steps.workers(run.cluster), node)
+        on_target = per_node.get(target, 0)
         if on_target == 0:
             raise PreconditionFailed(f"no canary pod runs on {target}: losing it proves nothing about eviction")
     except PreconditionFailed as e:
