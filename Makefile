@@ -13,9 +13,9 @@ REPORTS ?= reports
 PYTEST_ARGS ?=
 # Debian packages the embedded cluster runs (Prometheus and HAProxy) or needs (namespaces, iptables, sshd, and
 # sudo for the ssh tests' non-root user), and the headless browser the report's test opens it in.
-APT_PACKAGES := iproute2 util-linux iptables nftables haproxy prometheus openssh-server sudo procps chromium chromium-driver
+APT_PACKAGES := iproute2 util-linux iptables nftables haproxy keepalived prometheus openssh-server sudo procps chromium chromium-driver
 # Tools whose absence means the packages above are missing.
-APT_PROBES := ip unshare iptables nft haproxy prometheus sshd sudo chromium chromedriver
+APT_PROBES := ip unshare iptables nft haproxy keepalived prometheus sshd sudo chromium chromedriver
 
 .PHONY: help deps deps-system deps-python deps-node binaries lint test test-unit test-integration drill report up down status clean bench mutation kind kind-down
 
@@ -37,7 +37,7 @@ deps-system:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	fi
 	@# Debian's packages start nothing by themselves here, but make sure no packaged instance holds our ports.
-	@for s in prometheus haproxy ssh; do (systemctl stop $$s >/dev/null 2>&1 || service $$s stop >/dev/null 2>&1 || true); done
+	@for s in prometheus haproxy keepalived ssh; do (systemctl stop $$s >/dev/null 2>&1 || service $$s stop >/dev/null 2>&1 || true); done
 
 deps-python: $(VENV)/.installed
 

@@ -20,6 +20,7 @@ class Twin:
 KNOWN_BAD = "tests/integration/test_known_bad.py"
 KIND = "tests/integration/test_kind_cluster.py"
 NODES = "tests/integration/test_node_drills.py"
+LB = "tests/integration/test_load_balancer.py"
 
 TWINS: dict[str, Twin] = {
     "etcd-leader-move": Twin("`etcd.leader_election_max_s: 0.001`",
@@ -79,6 +80,9 @@ TWINS: dict[str, Twin] = {
                              r"\S+ NotReady in the API \(node lifecycle controller\): expected ≤ 1 s, observed "
                              r"[0-9.]+ s", NODES),
     # Broken for real, not by a profile: the cluster itself cannot keep the SLO.
+    "lb-lost": Twin("real: a single HAProxy (seed 004), the embedded cluster's default",
+                    r"the API address served by another load balancer after HAProxy on host stopped: expected ≤ 3 s, "
+                    r"observed never", LB),
     "nodes-drain-blocked-pdb": Twin("real: a PDB with `minAvailable` = replicas",
                                     r"drain of \S+ completed: expected every evictable pod evicted within \S+ s, "
                                     r"observed .*blocked by PDB", NODES),

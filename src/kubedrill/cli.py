@@ -61,13 +61,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     if args.provider == "kind":
         # The kind cluster's shape is ci/kind-config.yaml's: refuse flags that would be silently ignored.
-        for flag, value in (("--control-planes", args.control_planes), ("--workers", args.workers)):
+        for flag, value in (
+            ("--control-planes", args.control_planes),
+            ("--workers", args.workers),
+            ("--load-balancers", args.load_balancers),
+        ):
             if value is not None:
                 raise ConfigError(
                     "kubedrill up --provider kind",
                     flag,
-                    "no --control-planes/--workers (ci/kind-config.yaml fixes the kind cluster's nodes: "
-                    "3 control planes, 3 workers; edit that file to change them)",
+                    "no --control-planes/--workers/--load-balancers (ci/kind-config.yaml fixes the kind cluster's "
+                    "nodes: 3 control planes, 3 workers, kind's one HAProxy; edit that file to change them)",
                     value,
                 )
         exports = kind.up(_progress, wait_prometheus=args.wait_prometheus, node_image=args.node_image)
@@ -81,7 +85,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
     control_planes = 3 if args.control_planes is None else args.control_planes
     workers = 3 if args.workers is None else args.workers
-    layout = lifecycle.up(control_planes, workers, _state_dir(args), _progress)
+    load_balancers = 1 if args.load_balancers is None else args.load_balancers
+    layout = lifecycle.up(control_planes, workers, _state_dir(args), _progress, load_balancers=load_balancers)
     if args.wait_prometheus:
         health.wait_prometheus_targets_up(layout)
         _progress("every Prometheus target is up")
@@ -311,6 +316,14 @@ def parser() -> argparse.ArgumentParser:
         "--control-planes", type=int, choices=(1, 3, 5), default=None, help="control-plane nodes (default 3; embedded)"
     )
     s.add_argument("--workers", type=_workers, default=None, help="KWOK worker nodes, 0-50 (default 3; embedded)")
+    s.add_argument(
+        "--load-balancers",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        help="1: one HAProxy in front of the API servers (seed 004, default); 2: two, behind a keepalived VIP "
+        "(seed 002; embedded)",
+    )
     s.add_argument(
         "--no-wait-prometheus",
         dest="wait_prometheus",

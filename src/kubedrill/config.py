@@ -78,6 +78,13 @@ class NodesSlo:
 
 
 @dataclass(frozen=True)
+class LoadBalancerSlo:
+    # keepalived's VRRP, as the embedded cluster configures it: HAProxy checked every 1 s; a failed check puts the
+    # holder in FAULT, which sends a priority-0 advertisement, and the backup takes the VIP after its skew time.
+    failover_max_s: float = 3.0  # the serving HAProxy stopped → another load balancer holds the API address
+
+
+@dataclass(frozen=True)
 class RestoreSlo:
     rto_max_s: float = 120.0  # disaster → first acknowledged write after the restore
 
@@ -130,6 +137,7 @@ class SloProfile:
     etcd: EtcdSlo = field(default_factory=EtcdSlo)
     control_plane: ControlPlaneSlo = field(default_factory=ControlPlaneSlo)
     nodes: NodesSlo = field(default_factory=NodesSlo)
+    load_balancer: LoadBalancerSlo = field(default_factory=LoadBalancerSlo)
     restore: RestoreSlo = field(default_factory=RestoreSlo)
     prometheus: PromTargets = field(default_factory=PromTargets)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -147,6 +155,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "etcd": EtcdSlo,
     "control_plane": ControlPlaneSlo,
     "nodes": NodesSlo,
+    "load_balancer": LoadBalancerSlo,
     "restore": RestoreSlo,
 }
 _FRACTIONS = {"availability_min"}

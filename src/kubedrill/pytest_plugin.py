@@ -51,12 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(o.flag, action="append", default=[], help=help_text)
 
 
-DRILL_FAMILIES = ("etcd", "control_plane", "network", "nodes", "dr")
+DRILL_FAMILIES = ("etcd", "control_plane", "network", "nodes", "load_balancer", "dr")
 MARKERS = {
     "etcd": "drills that act on etcd members (leader moves, member kills, restores)",
     "control_plane": "drills that kill kube-apiserver, controller-manager, scheduler or etcd instances",
     "network": "drills that partition or degrade the network between control-plane nodes",
     "nodes": "drills that cordon, drain and evict workloads from worker nodes",
+    "load_balancer": "drills that take away a load balancer in front of the API servers",
     "dr": "disaster-recovery drills (etcd snapshot and restore)",
     "destructive": "injects a real fault into the cluster; needs an allowed context",
     "quorum_loss": "takes down a majority of etcd members; runs only when selected explicitly (-m quorum_loss)",
@@ -256,6 +257,23 @@ def require_kubelets(cluster: Cluster) -> Callable[[], None]:
             pytest.skip(
                 f"backend {cluster.backend}: kubedrill cannot reach the workers' kubelets here "
                 "(the embedded cluster and kind can; an ssh inventory lists control planes only)"
+            )
+
+    return require
+
+
+@pytest.fixture
+def require_vip(cluster: Cluster) -> Callable[[], None]:
+    """Skip, saying why, unless the API is reached through a VIP kubedrill can fail over (the lb-lost drill)."""
+
+    def require() -> None:
+        lbs = cluster.load_balancers
+        if lbs is None:
+            pytest.skip(f"backend {cluster.backend}: kubedrill cannot stop this cluster's load balancer")
+        if lbs.vip is None:
+            pytest.skip(
+                f"the API is behind {lbs.describe()}. 'kubedrill up --load-balancers 2' gives seed 002's VIP; "
+                "losing the single HAProxy is the drill's known-bad twin (tests/integration/test_load_balancer.py)"
             )
 
     return require

@@ -37,21 +37,23 @@ def kubedrill(*args: str, check: bool = False, timeout: float = 600) -> subproce
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lifecycle tests stop and reshape the cluster: run them after everything that shares it."""
-    items.sort(key=lambda item: "test_lifecycle" in item.nodeid)
+    """Lifecycle and load-balancer tests stop and reshape the cluster: run them after everything that shares it."""
+    items.sort(key=lambda item: "test_lifecycle" in item.nodeid or "test_load_balancer" in item.nodeid)
 
 
-def ensure_cluster(control_planes: int = 3, workers: int = 3) -> Layout:
+def ensure_cluster(control_planes: int = 3, workers: int = 3, load_balancers: int = 1) -> Layout:
     layout = Layout.load()
+    wanted = (control_planes, workers, load_balancers)
     if (
         layout is not None
         and lifecycle.is_up()
-        and (layout.control_planes, layout.workers) == (control_planes, workers)
+        and (layout.control_planes, layout.workers, layout.load_balancers) == wanted
     ):
         return layout
     if layout is not None:
         kubedrill("down", check=True)
-    kubedrill("up", "--control-planes", str(control_planes), "--workers", str(workers), check=True)
+    kubedrill("up", "--control-planes", str(control_planes), "--workers", str(workers),
+              "--load-balancers", str(load_balancers), check=True)  # fmt: skip
     fresh = Layout.load()
     assert fresh is not None
     return fresh
@@ -62,7 +64,7 @@ def cluster_was_up() -> Iterator[bool]:
     was_up = lifecycle.is_up()
     yield was_up
     layout = Layout.load()
-    if was_up and (layout is None or not lifecycle.is_up() or layout.control_planes != 3):
+    if was_up and (layout is None or not lifecycle.is_up() or (layout.control_planes, layout.load_balancers) != (3, 1)):
         kubedrill("down")
         kubedrill("up")
     elif not was_up and layout is not None:

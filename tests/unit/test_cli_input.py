@@ -81,9 +81,9 @@ def test_an_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture[str
     [
         (
             ["up", "--provider", "kind", "--workers", "2"],
-            "kubedrill up: error: kubedrill up --provider kind: --workers: expected no --control-planes/--workers "
-            "(ci/kind-config.yaml fixes the kind cluster's nodes: 3 control planes, 3 workers; edit that file to "
-            "change them), got 2",
+            "kubedrill up: error: kubedrill up --provider kind: --workers: expected no "
+            "--control-planes/--workers/--load-balancers (ci/kind-config.yaml fixes the kind cluster's nodes: "
+            "3 control planes, 3 workers, kind's one HAProxy; edit that file to change them), got 2",
         ),
         (
             ["up", "--node-image", "foo"],

@@ -25,7 +25,7 @@ from kubedrill.config import (
 )
 from kubedrill.errors import ConfigError
 
-SECTIONS = "['api', 'control_plane', 'etcd', 'nodes', 'restore']"
+SECTIONS = "['api', 'control_plane', 'etcd', 'load_balancer', 'nodes', 'restore']"
 API_KEYS = str(sorted(f.name for f in fields(ApiSlo)))
 ETCD_KEYS = str(sorted(f.name for f in fields(EtcdSlo)))
 MATCHERS = 'PromQL label matchers such as job="kube-etcd"'

@@ -33,6 +33,7 @@ from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.backends.inventory import Inventory, load_inventory
 from kubedrill.backends.kube import Kube, load_target
 from kubedrill.backends.kubelets import KubeletControl, SupervisedKubelet, SystemdKubelet
+from kubedrill.backends.loadbalancers import EmbeddedLoadBalancers
 from kubedrill.backends.runtimes import (
     DEFAULT_UNITS,
     ComponentRuntime,
@@ -156,6 +157,8 @@ class Cluster:
     host_tools: list[HostTool] = field(default_factory=list)  # ssh: etcdctl and etcdutl, uploaded where missing
     # How a worker's kubelet is stopped and started (the node-lost drill); None: kubedrill cannot reach one.
     kubelets: KubeletControl | None = None
+    # The load balancers in front of the API servers, where kubedrill can stop them (the lb-lost drill).
+    load_balancers: EmbeddedLoadBalancers | None = None
 
     def touch_no_host(self) -> None:
         """For --dry-run: never copy a tool to a host (reading etcd where etcdctl is missing then fails, saying so)."""
@@ -349,13 +352,16 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
     layout = Layout.load(Path(seen.state_dir)) if seen.state_dir else Layout.load()  # default: this machine's
     if layout is None:
         raise ConfigError("--backend", "backend", "an embedded cluster (kubedrill up) for backend local", backend)
-    access = NetnsAccess({n: layout.netns(n) for n in layout.nodes}, host_nodes=tuple(layout.workers_names))
+    access = NetnsAccess(
+        {n: layout.netns(n) for n in [*layout.nodes, *layout.lbs]}, host_nodes=tuple(layout.workers_names)
+    )
     runtime = SupervisorRuntime(access, layout.run_dir)
     return Cluster(
         backend="local",
         control_planes=layout.nodes,
         runtime=runtime,
         kubelets=SupervisedKubelet(runtime),
+        load_balancers=EmbeddedLoadBalancers(access, tuple(layout.lbs), layout.vip),
         etcdctl_on_node=on_the_node(access),  # the namespace shares this machine's files, not its ETCDCTL_*
         etcd=embedded.etcdctl(layout),
         etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
@@ -369,7 +375,7 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
         ),
         kubelet_nodes=[HOST, *layout.workers_names],  # KWOK plays every kubelet, on the host (one per worker)
         address_of={n: layout.node_ip(n) for n in layout.nodes},
-        lb_addresses=[layout.bridge_ip],
+        lb_addresses=layout.lb_addresses,
         etcd_certs_local=True,
         **base,
     )

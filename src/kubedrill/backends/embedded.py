@@ -31,6 +31,7 @@ BRIDGE = "kd-br0"
 
 CONTROL_PLANE_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 HOST_COMPONENTS = ("haproxy", "prometheus", "kwok", "kube-state-metrics")
+LB_COMPONENTS = ("haproxy", "keepalived")  # on lb-N, in the VIP shape
 
 
 def default_state_dir() -> Path:
@@ -60,6 +61,9 @@ class Layout:
     subnet: str = "10.251.0"  # a /24 used only between our own namespaces and the host bridge
     ports: Ports = field(default_factory=Ports)
     cluster_token: str = "kubedrill"  # noqa: S105 - etcd's --initial-cluster-token is an identifier, not a secret
+    # 1: seed 004's single HAProxy on this machine. 2: seed 002's shape, two HAProxies (namespaces lb-1, lb-2)
+    # behind a keepalived VRRP address, the VIP, which the API is reached through.
+    load_balancers: int = 1
 
     # ---- names and addresses ----
     @property
@@ -83,6 +87,19 @@ class Layout:
     def node_of_ip(self, ip: str) -> str | None:
         return next((n for n in self.nodes if self.node_ip(n) == ip), None)
 
+    @property
+    def lbs(self) -> list[str]:
+        """The load balancers with a namespace of their own (none in the single-HAProxy shape)."""
+        return [f"lb-{i}" for i in range(1, self.load_balancers + 1)] if self.load_balancers > 1 else []
+
+    def lb_ip(self, lb: str) -> str:
+        return f"{self.subnet}.{20 + int(lb.rsplit('-', 1)[1])}"
+
+    @property
+    def vip(self) -> str | None:
+        """The keepalived VRRP address in front of the load balancers; None with a single HAProxy."""
+        return f"{self.subnet}.100" if self.lbs else None
+
     def worker_kubelet_port(self, worker: str) -> int:
         return self.ports.worker_kubelets + int(worker.rsplit("-", 1)[1])
 
@@ -96,6 +113,9 @@ class Layout:
             return name, "host"
         if name.startswith("kubelet-") and name.removeprefix("kubelet-") in self.workers_names:
             return "kubelet", name.removeprefix("kubelet-")
+        for what in LB_COMPONENTS:
+            if name.startswith(f"{what}-") and name.removeprefix(f"{what}-") in self.lbs:
+                return what, name.removeprefix(f"{what}-")
         component, sep, index = name.rpartition("-cp-")
         if not sep or component not in CONTROL_PLANE_COMPONENTS:
             raise ValueError(f"not a component of the embedded cluster: {name!r}")
@@ -104,7 +124,9 @@ class Layout:
     @property
     def components(self) -> list[str]:
         names = [self.component(k, n) for n in self.nodes for k in CONTROL_PLANE_COMPONENTS]
-        return names + list(HOST_COMPONENTS) + [self.component("kubelet", w) for w in self.workers_names]
+        host = [c for c in HOST_COMPONENTS if not (c == "haproxy" and self.lbs)]  # VIP shape: HAProxy on lb-N
+        lbs = [self.component(k, lb) for lb in self.lbs for k in LB_COMPONENTS]
+        return names + host + lbs + [self.component("kubelet", w) for w in self.workers_names]
 
     def etcd_client_url(self, node: str) -> str:
         return f"https://{self.node_ip(node)}:2379"
@@ -117,7 +139,13 @@ class Layout:
 
     @property
     def api_url(self) -> str:
-        return f"https://127.0.0.1:{self.ports.api}"
+        """Where clients reach the API: the single HAProxy on loopback, or the VIP."""
+        return f"https://{self.vip}:{self.ports.api}" if self.vip else f"https://127.0.0.1:{self.ports.api}"
+
+    @property
+    def lb_addresses(self) -> list[str]:
+        """Where the load balancers' connections to the API servers come from (a partition cuts these too)."""
+        return [*(self.lb_ip(lb) for lb in self.lbs), self.bridge_ip]  # the host: Prometheus, etcdctl, KWOK
 
     @property
     def prometheus_url(self) -> str:

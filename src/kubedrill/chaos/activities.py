@@ -17,7 +17,7 @@ from typing import Any
 from kubedrill.chaos.runs import NO_REGISTRY, Configuration, current, run_id, runs_of
 from kubedrill.drill import DrillRun
 from kubedrill.errors import PreconditionFailed
-from kubedrill.faults import components, drain, etcd, network, node_lost, restore, steps
+from kubedrill.faults import components, drain, etcd, lb, network, node_lost, restore, steps
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.settings import RunSettings
 
@@ -202,6 +202,12 @@ def lose_node(
     return node_lost.lose_node(current(configuration), node, tuple(must_fire or ()))
 
 
+def lose_load_balancer(hold_s: float = 10.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Action: stop the HAProxy serving the API address for ``hold_s``; time the failover to another (none on a
+    single HAProxy), while the API prober measures what clients lost."""
+    return lb.lose_load_balancer(current(configuration), hold_s)
+
+
 def rolling_drain(timeout_s: float = 30.0, configuration: Configuration = None) -> dict[str, Any]:
     """Action: drain every worker one at a time, as maintenance would, availability asserted throughout."""
     return drain.rolling_drain(current(configuration), timeout_s)
@@ -222,6 +228,7 @@ plan_partition_workload_with_policy = network.plan_partition_workload_with_polic
 plan_drain_node = drain.plan_drain_node
 plan_rolling_drain = drain.plan_rolling_drain
 plan_lose_node = node_lost.plan_lose_node
+plan_lose_load_balancer = lb.plan_lose_load_balancer
 plan_restore_etcd_from_snapshot = restore.plan_restore_etcd_from_snapshot
 
 

@@ -155,7 +155,15 @@ def scheduler_argv(layout: Layout, node: str, binary: Path) -> list[str]:
     ]
 
 
-def haproxy_cfg(layout: Layout) -> str:
+def haproxy_cfg(layout: Layout, lb: str | None = None) -> str:
+    """The single HAProxy on this machine (``lb`` None), or the one in load balancer ``lb``'s namespace, which
+    listens on every address there: the VIP when keepalived gives it that one, its own address otherwise."""
+    if lb is None:
+        binds = f"    bind 127.0.0.1:{layout.ports.api}\n    bind {layout.bridge_ip}:{layout.ports.api}"
+        stats, sock = f"127.0.0.1:{layout.ports.haproxy_stats}", layout.run_dir / "haproxy.sock"
+    else:
+        binds = f"    bind 0.0.0.0:{layout.ports.api}"
+        stats, sock = f"0.0.0.0:{layout.ports.haproxy_stats}", layout.run_dir / f"haproxy-{lb}.sock"
     servers = "\n".join(f"    server {n} {layout.node_ip(n)}:6443 check check-ssl verify none" for n in layout.nodes)
     default_server = (
         f"default-server inter {HAPROXY_CHECK_INTER_MS} rise {HAPROXY_RISE} fall {HAPROXY_FALL}"
@@ -164,7 +172,7 @@ def haproxy_cfg(layout: Layout) -> str:
     return f"""# Seed 004's L4 design: TCP round-robin over every API server, health-checked.
 global
     maxconn 4000
-    stats socket {layout.run_dir / "haproxy.sock"} mode 600 level admin
+    stats socket {sock} mode 600 level admin
 
 defaults
     mode tcp
@@ -176,8 +184,7 @@ defaults
     option redispatch
 
 frontend kube-apiserver
-    bind 127.0.0.1:{layout.ports.api}
-    bind {layout.bridge_ip}:{layout.ports.api}
+{binds}
     default_backend kube-apiserver
 
 backend kube-apiserver
@@ -189,12 +196,82 @@ backend kube-apiserver
 
 frontend stats
     mode http
-    bind 127.0.0.1:{layout.ports.haproxy_stats}
+    bind {stats}
     monitor-uri /healthz
     http-request use-service prometheus-exporter if {{ path /metrics }}
     stats enable
     stats uri /stats
 """
+
+
+KEEPALIVED_ROUTER_ID = 51
+KEEPALIVED_ADVERT_S = 1  # VRRP advertisements every second; a backup takes over after 3 missed (+ skew)
+KEEPALIVED_CHECK_S = 1  # the HAProxy check: every second, out after one failure
+
+
+def haproxy_check_script(layout: Layout, python: str) -> str:
+    """What keepalived runs every second in a load balancer's namespace: exit 0 while HAProxy answers its monitor
+    URI there (within 0.5 s)."""
+    url = f"http://127.0.0.1:{layout.ports.haproxy_stats}/healthz"
+    return f"""#!/bin/sh
+# kubedrill: does this namespace's HAProxy serve? (keepalived's vrrp_script haproxy_serves)
+exec {python} -c 'import urllib.request as u; u.build_opener(u.ProxyHandler({{}})).open("{url}", timeout=0.5)'
+"""
+
+
+def keepalived_conf(layout: Layout, lb: str, check_script: Path) -> str:
+    """Seed 002's health-checked VIP: keepalived on each load balancer, VRRP over unicast between their
+    addresses (no multicast needed on the bridge). lb-1 starts with the higher priority. A failed HAProxy check
+    puts the instance in FAULT: it resigns (a priority-0 advertisement) and its peer takes the VIP at once
+    (0.9-1.9 s measured here). ``nopreempt``: lb-1 healthy again does not take the VIP back, which would cut
+    every connection open through lb-2 a second time. The check asks
+    HAProxy's own monitor URI in this namespace, so it fails when HAProxy does not serve, not only when its
+    process is gone."""
+    index = int(lb.rsplit("-", 1)[1])
+    peers = "\n".join(f"    {layout.lb_ip(p)}" for p in layout.lbs if p != lb)
+    return f"""# keepalived on {lb}: the VIP {layout.vip} in front of the API servers' load balancers.
+global_defs {{
+  router_id kubedrill-{lb}
+  script_user root
+  enable_script_security
+}}
+
+vrrp_script haproxy_serves {{
+  script "{check_script}"
+  interval {KEEPALIVED_CHECK_S}
+  timeout 1
+  fall 1
+  rise 1
+}}
+
+vrrp_instance kube_apiserver {{
+  state BACKUP
+  interface eth0
+  virtual_router_id {KEEPALIVED_ROUTER_ID}
+  priority {110 - 10 * index}
+  advert_int {KEEPALIVED_ADVERT_S}
+  nopreempt
+  unicast_src_ip {layout.lb_ip(lb)}
+  unicast_peer {{
+{peers}
+  }}
+  virtual_ipaddress {{
+    {layout.vip}/24 dev eth0
+  }}
+  track_script {{
+    haproxy_serves
+  }}
+}}
+"""
+
+
+def keepalived_argv(layout: Layout, lb: str) -> list[str]:
+    run = layout.run_dir
+    return [
+        "keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+        f"--use-file={layout.state_dir / f'keepalived-{lb}.conf'}",
+        f"--pid={run / f'keepalived-{lb}.pid'}", f"--vrrp_pid={run / f'keepalived-{lb}-vrrp.pid'}",
+    ]  # fmt: skip
 
 
 def prometheus_yml(layout: Layout, rules_file: Path) -> str:
@@ -221,7 +298,14 @@ def prometheus_yml(layout: Layout, rules_file: Path) -> str:
                 },
                 "static_configs": per_node(6443),
             },
-            {"job_name": "haproxy", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.haproxy_stats}"]}]},
+            {
+                "job_name": "haproxy",
+                "static_configs": [
+                    {"targets": [f"{layout.lb_ip(lb)}:{layout.ports.haproxy_stats}"], "labels": {"lb": lb}}
+                    for lb in layout.lbs
+                ]
+                or [{"targets": [f"127.0.0.1:{layout.ports.haproxy_stats}"]}],
+            },
             {"job_name": "kwok", "static_configs": [{"targets": [f"127.0.0.1:{layout.ports.kwok}"]}]},
             {
                 "job_name": "kubelet",  # each worker's own KWOK: down while the node-lost drill stops it

@@ -42,7 +42,11 @@ REQUIRED_TOOLS = ("ip", "unshare", "iptables", "haproxy", "prometheus")
 # ---------------------------------------------------------------- preflight
 
 
-def validate_shape(control_planes: int, workers: int) -> None:
+def validate_shape(control_planes: int, workers: int, load_balancers: int = 1) -> None:
+    if load_balancers not in (1, 2):
+        raise ConfigError(
+            "--load-balancers", "load-balancers", "1 (one HAProxy) or 2 (two behind a keepalived VIP)", load_balancers
+        )
     if control_planes not in (1, 3, 5):
         raise ConfigError("--control-planes", "control-planes", "1, 3 or 5 (an odd etcd membership)", control_planes)
     if not 0 <= workers <= 50:
@@ -53,7 +57,7 @@ def preflight(layout: Layout) -> None:
     """Everything that can be checked before touching the machine."""
     if os.geteuid() != 0:
         raise LocalClusterError("the embedded cluster needs root (network namespaces, bridges); run as root")
-    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    missing = [t for t in (*REQUIRED_TOOLS, *(("keepalived",) if layout.lbs else ())) if shutil.which(t) is None]
     if missing:
         raise LocalClusterError(
             f"missing tools: {', '.join(missing)}; run 'make deps' "
@@ -106,7 +110,8 @@ def _write_pki(layout: Layout) -> None:
     etcd_ca.issue(d / "apiserver-etcd-client", "kube-apiserver-etcd-client", client=True)
 
     ca = pki.Authority.create(d, "ca", "kubernetes")
-    ips = ("127.0.0.1", configs.SERVICE_IP, layout.bridge_ip, *(layout.node_ip(n) for n in layout.nodes))
+    ips = ("127.0.0.1", configs.SERVICE_IP, layout.bridge_ip, *(layout.node_ip(n) for n in layout.nodes),
+           *((layout.vip,) if layout.vip else ()))  # fmt: skip
     dns = (
         "localhost",
         "kubernetes",
@@ -184,8 +189,19 @@ def component_specs(layout: Layout, bins: dict[str, Path]) -> list[ComponentSpec
         )
         for i, w in enumerate(layout.workers_names, start=1)
     ]
+    for lb in layout.lbs:  # the VIP shape: HAProxy and keepalived in each load balancer's namespace
+        specs += [
+            ComponentSpec(
+                layout.component("haproxy", lb),
+                configs.on_node(layout, lb, ["haproxy", "-db", "-f", str(sd / f"haproxy-{lb}.cfg")]),
+            ),
+            ComponentSpec(
+                layout.component("keepalived", lb), configs.on_node(layout, lb, configs.keepalived_argv(layout, lb))
+            ),
+        ]
+    single = [] if layout.lbs else [ComponentSpec("haproxy", ["haproxy", "-db", "-f", str(sd / "haproxy.cfg")])]
     specs += [
-        ComponentSpec("haproxy", ["haproxy", "-db", "-f", str(sd / "haproxy.cfg")]),
+        *single,
         ComponentSpec(
             "prometheus",
             [
@@ -235,9 +251,10 @@ def up(
     state_dir: Path | None = None,
     progress: Progress = print,
     ports: Ports | None = None,
+    load_balancers: int = 1,
 ) -> Layout:
     """Start the embedded cluster and return its layout once every part is ready."""
-    validate_shape(control_planes, workers)
+    validate_shape(control_planes, workers, load_balancers)
     state_dir = state_dir or default_state_dir()
     existing = Layout.load(state_dir)
     if existing is not None:
@@ -252,6 +269,7 @@ def up(
         state_dir=state_dir,
         control_planes=control_planes,
         workers=workers,
+        load_balancers=load_balancers,
         ports=ports or Ports(),
         cluster_token=f"kubedrill-{secrets.token_hex(4)}",
     )
@@ -288,6 +306,14 @@ def _create(layout: Layout, bins: dict[str, Path], progress: Progress) -> None:
         netns.create_node(
             layout.netns(node), BRIDGE, f"{layout.node_ip(node)}/24", layout.bridge_ip, f"{layout.netns(node)}-h"
         )
+    check = layout.state_dir / "haproxy-serves.sh"
+    if layout.lbs:
+        check.write_text(configs.haproxy_check_script(layout, sys.executable))
+        check.chmod(0o755)
+    for lb in layout.lbs:
+        netns.create_node(layout.netns(lb), BRIDGE, f"{layout.lb_ip(lb)}/24", layout.bridge_ip, f"{layout.netns(lb)}-h")
+        (layout.state_dir / f"haproxy-{lb}.cfg").write_text(configs.haproxy_cfg(layout, lb))
+        (layout.state_dir / f"keepalived-{lb}.conf").write_text(configs.keepalived_conf(layout, lb, check))
     _write_pki(layout)
     _write_kubeconfigs(layout)
     (layout.state_dir / "haproxy.cfg").write_text(configs.haproxy_cfg(layout))

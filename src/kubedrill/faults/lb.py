@@ -1,0 +1,101 @@
+"""A lost load balancer: the HAProxy that serves the API address stops, and is kept down for a while.
+
+Seed 004 puts one HAProxy in front of the API servers: when it goes, every client loses the API, however
+healthy the control plane behind it. Seed 002 puts a health-checked VIP in front of two: keepalived checks
+HAProxy every second, and the load balancer whose HAProxy fails gives the VIP up to the other. The drill
+stops the serving HAProxy (kept down ``hold_s``), times how long until another load balancer holds the API
+address, and lets the API prober, which goes through that address as every client does, measure the outage.
+On a single HAProxy the answer is "never, until it came back": the finding this drill exists to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubedrill import slo
+from kubedrill.backends.access import HOST
+from kubedrill.backends.cluster import Cluster
+from kubedrill.backends.loadbalancers import HAPROXY, EmbeddedLoadBalancers
+from kubedrill.drill import DrillRun
+from kubedrill.errors import PreconditionFailed, RecoveryTimeout
+from kubedrill.faults import steps
+from kubedrill.faults.base import Plan
+from kubedrill.faults.components import StopComponent
+from kubedrill.model import Impact
+from kubedrill.waiting import wait_until
+
+
+def load_balancers_of(cluster: Cluster) -> EmbeddedLoadBalancers:
+    if cluster.load_balancers is None:
+        raise PreconditionFailed(f"backend {cluster.backend}: kubedrill cannot stop this cluster's load balancer")
+    return cluster.load_balancers
+
+
+def _serving(lbs: EmbeddedLoadBalancers) -> str:
+    serving = lbs.serving()
+    if serving is None:
+        holders = [lb for lb in lbs.lbs if lbs.holds_vip(lb)]
+        raise PreconditionFailed(
+            f"the VIP {lbs.vip}: expected held by exactly one load balancer, observed "
+            + (f"{len(holders)} ({', '.join(holders)})" if holders else "none: the API address is down already")
+        )
+    return serving
+
+
+def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
+    """Action: stop the HAProxy that serves the API address, keep it down ``hold_s``, and time the failover to
+    another load balancer (none, on a single HAProxy); then start it again."""
+    try:  # refused, saying why, before the fault window opens
+        lbs = load_balancers_of(run.cluster)
+        lost = _serving(lbs)
+    except PreconditionFailed as e:
+        raise run.refuse(e) from None
+    fault = StopComponent(run.cluster, HAPROXY, lost)
+    limit = run.profile.load_balancer.failover_max_s
+    run.evidence["load balancers"] = lbs.describe()
+    run.begin_fault(f"stop HAProxy on {lost}")
+    with run.phase(f"inject: stop HAProxy on {lost} (it serves the API address) for {hold_s:g} s"):
+        run.evidence[f"HAProxy on {lost}"] = run.inject(fault)
+        took_effect = run.now()  # the SIGKILL is in the injection: the failover is timed from here, not the confirm
+        run.evidence[f"HAProxy on {lost} stopped"] = fault.confirm()
+    with run.phase("failover: another load balancer serves the API address"):
+        # Bounded by the hold: once HAProxy is back, an address served again proves no failover.
+        moved = None
+        try:
+            moved = wait_until(
+                f"a load balancer other than {lost} serving the API address",
+                lbs.serving,
+                lambda now: now not in (None, lost),
+                timeout_s=hold_s,
+                interval_s=0.05,
+            )
+            took: float | None = run.now() - took_effect
+        except RecoveryTimeout:
+            took = None
+        run.metrics["lb_failover_s"] = took
+        where = f"the VIP {lbs.vip}" if lbs.vip else "the API address"
+        check = slo.check_max(
+            f"{where} served by another load balancer after HAProxy on {lost} stopped",
+            took,
+            limit,
+            hint=(
+                f"{lost} is the only HAProxy in front of the API servers: a single point of failure (seed 002 puts "
+                "a keepalived VIP in front of two; kubedrill up --load-balancers 2)"
+                if lost == HOST
+                else "keepalived's log on both load balancers (VRRP state changes, the haproxy_serves check)"
+            ),
+            impact=Impact.USERS,
+        )
+        run.add(check)
+        if moved is not None:
+            run.evidence["API address now served by"] = moved
+        run.hold(hold_s - (run.now() - took_effect))
+    with run.phase(f"recover: start HAProxy on {lost}"):
+        run.evidence[f"HAProxy on {lost} back"] = run.rollbacks.revert_one(fault)
+    steps.settle(run)
+    return {"lost": lost, "failover_s": took, "metrics": run.metrics}
+
+
+def plan_lose_load_balancer(cluster: Cluster, **_: Any) -> Plan:
+    lbs = load_balancers_of(cluster)
+    return StopComponent(cluster, HAPROXY, _serving(lbs)).plan()
