@@ -4,6 +4,7 @@ known-bad twin: a total outage), and seed 002's two HAProxies behind a keepalive
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,16 @@ pytestmark = pytest.mark.integration
 def haproxy_pid(layout: Layout, name: str) -> int | None:
     status = read_status(layout, name)
     return status.pid if status is not None and status.state == "running" else None
+
+
+def vip_held_by(layout: Layout, lb: str) -> bool:
+    out = subprocess.run(
+        ["ip", "netns", "exec", layout.netns(lb), "ip", "-4", "-o", "addr", "show", "dev", "eth0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return f" {layout.vip}/" in out.stdout
 
 
 def test_losing_the_single_haproxy_is_a_total_outage_and_the_drill_fails_saying_so(
@@ -48,6 +59,7 @@ def test_behind_a_keepalived_vip_the_other_load_balancer_takes_over(tmp_path: Pa
     try:
         assert layout.vip is not None
         assert layout.api_url == f"https://{layout.vip}:6443"
+        before = {lb: haproxy_pid(layout, f"haproxy-{lb}") for lb in layout.lbs}
         proc = drills(tmp_path, "-m", "load_balancer", "-s")
         assert proc.returncode == 0, proc.stdout[-4000:]
         assert "1 passed" in proc.stdout
@@ -60,6 +72,10 @@ def test_behind_a_keepalived_vip_the_other_load_balancer_takes_over(tmp_path: Pa
         outage = re.search(r"\[ok  \] longest API write outage: expected ≤ 3\.00 s, observed [^\n]*", proc.stdout)
         assert outage, proc.stdout[-4000:]
         print(moved[0], outage[0], sep="\n")
+        lost = moved[1]
+        assert haproxy_pid(layout, f"haproxy-{lost}") not in (None, before[lost])  # stopped for real, started again
+        holders = [lb for lb in layout.lbs if vip_held_by(layout, lb)]
+        assert len(holders) == 1, holders  # the VIP in one place: no split brain after the HAProxy came back
         assert RollbackLedger(tmp_path / "ledger.jsonl").pending() == []
         assert healthy(layout) == []
     finally:

@@ -128,3 +128,42 @@ def test_custom_ports_reach_the_configs(tmp_path: Path) -> None:
 )
 def test_restart_backoff_doubles_up_to_the_cap(failures: int, delay: float) -> None:
     assert backoff_delay(failures) == delay
+
+
+def test_the_vip_shape_puts_two_haproxies_behind_keepalived_and_clients_on_the_vip(tmp_path: Path) -> None:
+    single = Layout(state_dir=tmp_path, control_planes=3, workers=0)
+    assert (single.lbs, single.vip, single.api_url) == ([], None, "https://127.0.0.1:6443")
+    assert "haproxy" in single.components
+    assert single.haproxy_monitor_urls == {"host": f"http://127.0.0.1:{single.ports.haproxy_stats}/healthz"}
+
+    vip = Layout(state_dir=tmp_path, control_planes=3, workers=0, load_balancers=2)
+    assert vip.lbs == ["lb-1", "lb-2"]
+    assert (vip.lb_ip("lb-1"), vip.lb_ip("lb-2"), vip.vip) == ("10.251.0.21", "10.251.0.22", "10.251.0.100")
+    assert vip.api_url == "https://10.251.0.100:6443"
+    assert "haproxy" not in vip.components  # the host's single HAProxy gives way to one per load balancer
+    assert {"haproxy-lb-1", "keepalived-lb-1", "haproxy-lb-2", "keepalived-lb-2"} <= set(vip.components)
+    assert vip.split_component("keepalived-lb-2") == ("keepalived", "lb-2")
+    assert vip.lb_addresses == ["10.251.0.21", "10.251.0.22", "10.251.0.1"]  # partitions keep the host's too
+
+    conf = configs.keepalived_conf(vip, "lb-1", tmp_path / "check.sh")
+    assert "unicast_src_ip 10.251.0.21" in conf
+    assert "    10.251.0.22\n" in conf
+    assert "    10.251.0.21\n" not in conf.split("unicast_peer", 1)[1]
+    assert "10.251.0.100/24 dev eth0" in conf
+    assert "nopreempt" in conf
+    assert f'script "{tmp_path / "check.sh"}"' in conf
+    assert "bind 0.0.0.0:6443" in configs.haproxy_cfg(vip, "lb-1")
+
+
+def test_keepalived_script_security_is_checked_on_the_state_dirs_way_from_root(tmp_path: Path) -> None:
+    from kubedrill.local.lifecycle import _writable_by_others
+
+    state = tmp_path / "a" / "b"
+    state.mkdir(parents=True)
+    (tmp_path / "a").chmod(0o755)
+    assert _writable_by_others(state) is None  # /tmp is sticky (1777): keepalived accepts it, as tried here
+    (tmp_path / "a").chmod(0o777)
+    assert _writable_by_others(state) == tmp_path / "a"
+    (tmp_path / "a").chmod(0o1777)
+    assert _writable_by_others(state) is None
+    assert _writable_by_others(tmp_path / "not-yet") is None  # what we create, we create as root

@@ -361,7 +361,7 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
         control_planes=layout.nodes,
         runtime=runtime,
         kubelets=SupervisedKubelet(runtime),
-        load_balancers=EmbeddedLoadBalancers(access, tuple(layout.lbs), layout.vip),
+        load_balancers=EmbeddedLoadBalancers(access, tuple(layout.lbs), layout.vip, layout.haproxy_monitor_urls),
         etcdctl_on_node=on_the_node(access),  # the namespace shares this machine's files, not its ETCDCTL_*
         etcd=embedded.etcdctl(layout),
         etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},

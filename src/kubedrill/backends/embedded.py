@@ -143,6 +143,14 @@ class Layout:
         return f"https://{self.vip}:{self.ports.api}" if self.vip else f"https://127.0.0.1:{self.ports.api}"
 
     @property
+    def haproxy_monitor_urls(self) -> dict[str, str]:
+        """Each HAProxy's monitor URI, by where it runs: lb-N in the VIP shape, else the host."""
+        port = self.ports.haproxy_stats
+        if not self.lbs:
+            return {"host": f"http://127.0.0.1:{port}/healthz"}
+        return {lb: f"http://{self.lb_ip(lb)}:{port}/healthz" for lb in self.lbs}
+
+    @property
     def lb_addresses(self) -> list[str]:
         """Where the load balancers' connections to the API servers come from (a partition cuts these too)."""
         return [*(self.lb_ip(lb) for lb in self.lbs), self.bridge_ip]  # the host: Prometheus, etcdctl, KWOK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubedrill.backends import http
 from kubedrill.backends.access import HOST, NodeAccess
 
 HAPROXY = "haproxy"
@@ -19,6 +20,7 @@ class EmbeddedLoadBalancers:
     access: NodeAccess
     lbs: tuple[str, ...]  # lb-1, lb-2 in the VIP shape; empty for the single HAProxy on the host
     vip: str | None
+    monitor_urls: dict[str, str]  # each HAProxy's monitor URI (``/healthz``), by where it runs
     interface: str = "eth0"
 
     @property
@@ -29,6 +31,10 @@ class EmbeddedLoadBalancers:
     def holds_vip(self, lb: str) -> bool:
         out = self.access.run(lb, ["ip", "-4", "-o", "addr", "show", "dev", self.interface], check=False)
         return out.ok and f" {self.vip}/" in out.stdout
+
+    def haproxy_serves(self, lb: str) -> bool:
+        """HAProxy on ``lb`` answers its monitor URI: it runs and listens, not only its process exists."""
+        return http.get(self.monitor_urls[lb], timeout_s=0.5).ok
 
     def serving(self) -> str | None:
         """The load balancer that clients reach at the API address now: the VIP's holder (None while nobody holds

@@ -92,6 +92,17 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
         run.hold(hold_s - (run.now() - took_effect))
     with run.phase(f"recover: start HAProxy on {lost}"):
         run.evidence[f"HAProxy on {lost} back"] = run.rollbacks.revert_one(fault)
+        started = run.now()
+        # Started is not serving: the load balancer is whole again once its HAProxy answers its monitor URI.
+        wait_until(
+            f"HAProxy on {lost} answering its monitor URI",
+            lambda: lbs.haproxy_serves(lost),
+            bool,
+            timeout_s=30,
+            interval_s=0.1,
+            describe=lambda ok: "answers" if ok else "no answer",
+        )
+        run.metrics["lb_haproxy_back_s"] = run.now() - started
     steps.settle(run)
     return {"lost": lost, "failover_s": took, "metrics": run.metrics}
 

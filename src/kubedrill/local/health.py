@@ -99,7 +99,7 @@ def _health_check(layout: Layout, component: str) -> http.Check:
         return http.get(url)
     what, node = layout.split_component(component)
     if what == "haproxy":  # on lb-N: its own monitor URI, on its address
-        return http.get(f"http://{layout.lb_ip(node)}:{ports.haproxy_stats}/healthz")
+        return http.get(layout.haproxy_monitor_urls[node])
     if what == "keepalived":  # keepalived is healthy when the VIP it keeps serves the API
         return http.get(f"{layout.api_url}/readyz", ca=pki_dir / "ca.crt")
     if what == "kubelet":  # a worker's own KWOK

@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import time
 from dataclasses import asdict
@@ -53,6 +54,19 @@ def validate_shape(control_planes: int, workers: int, load_balancers: int = 1) -
         raise ConfigError("--workers", "workers", "a number of KWOK worker nodes from 0 to 50", workers)
 
 
+def _writable_by_others(path: Path) -> Path | None:
+    """The first directory on ``path``'s way from / that a user other than root may change what is in it, as
+    keepalived judges it (tried here: a 0777 directory disables the check script; a sticky 1777 one, like
+    /tmp, does not), or None."""
+    for d in [*reversed(path.parents), path]:
+        if not d.exists():
+            return None  # created by us, as root, from here down
+        st = d.stat()
+        if st.st_uid != 0 or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+            return d
+    return None
+
+
 def preflight(layout: Layout) -> None:
     """Everything that can be checked before touching the machine."""
     if os.geteuid() != 0:
@@ -61,7 +75,13 @@ def preflight(layout: Layout) -> None:
     if missing:
         raise LocalClusterError(
             f"missing tools: {', '.join(missing)}; run 'make deps' "
-            "(Debian: iproute2 util-linux iptables haproxy prometheus)"
+            "(Debian: iproute2 util-linux iptables haproxy keepalived prometheus)"
+        )
+    if layout.lbs and (open_to := _writable_by_others(layout.state_dir)):
+        raise LocalClusterError(
+            f"{open_to} is writable by users other than root: keepalived (enable_script_security) would refuse "
+            f"the HAProxy check kept under it, and the VIP would never fail over; pick a --state-dir that only "
+            "root can write to, or tighten that directory's mode"
         )
     ports = layout.ports
     taken = [
@@ -316,7 +336,8 @@ def _create(layout: Layout, bins: dict[str, Path], progress: Progress) -> None:
         (layout.state_dir / f"keepalived-{lb}.conf").write_text(configs.keepalived_conf(layout, lb, check))
     _write_pki(layout)
     _write_kubeconfigs(layout)
-    (layout.state_dir / "haproxy.cfg").write_text(configs.haproxy_cfg(layout))
+    if not layout.lbs:  # the VIP shape has haproxy-lb-N.cfg instead
+        (layout.state_dir / "haproxy.cfg").write_text(configs.haproxy_cfg(layout))
     rules = layout.state_dir / "rules.yml"
     shutil.copyfile(Path(__file__).parent / "rules.yml", rules)
     (layout.state_dir / "prometheus.yml").write_text(configs.prometheus_yml(layout, rules))
