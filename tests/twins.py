@@ -118,6 +118,7 @@ EXAMPLES: dict[str, str] = {
     "nodes-lost": "worker-1 NotReady in the API (node lifecycle controller): expected ≤ 1 s, observed 47.882 s",
     "nodes-lost-paged": "worker-1 NotReady in the API (node lifecycle controller): expected ≤ 1 s, observed 47.834 s",
     "nodes-lost-default-toleration": "canary back to 3 Ready pods off worker-1 after it went NotReady: expected ≤ 30 s, observed never",
+    "lb-lost": "the API address served by another load balancer after HAProxy on host stopped: expected ≤ 3 s, observed never",
     "nodes-drain-blocked-pdb": "drain of worker-1 completed: expected every evictable pod evicted within 20 s, observed blocked by PDB kubedrill-nodes-drain-blocked-pdb-9550bd/canary: could not evict kubedrill-nodes-drain-blocked-pdb-9550bd/canary-86c6bd8458-zlngm",
     "nodes-drain-single-replica": "canary availability never dropped below its floor while draining worker-2: expected ≥ 1 Ready pods (PDB minAvailable 0) after every change (pod watch), observed minimum 0 over 8 changes",
 }  # fmt: skip

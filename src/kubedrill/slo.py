@@ -263,7 +263,7 @@ def check_longest_outage(
         expected=f"≤ {maximum_s:.2f} s",
         observed=observed,
         ok=(longest.duration_s if longest else 0.0) <= maximum_s and bool(samples),
-        hint="the load balancer may have kept a dead API server in rotation; check its health checks",
+        hint="a dead API server kept in rotation, or the load balancer itself gone: check its health checks",
         impact=Impact.USERS,
     )
 

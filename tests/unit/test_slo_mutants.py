@@ -78,7 +78,7 @@ def test_the_last_segment_runs_to_end_or_to_the_last_reading_whichever_is_later(
 # ---------------------------------------------------------------- checks, as the report shows them
 
 AVAILABILITY_HINT = "see the prober timeline (CSV/PNG) for when the requests failed and with which errors"
-OUTAGE_HINT = "the load balancer may have kept a dead API server in rotation; check its health checks"
+OUTAGE_HINT = "a dead API server kept in rotation, or the load balancer itself gone: check its health checks"
 LATENCY_HINT = "see the prober timeline (CSV/PNG) for when requests slowed down"
 
 
