@@ -167,6 +167,7 @@ def _embedded_kubeconfig() -> str | None:
 @pytest.fixture(scope="session")
 def slo_profile(kubedrill_settings: RunSettings) -> SloProfile:
     try:
+        kubedrill_settings.prober_settings()  # a bad --probe-rate too
         return load_profile(kubedrill_settings.slo_profile)
     except ConfigError as e:  # before the cluster is touched: one line, exit 2
         pytest.exit(f"kubedrill: {e}", returncode=2)

@@ -16,11 +16,15 @@ from typing import Any, Literal
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import BACKENDS, Cluster, detect
-from kubedrill.errors import DrillError
+from kubedrill.errors import ConfigError, DrillError
 from kubedrill.local import build
+from kubedrill.probes.api import ProberSettings
 
 Shape = Literal["value", "flag", "list"]
 TRUE_WORDS = ("1", "true", "yes")
+# Below 1 per second an outage shorter than the SLO's 3 s could fall between probes; above 20 the prober is
+# the load it is meant to measure (each request costs the API servers ~1–4 ms of CPU: BENCHMARKS.md §5).
+MIN_PROBE_RATE, MAX_PROBE_RATE = 1.0, 20.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ OPTIONS: tuple[Option, ...] = (
         env_true=("1",),  # only 1, as it has always been (the other flags also take true and yes)
     ),
     Option(
+        "--probe-rate", "KUBEDRILL_PROBE_RATE", "probe_rate", "kubedrill_probe_rate", "value",
+        "API prober writes (and reads) per second, 1 to 20 (default 10: outages measured to 100 ms); lower it to "
+        "load the API servers less, at a coarser grain",
+    ),
+    Option(
         "--allow-quorum-loss", "KUBEDRILL_ALLOW_QUORUM_LOSS", "allow_quorum_loss", "kubedrill_allow_quorum_loss",
         "flag",
         "also run drills marked quorum_loss (a majority of etcd members or API servers down: quorum loss, "
@@ -127,6 +136,24 @@ class RunSettings:
     ledger: str | None = None
     allow_quorum_loss: bool = False  # only for drills marked quorum_loss and selected explicitly
     allow_contexts: tuple[str, ...] = ()  # context patterns allowed beyond the embedded cluster and kind-*
+    probe_rate: str | None = None  # requests per second of each of the prober's two loops (default 10)
+
+    def prober_settings(self) -> ProberSettings:
+        """The prober's grid from ``probe_rate``; a rate outside 1–20 per second is refused, naming the option."""
+        if self.probe_rate is None:
+            return ProberSettings()
+        try:
+            rate = float(self.probe_rate)
+        except ValueError:
+            rate = float("nan")
+        if not MIN_PROBE_RATE <= rate <= MAX_PROBE_RATE:
+            raise ConfigError(
+                "--probe-rate",
+                "probe rate",
+                f"a number of requests per second from {MIN_PROBE_RATE:g} to {MAX_PROBE_RATE:g}",
+                self.probe_rate,
+            )
+        return ProberSettings(interval_s=1.0 / rate)
 
     @classmethod
     def from_env(cls, overrides: dict[str, Any] | None = None) -> RunSettings:

@@ -8,6 +8,7 @@ import pytest
 
 from kubedrill.chaos.activities import settings_from
 from kubedrill.chaos.runner import configuration_for
+from kubedrill.errors import ConfigError
 from kubedrill.settings import OPTIONS, RunSettings
 
 # Experiments (and people's `chaos run` configurations) use these keys: they must not change.
@@ -21,6 +22,7 @@ CONFIGURATION_KEYS = {
     "ledger": "kubedrill_ledger",
     "allow_quorum_loss": "kubedrill_allow_quorum_loss",
     "allow_contexts": "kubedrill_allow_context",
+    "probe_rate": "kubedrill_probe_rate",
 }
 
 
@@ -54,7 +56,7 @@ def test_a_configuration_overrides_the_environment_and_round_trips(monkeypatch: 
     monkeypatch.setenv("KUBEDRILL_LEDGER", "/tmp/ledger.jsonl")
     settings = RunSettings(
         kubeconfig="/k", context="c", backend="ssh", inventory="/i", prometheus_url="http://p", slo_profile="/s",
-        ledger="/l", allow_quorum_loss=True, allow_contexts=("x-*", "y"),
+        ledger="/l", allow_quorum_loss=True, allow_contexts=("x-*", "y"), probe_rate="5",
     )  # fmt: skip
     configuration = configuration_for(settings, "run-2")
     assert configuration == {
@@ -86,3 +88,17 @@ def test_kubedrill_gameday_takes_and_passes_on_every_option_with_a_value(
     assert cli.main(argv) == 0
     assert passed == [tuple(expected)]
     assert "--backend" in [e.split("=")[0] for e in expected]
+
+
+@pytest.mark.parametrize("rate", ["0.5", "21", "fast", "nan", "-3"])
+def test_a_probe_rate_outside_1_to_20_per_second_is_refused_naming_the_option(rate: str) -> None:
+    with pytest.raises(ConfigError, match=r"--probe-rate: probe rate: expected a number of requests per second "
+                       rf"from 1 to 20, got '{rate}'"):  # fmt: skip
+        RunSettings(probe_rate=rate).prober_settings()
+
+
+def test_the_probe_rate_sets_the_probers_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RunSettings().prober_settings().interval_s == 0.1
+    monkeypatch.setenv("KUBEDRILL_PROBE_RATE", "4")
+    assert RunSettings.from_env().prober_settings().interval_s == 0.25
+    assert settings_from({"kubedrill_probe_rate": "20"}).prober_settings().interval_s == 0.05
