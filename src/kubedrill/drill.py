@@ -83,6 +83,7 @@ class DrillRun:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kubedrill")
     canary: Canary | None = None
     allow_quorum_loss: bool = False
+    prober_settings: ProberSettings = field(default_factory=ProberSettings)  # the grid (--probe-rate)
     refused: PreconditionFailed | None = None  # why the drill did not start (steady state, quorum guard)
     gate: InjectionGate | None = None  # a game day's: a person confirms each injection
     verdict: Verdict = field(init=False)
@@ -125,6 +126,7 @@ class DrillRun:
         gate: InjectionGate | None = None,
     ) -> DrillRun:
         profile = load_profile(settings.slo_profile).for_drill(drill_id)  # bad profile: error before connecting
+        prober_settings = settings.prober_settings()  # a bad --probe-rate, likewise
         cluster = settings.connect()
         # The context guard, for every way in (pytest checks it too, before any fixture touches the cluster).
         refusal = preflight.context_refusal(
@@ -144,6 +146,7 @@ class DrillRun:
             etcdutl_local=local_etcdutl(),
             allow_quorum_loss=settings.allow_quorum_loss,
             gate=gate,
+            prober_settings=prober_settings,
         )
 
     # ---- the pre-flight gate ----
@@ -191,7 +194,9 @@ class DrillRun:
         self._probe_api.ensure_anchor()
         cluster = self.cluster
         ns = self.namespace
-        self.prober = ApiProber(lambda: ProbeApi(cluster.kubeconfig, cluster.context, ns), settings or ProberSettings())
+        self.prober = ApiProber(
+            lambda: ProbeApi(cluster.kubeconfig, cluster.context, ns), settings or self.prober_settings
+        )
         return self.prober.start()
 
     def start_watcher(self, settings: WatchSettings | None = None) -> ControlPlaneWatcher:
@@ -232,7 +237,11 @@ class DrillRun:
             return wait_until(
                 "the API steady after the fault",
                 lambda: slo.time_to_recover_s(
-                    [s for s in prober.snapshot() if s.op == op], end, RECOVERY_STABLE_S, self.profile.api.stall_s
+                    [s for s in prober.snapshot() if s.op == op],
+                    end,
+                    RECOVERY_STABLE_S,
+                    self.profile.api.stall_s,
+                    steady_since=self._steady_since(),
                 ),
                 lambda ttr: ttr is not None,
                 timeout_s=max(0.0, deadline - self.now()) + 0.5,
@@ -240,6 +249,12 @@ class DrillRun:
             )
         except RecoveryTimeout:
             return None
+
+    def _steady_since(self) -> float | None:
+        """Where the proof of recovery may begin: the window's last RECOVERY_STABLE_S, which SETTLE_S keeps
+        past the fault's own recovery (issue 19: a second of runner overhead per drill otherwise)."""
+        w = self.fault_window
+        return None if w is None else max(w.start, w.end - RECOVERY_STABLE_S)
 
     def stop_prober(self) -> list[Sample]:
         self.stop_watcher()
@@ -280,14 +295,24 @@ class DrillRun:
                 timeout_s=TEARDOWN_TIMEOUT_S,
                 interval_s=0.5,
             )
-            # Deletion is asynchronous: a drain in the next drill would find this drill's pods still on its node.
+            # Deletion is asynchronous (the namespace controller takes ~6 s here, pods or not), and not waited
+            # for: the drills that place pods wait for earlier drills' namespaces before theirs
+            # (await_earlier_namespaces_gone), so the others do not pay for it (issue 19).
+        finally:
+            kube.close()
+
+    def await_earlier_namespaces_gone(self) -> None:
+        """Wait until no earlier drill's namespace is still being deleted: a drain or a lost node would find
+        that drill's pods still on its nodes."""
+        kube = self.cluster.kube()
+        try:
             wait_until(
-                f"namespace {self.namespace} gone",
-                lambda: Workloads(kube).namespace_phase(self.namespace),
-                lambda phase: phase is None,
+                "earlier drills' namespaces gone",
+                lambda: Workloads(kube).namespaces(f"{SUITE_LABEL}={SUITE_VALUE}", terminating=True),
+                lambda left: not left,
                 timeout_s=NAMESPACE_GONE_TIMEOUT_S,
-                interval_s=0.5,
-                describe=lambda phase: f"phase {phase}",
+                interval_s=0.25,
+                describe=lambda left: f"still terminating: {', '.join(left)}",
             )
         finally:
             kube.close()
@@ -360,7 +385,9 @@ class DrillRun:
             self.metrics["reads_of_lost_writes"] = sum(s.op == "read" and s.error == "stale-read" for s in samples)
         else:
             self.add(slo.check_no_stale_reads(samples))
-        ttr = slo.time_to_recover_s([s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S, stall)
+        ttr = slo.time_to_recover_s(
+            [s for s in samples if s.op == op], w.end, RECOVERY_STABLE_S, stall, steady_since=self._steady_since()
+        )
         self.metrics["time_to_recover_s"] = ttr
         self.add(slo.check_max("API recovered after the fault", ttr, api.recovery_max_s))
 
@@ -409,11 +436,13 @@ class DrillRun:
         targets = self.cluster.prom_targets or self.profile.prometheus
         try:
             # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
-            # before it) to now, past recovery (a member that restarted is only scraped after it came back).
+            # before it) to the window's end, which runs SETTLE_S past recovery (a member that restarted is only
+            # scraped after it came back). By the time the verdict begins, the scrape after that end has
+            # usually happened already: no wait for one after "now" (issue 19: 2-2.5 s of runner overhead).
             lookbehind_s = lookbehind(prom.targets())
             self.metrics["prometheus_lookbehind_s"] = lookbehind_s
             start = self.wall_of(self.fault_window.start) - dt.timedelta(seconds=lookbehind_s)
-            end = self.wall_of(self.now())
+            end = self.wall_of(self.now() if self.fault_open else self.fault_window.end)
             promchecks.wait_for_scrape(prom, end, timeout_s=max(30.0, 3 * lookbehind_s))
             results = [promchecks.evaluate(prom, c, start, end, targets) for c in checks]
             results += [promchecks.evaluate_alert(prom, a, start, end, targets=targets) for a in alerts or []]

@@ -99,13 +99,20 @@ def latency_percentile_s(samples: Sequence[Sample], q: float) -> float | None:
 
 
 def time_to_recover_s(
-    samples: Sequence[Sample], fault_end: float, stable_s: float = 1.0, stall_s: float | None = None
+    samples: Sequence[Sample],
+    fault_end: float,
+    stable_s: float = 1.0,
+    stall_s: float | None = None,
+    steady_since: float | None = None,
 ) -> float | None:
     """Seconds from ``fault_end`` until the API is good again for at least ``stable_s``; None if never.
 
-    Zero when the samples around the fault's end were already good.
+    Zero when the samples around the fault's end were already good. With ``steady_since`` (before
+    ``fault_end``), good samples from then on count towards ``stable_s`` too: an API that answered well
+    through the window's last second needs no further second of proof after it.
     """
-    ordered = sorted((s for s in samples if s.t >= fault_end), key=lambda s: s.t)
+    since = fault_end if steady_since is None else min(steady_since, fault_end)
+    ordered = sorted((s for s in samples if s.t >= since), key=lambda s: s.t)
     candidate: float | None = None
     for s in ordered:
         if not is_good(s, stall_s):

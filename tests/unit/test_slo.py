@@ -98,6 +98,17 @@ def test_time_to_recover_counts_from_the_fault_end_to_a_stable_api() -> None:
     assert slo.time_to_recover_s(samples, fault_end=0.2, stable_s=1.0) == pytest.approx(0.4)
 
 
+def test_a_steady_last_second_of_the_window_proves_recovery_without_another_after_it() -> None:
+    samples = timeline("xx" + "." * 12)  # 0.0-0.1 failed, good from 0.2; the window ends at 1.3
+    assert slo.time_to_recover_s(samples, fault_end=1.3, stable_s=1.0) is None  # 0.1 s seen after the end
+    assert slo.time_to_recover_s(samples, fault_end=1.3, stable_s=1.0, steady_since=0.3) == 0.0
+    # a failure inside that last second still needs a full second of good answers after it
+    late = timeline("." * 10 + "x" + "." * 8)  # fails at 1.0; good again from 1.1 to 1.8
+    assert slo.time_to_recover_s(late, fault_end=1.3, stable_s=1.0, steady_since=0.3) is None
+    later = timeline("." * 10 + "x" + "." * 12)  # … to 2.2: recovered at 1.1, 0.1 s after a fault ending at 1.0
+    assert slo.time_to_recover_s(later, fault_end=1.0, stable_s=1.0, steady_since=0.0) == pytest.approx(0.1)
+
+
 def test_time_to_recover_is_zero_when_the_api_never_failed_and_none_when_it_never_settles() -> None:
     assert slo.time_to_recover_s(timeline("." * 20), fault_end=0.0, stable_s=1.0) == 0.0
     assert slo.time_to_recover_s(timeline(".x" * 20), fault_end=0.0, stable_s=1.0) is None

@@ -100,20 +100,10 @@ class Workloads:
                 raise
 
     @api_call
-    def namespace_phase(self, name: str) -> str | None:
-        """The namespace's phase ("Active", "Terminating"), or None once it is gone."""
-        try:
-            ns = self.kube.core.read_namespace(name, _request_timeout=self.kube.timeouts)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        return str(ns.status.phase)
-
-    @api_call
-    def namespaces(self, label_selector: str) -> list[str]:
+    def namespaces(self, label_selector: str, terminating: bool = False) -> list[str]:
+        """Namespaces with these labels: the live ones, or (``terminating``) those being deleted."""
         items = self.kube.core.list_namespace(label_selector=label_selector, _request_timeout=self.kube.timeouts).items
-        return [n.metadata.name for n in items if n.status.phase != "Terminating"]
+        return [n.metadata.name for n in items if (n.status.phase == "Terminating") == terminating]
 
     @api_call
     def create_deployment(

@@ -22,6 +22,9 @@ from kubedrill.probes.workload import Canary
 from kubedrill.waiting import wait_until
 
 SETTLE_S = 2.0  # the fault window runs this long past recovery, to catch what follows the fault
+# Successful writes in a row before anything is injected: the proof that steady state held (0.5 s at 10 Hz;
+# the pre-flight has already seen every etcd member healthy and one leader).
+BASELINE_WRITES = 5
 
 
 def steady_state(
@@ -32,7 +35,8 @@ def steady_state(
     canary_toleration_s: int | None = None,
 ) -> dict[str, Any]:
     """The pre-flight gate, the drill's namespace and the API prober (and with ``canary``, a Deployment
-    guarded by a PDB), then a steady-state baseline of 10 successful writes. A failure refuses the drill."""
+    guarded by a PDB), then a steady-state baseline of ``BASELINE_WRITES`` successful writes in a row. A
+    failure refuses the drill."""
     try:
         with run.phase("pre-flight: no pending fault, nodes Ready, etcd members healthy with one leader"):
             run.evidence["pre-flight"] = "; ".join(run.preflight())
@@ -40,17 +44,11 @@ def steady_state(
             run.setup_namespace()
             prober = run.start_prober()
             run.start_watcher()
-            try:
-                baseline = wait_until(
-                    "a steady API (10 successful writes)",
-                    lambda: [s for s in prober.snapshot() if s.op == "write"],
-                    lambda ws: sum(s.ok for s in ws[-10:]) == 10,
-                    timeout_s=30,
-                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
-                )
-            except RecoveryTimeout as e:
-                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
-            if canary:
+            if canary:  # created while the prober gathers its baseline: the two waits overlap
+                try:
+                    run.await_earlier_namespaces_gone()
+                except RecoveryTimeout as e:
+                    raise PreconditionFailed(f"an earlier drill's pods are still being deleted: {e}") from e
                 kube = run.cluster.kube()
                 run.canary = Canary(
                     Workloads(kube),
@@ -63,6 +61,17 @@ def steady_state(
                     run.canary.create()
                 except RecoveryTimeout as e:
                     raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
+            try:
+                baseline = wait_until(
+                    f"a steady API ({BASELINE_WRITES} successful writes)",
+                    lambda: [s for s in prober.snapshot() if s.op == "write"],
+                    lambda ws: sum(s.ok for s in ws[-BASELINE_WRITES:]) == BASELINE_WRITES,
+                    timeout_s=30,
+                    interval_s=0.05,
+                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
+                )
+            except RecoveryTimeout as e:
+                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
     except PreconditionFailed as e:
         raise run.refuse(e) from None
     return {"namespace": run.namespace, "baseline_writes": len(baseline), "backend": run.cluster.backend}
