@@ -296,23 +296,29 @@ class DrillRun:
                 interval_s=0.5,
             )
             # Deletion is asynchronous (the namespace controller takes ~6 s here, pods or not), and not waited
-            # for: the drills that place pods wait for earlier drills' namespaces before theirs
-            # (await_earlier_namespaces_gone), so the others do not pay for it (issue 19).
+            # for: the drills that place pods wait for earlier drills' pods to be gone before theirs
+            # (await_earlier_pods_gone), so the others do not pay for it (issue 19).
         finally:
             kube.close()
 
-    def await_earlier_namespaces_gone(self) -> None:
-        """Wait until no earlier drill's namespace is still being deleted: a drain or a lost node would find
-        that drill's pods still on its nodes."""
+    def await_earlier_pods_gone(self) -> None:
+        """Wait until no pod is left in an earlier drill's namespace that is being deleted: a drain or a lost
+        node would find that drill's pods still on its nodes. Pods go in the namespace controller's first pass
+        (grace 1 s); the namespace itself lingers ~5 s more for its second, which nothing here needs."""
         kube = self.cluster.kube()
         try:
+            w = Workloads(kube)
             wait_until(
-                "earlier drills' namespaces gone",
-                lambda: Workloads(kube).namespaces(f"{SUITE_LABEL}={SUITE_VALUE}", terminating=True),
+                "earlier drills' pods gone",
+                lambda: [
+                    f"{ns}/{p.name}"
+                    for ns in w.namespaces(f"{SUITE_LABEL}={SUITE_VALUE}", terminating=True)
+                    for p in w.pods(ns)
+                ],
                 lambda left: not left,
                 timeout_s=NAMESPACE_GONE_TIMEOUT_S,
                 interval_s=0.25,
-                describe=lambda left: f"still terminating: {', '.join(left)}",
+                describe=lambda left: f"still there: {', '.join(left[:5])}",
             )
         finally:
             kube.close()

@@ -46,7 +46,7 @@ def steady_state(
             run.start_watcher()
             if canary:  # created while the prober gathers its baseline: the two waits overlap
                 try:
-                    run.await_earlier_namespaces_gone()
+                    run.await_earlier_pods_gone()
                 except RecoveryTimeout as e:
                     raise PreconditionFailed(f"an earlier drill's pods are still being deleted: {e}") from e
                 kube = run.cluster.kube()
