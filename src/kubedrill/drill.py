@@ -8,6 +8,7 @@ verdict collects ``Check``s and ``assert_slos`` raises SloViolation naming expec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import secrets
@@ -284,6 +285,10 @@ class DrillRun:
             self._probe_api.close()
             self._probe_api = None
         if self.canary is not None:
+            # Its ReplicaSet ends its pods now (grace 1 s), as a scale-down does; left to the namespace
+            # controller they linger ~5 s, and the next drill that places pods waits for them.
+            with contextlib.suppress(DrillError):  # the API may still be coming back: the namespace takes them
+                self.canary.workloads.scale_deployment(self.namespace, self.canary.name, 0)
             self.canary.workloads.kube.close()
         kube = self.cluster.kube()
         try:
