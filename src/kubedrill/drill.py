@@ -301,7 +301,7 @@ class DrillRun:
                 interval_s=0.5,
             )
             # Deletion is asynchronous (the namespace controller takes ~6 s here, pods or not), and not waited
-            # for: the drills that place pods wait for earlier drills' pods to be gone before theirs
+            # for: the drills with a canary (drains, a lost node) wait for earlier drills' pods to be gone before theirs
             # (await_earlier_pods_gone), so the others do not pay for it (issue 19).
         finally:
             kube.close()
@@ -447,14 +447,16 @@ class DrillRun:
         targets = self.cluster.prom_targets or self.profile.prometheus
         try:
             # Evaluated from two scrapes before the fault (so a counter or a process start time has a value from
-            # before it) to the window's end, which runs SETTLE_S past recovery (a member that restarted is only
-            # scraped after it came back). By the time the verdict begins, the scrape after that end has
-            # usually happened already: no wait for one after "now" (issue 19: 2-2.5 s of runner overhead).
+            # before it) to now, once every target was scraped after the window's end, which runs SETTLE_S past
+            # recovery (a member that restarted is only scraped after it came back). By the time the verdict
+            # begins that scrape has usually happened: the wait is for one after the window, not one after
+            # "now" (issue 19: 1-2 s of runner overhead), and nothing scraped since is left out.
             lookbehind_s = lookbehind(prom.targets())
             self.metrics["prometheus_lookbehind_s"] = lookbehind_s
             start = self.wall_of(self.fault_window.start) - dt.timedelta(seconds=lookbehind_s)
-            end = self.wall_of(self.now() if self.fault_open else self.fault_window.end)
-            promchecks.wait_for_scrape(prom, end, timeout_s=max(30.0, 3 * lookbehind_s))
+            window_end = self.wall_of(self.now() if self.fault_open else self.fault_window.end)
+            promchecks.wait_for_scrape(prom, window_end, timeout_s=max(30.0, 3 * lookbehind_s))
+            end = self.wall_of(self.now())
             results = [promchecks.evaluate(prom, c, start, end, targets) for c in checks]
             results += [promchecks.evaluate_alert(prom, a, start, end, targets=targets) for a in alerts or []]
         finally:

@@ -90,15 +90,15 @@ def test_kubedrill_gameday_takes_and_passes_on_every_option_with_a_value(
     assert "--backend" in [e.split("=")[0] for e in expected]
 
 
-@pytest.mark.parametrize("rate", ["0.5", "21", "fast", "nan", "-3"])
-def test_a_probe_rate_outside_1_to_20_per_second_is_refused_naming_the_option(rate: str) -> None:
+@pytest.mark.parametrize("rate", ["4.9", "1", "21", "fast", "nan", "-3"])
+def test_a_probe_rate_outside_5_to_20_per_second_is_refused_naming_the_option(rate: str) -> None:
     with pytest.raises(ConfigError, match=r"--probe-rate: probe rate: expected a number of requests per second "
-                       rf"from 1 to 20, got '{rate}'"):  # fmt: skip
+                       rf"from 5 to 20, got '{rate}'"):  # fmt: skip
         RunSettings(probe_rate=rate).prober_settings()
 
 
 def test_the_probe_rate_sets_the_probers_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert RunSettings().prober_settings().interval_s == 0.1
-    monkeypatch.setenv("KUBEDRILL_PROBE_RATE", "4")
-    assert RunSettings.from_env().prober_settings().interval_s == 0.25
+    monkeypatch.setenv("KUBEDRILL_PROBE_RATE", "5")
+    assert RunSettings.from_env().prober_settings().interval_s == 0.2
     assert settings_from({"kubedrill_probe_rate": "20"}).prober_settings().interval_s == 0.05

@@ -20,9 +20,11 @@ from kubedrill.drill import DrillRun
 from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import steps
 from kubedrill.faults.base import Plan
-from kubedrill.faults.components import StopComponent
-from kubedrill.model import Impact
+from kubedrill.faults.components import StopComponent, runtime_of
+from kubedrill.model import Check, Impact
 from kubedrill.waiting import wait_until
+
+HAPROXY_BACK_MAX_S = 30.0  # started → answering as a new process (HAProxy reads one small config)
 
 
 def load_balancers_of(cluster: Cluster) -> EmbeddedLoadBalancers:
@@ -48,8 +50,16 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
     try:  # refused, saying why, before the fault window opens
         lbs = load_balancers_of(run.cluster)
         lost = _serving(lbs)
+        down = [lb for lb in lbs.nodes if not lbs.haproxy_serves(lb)]
+        if down:  # a standby already dead would turn "no failover" into keepalived's fault, wrongly
+            raise PreconditionFailed(
+                f"HAProxy on every load balancer answering its monitor URI before the drill: expected "
+                f"{', '.join(lbs.nodes)}, observed no answer from {', '.join(down)}"
+            )
     except PreconditionFailed as e:
         raise run.refuse(e) from None
+    rt = runtime_of(run.cluster)
+    was = rt.instance(HAPROXY, lost)
     fault = StopComponent(run.cluster, HAPROXY, lost)
     limit = run.profile.load_balancer.failover_max_s
     run.evidence["load balancers"] = lbs.describe()
@@ -92,18 +102,39 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
         run.hold(hold_s - (run.now() - took_effect))
     with run.phase(f"recover: start HAProxy on {lost}"):
         run.evidence[f"HAProxy on {lost} back"] = run.rollbacks.revert_one(fault)
-        started = run.now()
-        # Started is not serving: the load balancer is whole again once its HAProxy answers its monitor URI.
-        wait_until(
-            f"HAProxy on {lost} answering its monitor URI",
-            lambda: lbs.haproxy_serves(lost),
-            bool,
-            timeout_s=30,
-            interval_s=0.1,
-            describe=lambda ok: "answers" if ok else "no answer",
+        # Started is not serving: the load balancer is whole again once its HAProxy, a new process, answers.
+        steps.timed_check(
+            run,
+            f"HAProxy on {lost} serving again under a new PID after its start",
+            "lb_haproxy_back_s",
+            HAPROXY_BACK_MAX_S,
+            run.now(),
+            lambda: wait_until(
+                f"HAProxy on {lost} answering its monitor URI as a new process",
+                lambda: (rt.instance(HAPROXY, lost), lbs.haproxy_serves(lost)),
+                lambda seen: seen[0] is not None and seen[0].id != (was.id if was else None) and seen[1],
+                timeout_s=HAPROXY_BACK_MAX_S,
+                interval_s=0.1,
+                describe=lambda seen: (
+                    f"instance {seen[0].id if seen[0] else 'none'}, " + ("answers" if seen[1] else "no answer")
+                ),
+            ),
+            hint=f"the supervisor's log for haproxy on {lost}",
         )
-        run.metrics["lb_haproxy_back_s"] = run.now() - started
     steps.settle(run)
+    if lbs.vip is not None:  # after HAProxy came back and the window settled: one holder, not two or none
+        holders = [lb for lb in lbs.lbs if lbs.holds_vip(lb)]
+        run.add(
+            Check(
+                name=f"the VIP {lbs.vip} held by exactly one load balancer once HAProxy on {lost} was back",
+                expected="1 holder",
+                observed=f"{len(holders)} ({', '.join(holders) or 'none'})",
+                ok=len(holders) == 1,
+                hint="two holders: a split brain (VRRP adverts lost between lb-1 and lb-2); none: the API address "
+                "is down; keepalived's log on both",
+                impact=Impact.USERS,
+            )
+        )
     return {"lost": lost, "failover_s": took, "metrics": run.metrics}
 
 

@@ -12,7 +12,7 @@ from kubedrill.backends.cluster import Cluster
 from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.drill import DrillRun
-from kubedrill.errors import ConfigError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
+from kubedrill.errors import ConfigError, DrillError, FaultInjectionError, PreconditionFailed, RecoveryTimeout
 from kubedrill.model import Impact
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes.alerts import AlertWatch
@@ -44,7 +44,18 @@ def steady_state(
             run.setup_namespace()
             prober = run.start_prober()
             run.start_watcher()
-            if canary:  # created while the prober gathers its baseline: the two waits overlap
+            try:  # the API steady first: only then is a failure below the canary's, not the API's
+                baseline = wait_until(
+                    f"a steady API ({BASELINE_WRITES} successful writes)",
+                    lambda: [s for s in prober.snapshot() if s.op == "write"],
+                    lambda ws: sum(s.ok for s in ws[-BASELINE_WRITES:]) == BASELINE_WRITES,
+                    timeout_s=30,
+                    interval_s=0.05,
+                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
+                )
+            except RecoveryTimeout as e:
+                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
+            if canary:
                 try:
                     run.await_earlier_pods_gone()
                 except RecoveryTimeout as e:
@@ -61,17 +72,8 @@ def steady_state(
                     run.canary.create()
                 except RecoveryTimeout as e:
                     raise PreconditionFailed(f"the canary never became Available before the drill: {e}") from e
-            try:
-                baseline = wait_until(
-                    f"a steady API ({BASELINE_WRITES} successful writes)",
-                    lambda: [s for s in prober.snapshot() if s.op == "write"],
-                    lambda ws: sum(s.ok for s in ws[-BASELINE_WRITES:]) == BASELINE_WRITES,
-                    timeout_s=30,
-                    interval_s=0.05,
-                    describe=lambda ws: f"{sum(s.ok for s in ws)} of {len(ws)} writes ok",
-                )
-            except RecoveryTimeout as e:
-                raise PreconditionFailed(f"pre-flight: the API is not available before the drill: {e}") from e
+                except DrillError as e:  # the API answered the baseline, then refused or dropped the canary
+                    raise PreconditionFailed(f"the canary could not be created before the drill: {e}") from e
     except PreconditionFailed as e:
         raise run.refuse(e) from None
     return {"namespace": run.namespace, "baseline_writes": len(baseline), "backend": run.cluster.backend}

@@ -210,12 +210,13 @@ KEEPALIVED_CHECK_S = 1  # the HAProxy check: every second, out after one failure
 
 
 def haproxy_check_script(layout: Layout, python: str) -> str:
-    """What keepalived runs every second in a load balancer's namespace: exit 0 while HAProxy answers its monitor
-    URI there (within 0.5 s)."""
-    url = f"http://127.0.0.1:{layout.ports.haproxy_stats}/healthz"
+    """What keepalived runs every second in a load balancer's namespace: exit 0 while HAProxy accepts
+    connections on the API frontend there (within 0.5 s). Python without site packages (``-I -S``) and only
+    the socket module starts in ~10 ms: a check that cost a full interpreter and urllib every second could
+    itself time out on 2 busy cores and move the VIP with nothing wrong."""
     return f"""#!/bin/sh
-# kubedrill: does this namespace's HAProxy serve? (keepalived's vrrp_script haproxy_serves)
-exec {python} -c 'import urllib.request as u; u.build_opener(u.ProxyHandler({{}})).open("{url}", timeout=0.5)'
+# kubedrill: does this namespace's HAProxy accept on the API frontend? (keepalived's vrrp_script haproxy_serves)
+exec {python} -I -S -c 'import socket; socket.create_connection(("127.0.0.1", {layout.ports.api}), 0.5).close()'
 """
 
 
@@ -224,8 +225,8 @@ def keepalived_conf(layout: Layout, lb: str, check_script: Path) -> str:
     addresses (no multicast needed on the bridge). lb-1 starts with the higher priority. A failed HAProxy check
     puts the instance in FAULT: it resigns (a priority-0 advertisement) and its peer takes the VIP at once
     (0.9-1.9 s measured here). ``nopreempt``: lb-1 healthy again does not take the VIP back, which would cut
-    every connection open through lb-2 a second time. The check asks
-    HAProxy's own monitor URI in this namespace, so it fails when HAProxy does not serve, not only when its
+    every connection open through lb-2 a second time. The check connects to
+    HAProxy's API frontend in this namespace, so it fails when HAProxy does not listen, not only when its
     process is gone."""
     index = int(lb.rsplit("-", 1)[1])
     peers = "\n".join(f"    {layout.lb_ip(p)}" for p in layout.lbs if p != lb)
@@ -239,7 +240,7 @@ global_defs {{
 vrrp_script haproxy_serves {{
   script "{check_script}"
   interval {KEEPALIVED_CHECK_S}
-  timeout 1
+  timeout 2
   fall 1
   rise 1
 }}
