@@ -36,12 +36,16 @@ class EmbeddedLoadBalancers:
         """HAProxy on ``lb`` answers its monitor URI: it runs and listens, not only its process exists."""
         return http.get(self.monitor_urls[lb], timeout_s=0.5).ok
 
+    def holders(self) -> list[str]:
+        """The load balancers whose namespace holds the VIP now (none in the single-HAProxy shape)."""
+        return [lb for lb in self.lbs if self.holds_vip(lb)]
+
     def serving(self) -> str | None:
         """The load balancer that clients reach at the API address now: the VIP's holder (None while nobody holds
-        it), or the host's single HAProxy."""
+        it, or more than one does), or the host's single HAProxy."""
         if not self.lbs:
             return HOST
-        holders = [lb for lb in self.lbs if self.holds_vip(lb)]
+        holders = self.holders()
         return holders[0] if len(holders) == 1 else None
 
     def describe(self) -> str:

@@ -34,14 +34,15 @@ def load_balancers_of(cluster: Cluster) -> EmbeddedLoadBalancers:
 
 
 def _serving(lbs: EmbeddedLoadBalancers) -> str:
-    serving = lbs.serving()
-    if serving is None:
-        holders = [lb for lb in lbs.lbs if lbs.holds_vip(lb)]
+    if not lbs.lbs:
+        return HOST
+    holders = lbs.holders()  # read once: serving() would read them again to say the same
+    if len(holders) != 1:
         raise PreconditionFailed(
             f"the VIP {lbs.vip}: expected held by exactly one load balancer, observed "
             + (f"{len(holders)} ({', '.join(holders)})" if holders else "none: the API address is down already")
         )
-    return serving
+    return holders[0]
 
 
 def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
         )
     steps.settle(run)
     if lbs.vip is not None:  # after HAProxy came back and the window settled: one holder, not two or none
-        holders = [lb for lb in lbs.lbs if lbs.holds_vip(lb)]
+        holders = lbs.holders()
         run.add(
             Check(
                 name=f"the VIP {lbs.vip} held by exactly one load balancer once HAProxy on {lost} was back",
