@@ -101,6 +101,9 @@ def test_haproxy_balances_every_api_server_with_readyz_checks(layout: Layout) ->
     cfg = configs.haproxy_cfg(layout)
     for n in layout.nodes:
         assert f"server {n} {layout.node_ip(n)}:6443 check" in cfg
+        # and unchecked, for when every check fails at once (etcd slow for all): fail open, not a total outage
+        assert f"server {n}-failopen {layout.node_ip(n)}:6443 backup\n" in cfg
+    assert "option allbackups" in cfg
     assert "option httpchk GET /readyz" in cfg
     assert f"bind 127.0.0.1:{layout.ports.api}" in cfg
     assert "\\\n" not in cfg  # HAProxy has no line continuation

@@ -107,9 +107,14 @@ def test_kinds_load_balancer_is_tuned_to_check_readyz_every_500_ms_once() -> Non
     assert "option httpchk GET /readyz" in tuned
     assert "default-server init-addr none inter 500 rise 2 fall 2 on-marked-down shutdown-sessions" in tuned
     assert "server kubedrill-control-plane kubedrill-control-plane:6443 check" in tuned
+    backup = "server kubedrill-control-plane-failopen kubedrill-control-plane:6443 backup resolvers docker"
+    assert backup in tuned, "the unchecked backup HAProxy falls back to when every check fails, resolved as kind's"
+    assert tuned.index("option allbackups") > tuned.index("backend kube-apiservers")
     assert kind.tune_load_balancer(tuned) == tuned, "tuning twice changes nothing (a reused cluster)"
 
 
 def test_a_load_balancer_config_kubedrill_does_not_recognise_is_refused() -> None:
     with pytest.raises(LocalClusterError, match="no 'option httpchk GET /healthz'"):
         kind.tune_load_balancer(KIND_HAPROXY.replace("/healthz", "/livez"))
+    with pytest.raises(LocalClusterError, match="does not end with its checked servers"):
+        kind.tune_load_balancer(KIND_HAPROXY + "\nfrontend stats\n  bind *:8404\n")

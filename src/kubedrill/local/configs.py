@@ -25,6 +25,21 @@ CONTEXT_NAME = "kubedrill-local"
 HAPROXY_CHECK_INTER_MS = 500
 HAPROXY_RISE = 2
 HAPROXY_FALL = 2
+# A check that tight fails on every API server at once when etcd is slow for all of them (/readyz waits on etcd
+# for up to 2 s): on kind, under a drill's load, HAProxy marked all three down and cut every session, a 2.1 s
+# total outage of a healthy control plane. So each server is listed twice: checked, and as an unchecked backup
+# HAProxy falls back to only when no checked server is up (Envoy's panic threshold). A dead server still costs
+# nothing there (refused, then redispatched); a server that only answered its check slowly keeps serving.
+FAIL_OPEN_SUFFIX = "-failopen"
+
+
+def fail_open_backups(servers: list[tuple[str, str, str]]) -> str:
+    """HAProxy ``server`` lines of the unchecked backups, one per ``(name, address, options)`` (pure), and the
+    ``option allbackups`` that spreads the traffic over all of them rather than the first."""
+    lines = ["    option allbackups"]
+    lines += [f"    server {name}{FAIL_OPEN_SUFFIX} {address} backup{options}" for name, address, options in servers]
+    return "\n".join(lines)
+
 
 SCRAPE_INTERVAL_S = 1  # etcd, HAProxy, KWOK, kube-state-metrics
 APISERVER_SCRAPE_INTERVAL_S = 2  # /metrics of an API server is large; 2 s keeps the 2 cores for the cluster
@@ -165,6 +180,7 @@ def haproxy_cfg(layout: Layout, lb: str | None = None) -> str:
         binds = f"    bind 0.0.0.0:{layout.ports.api}"
         stats, sock = f"0.0.0.0:{layout.ports.haproxy_stats}", layout.run_dir / f"haproxy-{lb}.sock"
     servers = "\n".join(f"    server {n} {layout.node_ip(n)}:6443 check check-ssl verify none" for n in layout.nodes)
+    servers += "\n" + fail_open_backups([(n, f"{layout.node_ip(n)}:6443", "") for n in layout.nodes])
     default_server = (
         f"default-server inter {HAPROXY_CHECK_INTER_MS} rise {HAPROXY_RISE} fall {HAPROXY_FALL}"
         " on-marked-down shutdown-sessions"

@@ -171,8 +171,10 @@ def k8s_unit(component: str, variable: str) -> str:
 def haproxy_cfg(address_of: dict[str, str]) -> str:
     """Seed 004's HAProxy (TCP round robin over the three API servers), checked as kubedrill's other load
     balancers are: ``/readyz`` every 500 ms, out after 2 failures, sessions cut (the seed's plain TCP check every
-    2 s, out after 3, keeps a dead API server in rotation for 6 s)."""
+    2 s, out after 3, keeps a dead API server in rotation for 6 s), and every server again as an unchecked backup
+    for when all fail their checks at once (``configs.fail_open_backups``)."""
     servers = "\n".join(f"    server {h} {address_of[h]}:6443 check check-ssl verify none" for h in HOSTS)
+    servers += "\n" + configs.fail_open_backups([(h, f"{address_of[h]}:6443", "") for h in HOSTS])
     return f"""global
     maxconn 4000
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -54,6 +55,8 @@ EXPECTED_JOBS = ("etcd", "apiserver", "kube-controller-manager", "kube-scheduler
 NODES_WAIT = "120s"  # kind create cluster --wait: until the control plane reports Ready
 READY_TIMEOUT_S = 300  # every node Ready (with kubedrill's pod network, once wired)
 NODE_IMAGE_ENV = "KUBEDRILL_KIND_NODE_IMAGE"
+# kind's server lines: "server <node> <node>:6443 check check-ssl verify none resolvers docker resolve-prefer ipv4"
+SERVER_LINE = re.compile(r"^\s*server (\S+) (\S+) check check-ssl verify none(.*)$", re.MULTILINE)
 TUNED_MARK = "# kubedrill: API servers checked as in the embedded cluster's HAProxy"
 ROLLOUT_TIMEOUT_S = 600  # the first pull of Prometheus' and kube-state-metrics' images
 TARGETS_TIMEOUT_S = 180.0
@@ -134,7 +137,8 @@ def tune_load_balancer(cfg: str) -> str:
 
     kind checks ``/healthz`` at HAProxy's defaults (every 2 s, out after 3 failures, a 5 s connect timeout): a
     dead or cut-off API server stays in rotation for 6 s and more. Here, as in ``configs.haproxy_cfg``:
-    ``/readyz`` (false while the API server has lost etcd) every 500 ms, out after 2, and its sessions cut.
+    ``/readyz`` (false while the API server has lost etcd) every 500 ms, out after 2, and its sessions cut; and
+    every server again as an unchecked backup for when all fail their checks at once (``configs.fail_open_backups``).
     """
     anchor = "  option httpchk GET /healthz\n"
     if TUNED_MARK in cfg:
@@ -149,7 +153,11 @@ def tune_load_balancer(cfg: str) -> str:
         f"  default-server init-addr none inter {configs.HAPROXY_CHECK_INTER_MS} rise {configs.HAPROXY_RISE} "
         f"fall {configs.HAPROXY_FALL} on-marked-down shutdown-sessions\n"
     )
-    return cfg.replace(anchor, tuned)
+    servers = SERVER_LINE.findall(cfg)
+    backend = re.search(r"^backend kube-apiservers\n", cfg, re.MULTILINE)
+    if not servers or backend is None or re.search(r"^\S", cfg[backend.end() :], re.MULTILINE):
+        raise LocalClusterError("kind's load balancer configuration does not end with its checked servers: check kind")
+    return cfg.replace(anchor, tuned).rstrip("\n") + "\n" + configs.fail_open_backups(servers) + "\n"
 
 
 def up(
