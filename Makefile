@@ -103,10 +103,10 @@ drill: deps binaries up
 report: deps
 	@$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report
 
-# Every benchmark of BENCHMARKS.md, one after another (about 45 min); each prints its figures. Issue 19's
+# Every benchmark of BENCHMARKS.md, one after another (about 55 min); each prints its figures. Issue 19's
 # runs: the prober's load at 5/s beside the default 10/s, and the suite against its floor (all but paged).
 bench: deps binaries up
-	@for b in outage leader_detection prober_load ctk suite up; do echo "== bench/bench_$$b.py"; \
+	@for b in outage leader_detection prober_load ctk suite memory up; do echo "== bench/bench_$$b.py"; \
 	  $(PY) bench/bench_$$b.py || exit 1; done
 	@echo "== bench/bench_prober_load.py --rate 5"; \
 	  $(PY) bench/bench_prober_load.py --rate 5 --states "off,writes,reads,drill (all)" || exit 1

@@ -2,7 +2,7 @@
 (SIGSTOP … SIGCONT, so the outage starts and ends at an instant) and the prober's longest-outage figure is
 compared with the injected length. Target: within ±150 ms.
 
-    .venv/bin/python bench/bench_outage.py                 # 1, 2 and 5 s, 5 times each
+    .venv/bin/python bench/bench_outage.py                 # 1, 2 and 5 s, 10 times each (30 runs)
     .venv/bin/python bench/bench_outage.py --lengths 1 --runs 3
 
 Two probers run side by side: one straight at an API server (what the prober itself resolves), one
@@ -39,7 +39,7 @@ def signal_all(pids: list[int], sig: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lengths", type=float, nargs="+", default=[1.0, 2.0, 5.0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     lay = layout()
     cluster = connect()

@@ -1,7 +1,7 @@
 """Benchmark: suite time and runner overhead. Runs drill selections as users do and prints their wall time
-(target: `pytest drills/ -m etcd` ≤ 5 min on 2 cores) and, per drill, the runner's overhead: the drill's
-wall time minus its fault window (injection to the end of observation) and the recovery after it
-(target ≤ 2 s), with where that time went.
+(target: `pytest drills/ -m etcd` ≤ 5 min on 2 cores), the runner's peak RSS and, per drill, the runner's
+overhead: the drill's wall time minus its fault window (injection to the end of observation) and the recovery
+after it (target ≤ 2 s), with where that time went.
 
     .venv/bin/python bench/bench_suite.py                          # -m etcd, then -m etcd with quorum loss
     .venv/bin/python bench/bench_suite.py --select all             # the whole drills/ (--allow-quorum-loss)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,10 @@ def run(selection: str, scratch: Path) -> tuple[float, Path, Path, int]:
     wall = time.monotonic() - start
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
     print(f"pytest drills/ {' '.join(SELECTIONS[selection])}: {wall:.0f} s ({wall / 60:.1f} min), {tail}")
+    # ru_maxrss of the children: the largest process the run had, which is the runner (pytest) itself; the
+    # etcdctl, chaos and kubectl processes it starts are far smaller. A maximum, so over all selections so far.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"runner peak RSS: {peak:.0f} MiB (ru_maxrss of the pytest process)")
     return wall, results, junit, proc.returncode
 
 

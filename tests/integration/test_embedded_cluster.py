@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 import uuid
 
 import pytest
 
-from kubedrill.backends import shell
+from kubedrill.backends import etcd_http, shell
+from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout, etcdctl, read_status
 from kubedrill.backends.kube import Kube
 from kubedrill.backends.prom import Prometheus
 from kubedrill.backends.workloads import Workloads
 from kubedrill.local import health
+from kubedrill.probes import etcd as etcd_probe
 from kubedrill.waiting import wait_until
 
 from .conftest import kubedrill
@@ -67,6 +71,44 @@ def test_etcd_reports_every_member_and_exactly_one_leader(embedded: Layout) -> N
     assert len(statuses) == 3
     assert len({s.leader_id for s in statuses}) == 1
     assert sum(s.is_leader for s in statuses) == 1
+
+
+def test_the_leader_watcher_names_the_leader_without_waiting_for_a_member_that_does_not_answer(
+    embedded: Layout,
+) -> None:
+    """A member that accepts connections but does not answer (frozen with SIGSTOP here; one restarting after a
+    kill does the same for up to the read timeout) is left out of the watcher's reading rather than holding it
+    up: the leader is named by the majority within the reading's 80 ms, not after the frozen member's timeout."""
+    cluster = detect(str(embedded.admin_kubeconfig), None)
+    http = cluster.etcd_status_http()
+    assert http is not None, "the embedded cluster's etcd client certificates are on this machine"
+    leader = etcd_probe.leader_now(cluster, http)
+    assert leader[0] is not None, "a leader before the freeze"
+    follower = next(n for n in embedded.nodes if n != leader[0])
+    pid = read_status(embedded, embedded.component("etcd", follower)).pid  # type: ignore[union-attr]
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        readings = []
+        for _ in range(5):
+            started = time.monotonic()
+            readings.append((etcd_probe.leader_now(cluster, http), time.monotonic() - started))
+            time.sleep(0.1)
+        unbounded = cluster.etcd_status_http()  # a reader of its own: no request of the frozen member in flight
+        assert unbounded is not None
+        waited_all = time.monotonic()
+        answered = unbounded.endpoint_status()  # no wait_s: every member, the frozen one until its read timeout
+        waited_all = time.monotonic() - waited_all
+        unbounded.close()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        http.close()
+    assert all(named == leader for named, _ in readings), readings
+    assert max(took for _, took in readings) < 0.2, readings
+    assert follower not in {cluster.node_of_endpoint(s.endpoint) for s in answered}
+    # A frozen member's kernel completes the TCP handshake; the TLS one waits out the connect timeout (0.3 s)
+    timeout = min(etcd_http.CONNECT_TIMEOUT_S, etcd_http.READ_TIMEOUT_S)
+    assert waited_all >= 0.9 * timeout, f"without a bound a reading waits out the frozen member ({waited_all:.3f} s)"
 
 
 def test_prometheus_has_every_target_up_and_sees_an_etcd_leader(embedded: Layout) -> None:

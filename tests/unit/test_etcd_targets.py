@@ -3,7 +3,7 @@
 import pytest
 
 from kubedrill.errors import ConfigError, PreconditionFailed
-from kubedrill.probes.etcd import MemberView, choose_follower, leader_of
+from kubedrill.probes.etcd import MemberView, choose_follower, leader_by_majority, leader_of
 
 
 def member(node: str, mid: str, leader: str = "a", revision: int = 100) -> MemberView:
@@ -88,3 +88,47 @@ def test_restore_commands_give_every_member_its_name_peer_url_a_new_token_and_bu
     assert "--initial-cluster-token=tok-1" in argv
     assert f"--bump-revision={REVISION_BUMP}" in argv
     assert "--mark-compacted" in argv
+
+
+def at(node: str, mid: str, leader: str, term: int) -> MemberView:
+    return MemberView(node, mid, f"https://{node}:2379", mid == leader, leader, 100, term)
+
+
+def test_the_watcher_sees_a_new_leader_while_the_restarted_member_knows_none() -> None:
+    """After a kill the restarted member says leader 0 for up to ~200 ms: it abstains, the majority decides."""
+    members = [at("cp-1", "a", "0", 2), at("cp-2", "b", "b", 3), at("cp-3", "c", "b", 3)]
+    assert leader_of(members) is None, "the drills' precondition stays strict"
+    chosen = leader_by_majority(members)
+    assert chosen is not None
+    assert (chosen.node, chosen.raft_term) == ("cp-2", 3)
+
+
+def test_no_leader_without_a_majority_naming_it() -> None:
+    assert leader_by_majority([at("cp-1", "a", "0", 3), at("cp-2", "b", "b", 3), at("cp-3", "c", "0", 3)]) is None
+
+
+def test_a_member_naming_another_leader_in_the_same_or_a_later_term_vetoes() -> None:
+    stale = [at("cp-1", "a", "a", 2), at("cp-2", "b", "a", 2), at("cp-3", "c", "c", 3)]
+    assert leader_by_majority(stale) is None, "cp-3 leads term 3 alone: no majority for it, and it vetoes cp-1"
+    split = [at("cp-1", "a", "a", 3), at("cp-2", "b", "a", 3), at("cp-3", "c", "b", 3)]
+    assert leader_by_majority(split) is None
+
+
+def test_an_old_leader_in_an_earlier_term_does_not_veto_the_new_one() -> None:
+    members = [at("cp-1", "a", "a", 2), at("cp-2", "b", "b", 3), at("cp-3", "c", "b", 3)]
+    chosen = leader_by_majority(members)
+    assert chosen is not None
+    assert chosen.node == "cp-2"
+
+
+def test_no_member_claiming_leadership_is_no_leader() -> None:
+    assert leader_by_majority([at("cp-1", "a", "b", 3), at("cp-2", "b", "0", 3)]) is None
+
+
+def test_with_the_clusters_size_a_lone_answering_member_is_no_majority() -> None:
+    """Two of three members silent (stopped, or too slow for this reading): the third naming itself is not a
+    leader of the cluster, though it is a majority of the one member that answered."""
+    alone = [at("cp-1", "a", "a", 3)]
+    assert leader_by_majority(alone) is not None
+    assert leader_by_majority(alone, size=3) is None
+    assert leader_by_majority([*alone, at("cp-2", "b", "a", 3)], size=3) is not None

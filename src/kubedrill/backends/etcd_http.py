@@ -7,13 +7,17 @@ so the embedded cluster uses it; kind and ssh clusters, whose certificates live 
 to etcdctl at the rate it can manage.
 
 Members are asked in parallel with short timeouts, so a member that is cut off (packets dropped) costs
-one timeout per reading, not one per member.
+one timeout per reading, not one per member. A reading may also wait only ``wait_s``: a member slow to
+answer (one restarting after a kill holds the request until it is ready, up to the read timeout) is left out
+of that reading, and its request, still in flight, is not sent again but counted by the reading it ends in.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,7 @@ class EtcdStatusHttp:
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.endpoints)), thread_name_prefix="kubedrill-etcd")
         self._lock = threading.Lock()
         self._sessions: list[requests.Session] = []
+        self._in_flight: dict[str, Future[MemberStatus | None]] = {}
 
     def _session(self) -> requests.Session:
         s: requests.Session | None = getattr(self._local, "session", None)
@@ -65,8 +70,28 @@ class EtcdStatusHttp:
             return None
         return MemberStatus.from_status(endpoint, st)
 
-    def endpoint_status(self) -> list[MemberStatus]:
-        answered = [s for s in self._pool.map(self._one, self.endpoints) if s is not None]
+    def endpoint_status(
+        self, wait_s: float | None = None, enough: Callable[[list[MemberStatus]], bool] | None = None
+    ) -> list[MemberStatus]:
+        """Every member that answered; with ``wait_s``, every one that answered within it (see the module), and
+        with ``enough``, those that had answered once ``enough`` says they settle the question asked."""
+        with self._lock:
+            for endpoint in self.endpoints:
+                if endpoint not in self._in_flight or self._in_flight[endpoint].done():
+                    self._in_flight[endpoint] = self._pool.submit(self._one, endpoint)
+            futures = [self._in_flight[e] for e in self.endpoints]
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        answered: list[MemberStatus] = []
+        pending = set(futures)
+        while pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            if not done:
+                break  # the deadline: the members still pending are left out of this reading
+            answered += [s for f in done if (s := f.result()) is not None]
+            if enough is not None and pending and enough(answered):
+                break
+        answered.sort(key=lambda s: self.endpoints.index(s.endpoint))
         if not answered:
             raise BackendError(f"no etcd member answered /v3/maintenance/status at {', '.join(self.endpoints)}")
         return answered

@@ -55,10 +55,37 @@ def leader_of(members: Sequence[MemberView]) -> MemberView | None:
     return next((m for m in members if m.member_id == lid), None)
 
 
+# The watcher reads every 100 ms; members on a bridge answer in a few ms. A reading ends as soon as a majority
+# names one leader; a member that takes longer (restarting) is left out of it rather than delaying it past the
+# next reading.
+HTTP_READING_WAIT_S = 0.08
+
+
+def leader_by_majority(members: Sequence[MemberView], size: int | None = None) -> MemberView | None:
+    """The leader as raft defines it (pure): a member that says it leads, named by a strict majority of the
+    ``size`` members (default: of those answering), with no member naming another leader at its term or a later
+    one. A member that knows no leader yet (one just restarted, for up to ~200 ms) abstains rather than vetoes,
+    which ``leader_of``, the precondition drills check before they act, does not allow."""
+    claims = [m for m in members if m.is_leader]
+    if not claims:
+        return None
+    leader = max(claims, key=lambda m: m.raft_term)
+    rivals = [m for m in members if m.leader_id not in ("0", leader.member_id) and m.raft_term >= leader.raft_term]
+    named = sum(m.leader_id == leader.member_id for m in members)
+    return leader if not rivals and named >= quorum_of(size or len(members)) else None
+
+
 def leader_now(cluster: Cluster, http: EtcdStatusHttp | None = None) -> tuple[str | None, int | None]:
-    """Who leads and in which term, as the answering members agree (None, None without agreement); over
-    the HTTP gateway when ``http`` is given, else with etcdctl. What the leader watcher reads."""
-    leader = leader_of(observe(cluster, http.endpoint_status() if http else None))
+    """Who leads and in which term, as a majority of the answering members agree (None, None without one);
+    over the HTTP gateway when ``http`` is given, else with etcdctl. What the leader watcher reads."""
+    if http is None:
+        leader = leader_by_majority(observe(cluster))
+    else:
+        size = len(http.endpoints)
+        statuses = http.endpoint_status(
+            wait_s=HTTP_READING_WAIT_S, enough=lambda got: leader_by_majority(observe(cluster, got), size) is not None
+        )
+        leader = leader_by_majority(observe(cluster, statuses), size)
     return (leader.node, leader.raft_term) if leader else (None, None)
 
 
