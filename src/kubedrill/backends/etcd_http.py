@@ -9,7 +9,8 @@ to etcdctl at the rate it can manage.
 Members are asked in parallel with short timeouts, so a member that is cut off (packets dropped) costs
 one timeout per reading, not one per member. A reading may also wait only ``wait_s``: a member slow to
 answer (one restarting after a kill holds the request until it is ready, up to the read timeout) is left out
-of that reading, and its request, still in flight, is not sent again but counted by the reading it ends in.
+of that reading, and its request is not sent again while it is still in flight (a reading it ends during
+counts its answer).
 """
 
 from __future__ import annotations

@@ -76,8 +76,9 @@ def leader_by_majority(members: Sequence[MemberView], size: int | None = None) -
 
 
 def leader_now(cluster: Cluster, http: EtcdStatusHttp | None = None) -> tuple[str | None, int | None]:
-    """Who leads and in which term, as a majority of the answering members agree (None, None without one);
-    over the HTTP gateway when ``http`` is given, else with etcdctl. What the leader watcher reads."""
+    """Who leads and in which term, as a majority agrees (``leader_by_majority``; None, None without one): of
+    the cluster's members over the HTTP gateway when ``http`` is given, of those answering etcdctl otherwise.
+    What the leader watcher reads."""
     if http is None:
         leader = leader_by_majority(observe(cluster))
     else:
