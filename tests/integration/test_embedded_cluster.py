@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -36,6 +38,11 @@ def test_api_through_haproxy_lists_every_node_ready(embedded: Layout) -> None:
     ready = sorted(n.name for n in nodes if n.ready)
     assert ready == sorted(embedded.nodes + embedded.workers_names)
     assert kube.server.endswith(f":{embedded.ports.api}")
+    # and HAProxy fails open: every API server also an unchecked backup, in rotation should every check fail
+    stats = f"http://127.0.0.1:{embedded.ports.haproxy_stats}/stats;csv"
+    rows = list(csv.DictReader(urllib.request.urlopen(stats, timeout=10).read().decode().lstrip("# ").splitlines()))
+    backups = {r["svname"]: r["status"] for r in rows if r["svname"].endswith("-failopen")}
+    assert backups == {f"{n}-failopen": "no check" for n in embedded.nodes}, rows
 
 
 def test_deployment_with_pdb_becomes_available_on_kwok_workers(embedded: Layout) -> None:

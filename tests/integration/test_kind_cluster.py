@@ -8,11 +8,13 @@ host port 19090, the embedded one listens on 9090."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +93,16 @@ def test_every_node_is_ready_with_pod_network_dns_and_prometheus_targets_up(kind
     assert all(" Ready " in line for line in nodes.splitlines()), nodes
     # `up` returned only once kube-proxy, CoreDNS, Prometheus and every scrape target were up: check it holds.
     kind.wait_targets_up(kind.PROMETHEUS_URL, timeout_s=60)
+    # kind's load balancer fails open: every API server also an unchecked backup, with an address (HAProxy's
+    # resolver kept them all in maintenance until it was told twins may share one).
+    lb = f"{kind.CLUSTER_NAME}-external-load-balancer"
+    address = run(["docker", "inspect", lb, "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"],
+                  kind_env, 30).stdout.split()[0]  # fmt: skip
+    rows = list(csv.DictReader(urllib.request.urlopen(f"http://{address}:{kind.LB_STATS_PORT}/stats;csv", timeout=10)
+                               .read().decode().lstrip("# ").splitlines()))  # fmt: skip
+    backups = {r["svname"]: r["status"] for r in rows if r["svname"].endswith("-failopen")}
+    assert len(backups) == 3, rows
+    assert all(status == "no check" for status in backups.values()), backups
 
 
 def kubelet_pid(node: str) -> str:

@@ -107,9 +107,19 @@ def test_kinds_load_balancer_is_tuned_to_check_readyz_every_500_ms_once() -> Non
     assert "option httpchk GET /readyz" in tuned
     assert "default-server init-addr none inter 500 rise 2 fall 2 on-marked-down shutdown-sessions" in tuned
     assert "server kubedrill-control-plane kubedrill-control-plane:6443 check" in tuned
-    backup = "server kubedrill-control-plane-failopen kubedrill-control-plane:6443 backup resolvers docker"
-    assert backup in tuned, "the unchecked backup HAProxy falls back to when every check fails, resolved as kind's"
+    backup = (
+        "server kubedrill-control-plane-failopen kubedrill-control-plane:6443 backup resolvers docker "
+        "resolve-opts allow-dup-ip"
+    )
+    assert backup in tuned, "the unchecked backup HAProxy falls back to when every check fails, at its twin's address"
     assert tuned.index("option allbackups") > tuned.index("backend kube-apiservers")
+    assert tuned.index("frontend stats") > tuned.index("option allbackups"), "after the servers, a stats page"
+
+
+def test_a_cluster_tuned_before_the_fail_open_backups_gains_them() -> None:
+    tuned = kind.tune_load_balancer(KIND_HAPROXY)
+    earlier = "\n".join(line for line in tuned.splitlines() if "failopen" not in line and "allbackups" not in line)
+    assert kind.tune_load_balancer(earlier + "\n") == tuned
     assert kind.tune_load_balancer(tuned) == tuned, "tuning twice changes nothing (a reused cluster)"
 
 

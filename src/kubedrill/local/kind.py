@@ -57,6 +57,7 @@ READY_TIMEOUT_S = 300  # every node Ready (with kubedrill's pod network, once wi
 NODE_IMAGE_ENV = "KUBEDRILL_KIND_NODE_IMAGE"
 # kind's server lines: "server <node> <node>:6443 check check-ssl verify none resolvers docker resolve-prefer ipv4"
 SERVER_LINE = re.compile(r"^\s*server (\S+) (\S+) check check-ssl verify none(.*)$", re.MULTILINE)
+LB_STATS_PORT = 8404
 TUNED_MARK = "# kubedrill: API servers checked as in the embedded cluster's HAProxy"
 ROLLOUT_TIMEOUT_S = 600  # the first pull of Prometheus' and kube-state-metrics' images
 TARGETS_TIMEOUT_S = 180.0
@@ -141,23 +142,34 @@ def tune_load_balancer(cfg: str) -> str:
     every server again as an unchecked backup for when all fail their checks at once (``configs.fail_open_backups``).
     """
     anchor = "  option httpchk GET /healthz\n"
-    if TUNED_MARK in cfg:
-        return cfg
-    if anchor not in cfg:
-        raise LocalClusterError("kind's load balancer configuration has no 'option httpchk GET /healthz': check kind")
-    tuned = (
-        f"  {TUNED_MARK}\n"
-        "  option httpchk GET /readyz\n"
-        "  http-check expect status 200\n"
-        f"  timeout check {configs.HAPROXY_CHECK_INTER_MS}ms\n"
-        f"  default-server init-addr none inter {configs.HAPROXY_CHECK_INTER_MS} rise {configs.HAPROXY_RISE} "
-        f"fall {configs.HAPROXY_FALL} on-marked-down shutdown-sessions\n"
-    )
+    if TUNED_MARK not in cfg:
+        if anchor not in cfg:
+            raise LocalClusterError(
+                "kind's load balancer configuration has no 'option httpchk GET /healthz': check kind"
+            )
+        tuned = (
+            f"  {TUNED_MARK}\n"
+            "  option httpchk GET /readyz\n"
+            "  http-check expect status 200\n"
+            f"  timeout check {configs.HAPROXY_CHECK_INTER_MS}ms\n"
+            f"  default-server init-addr none inter {configs.HAPROXY_CHECK_INTER_MS} rise {configs.HAPROXY_RISE} "
+            f"fall {configs.HAPROXY_FALL} on-marked-down shutdown-sessions\n"
+        )
+        cfg = cfg.replace(anchor, tuned)
+    if configs.FAIL_OPEN_SUFFIX in cfg:
+        return cfg  # tuned already (a reused cluster)
     servers = SERVER_LINE.findall(cfg)
     backend = re.search(r"^backend kube-apiservers\n", cfg, re.MULTILINE)
     if not servers or backend is None or re.search(r"^\S", cfg[backend.end() :], re.MULTILINE):
         raise LocalClusterError("kind's load balancer configuration does not end with its checked servers: check kind")
-    return cfg.replace(anchor, tuned).rstrip("\n") + "\n" + configs.fail_open_backups(servers) + "\n"
+    # A backup resolves the same name to the same address as its checked twin, and HAProxy's resolver keeps two
+    # servers of a backend off one address unless told otherwise: without allow-dup-ip every backup stayed in
+    # resolution maintenance, no address ("show servers state" here: admin state 32, "0 backup servers").
+    backups = [(name, address, f"{options} resolve-opts allow-dup-ip") for name, address, options in servers]
+    # HAProxy's read-only stats page on kind's network (not published on this machine): which servers and backups
+    # are in rotation, for tests and for whoever watches a drill.
+    stats = f"\nfrontend stats\n  mode http\n  bind *:{LB_STATS_PORT}\n  stats enable\n  stats uri /stats\n"
+    return cfg.rstrip("\n") + "\n" + configs.fail_open_backups(backups) + "\n" + stats
 
 
 def up(
