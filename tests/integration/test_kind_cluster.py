@@ -105,6 +105,20 @@ def test_every_node_is_ready_with_pod_network_dns_and_prometheus_targets_up(kind
     assert all(status == "no check" for status in backups.values()), backups
 
 
+def test_up_again_from_another_kubeconfig_reuses_the_cluster_and_writes_its_context(
+    kind_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A second `kubedrill up --provider kind` (another shell, a CI step) with a $KUBECONFIG the cluster was not
+    created into: it reuses the cluster and writes its context there, as `kind export kubeconfig` does (it used to
+    wait 300 s on a context it never wrote)."""
+    env = {**kind_env, "KUBECONFIG": str(tmp_path / "other-kubeconfig")}
+    again = run([sys.executable, "-m", "kubedrill.cli", "up", "--provider", "kind"], env, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "already exists: reusing it" in again.stdout + again.stderr
+    contexts = {c["name"] for c in yaml.safe_load((tmp_path / "other-kubeconfig").read_text())["contexts"]}
+    assert kind.CONTEXT in contexts
+
+
 def kubelet_pid(node: str) -> str:
     """systemd's MainPID of the kubelet in a kind node container."""
     argv = ["docker", "exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet"]

@@ -42,6 +42,12 @@ def clusters(kind: Path) -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
+def export_kubeconfig(kind: Path, name: str) -> None:
+    """``kind export kubeconfig``: the cluster's context written to $KUBECONFIG (or ~/.kube/config), as ``kind
+    create cluster`` does. A reused cluster needs it when this kubeconfig is not the one it was created into."""
+    shell.run([str(kind), "export", "kubeconfig", "--name", name], timeout_s=60)
+
+
 def create_cluster(kind: Path, name: str, config: Path, wait: str, progress: Callable[[str], None]) -> None:
     """``kind create cluster``, its progress lines passed on as they come (pulling the node image takes a while)."""
 

@@ -186,6 +186,7 @@ def up(
         progress(
             f"kind cluster {CLUSTER_NAME!r} already exists: reusing it ('kind delete cluster --name {CLUSTER_NAME}')"
         )
+        kind_cli.export_kubeconfig(kind, CLUSTER_NAME)  # its context in this $KUBECONFIG too
     else:
         if shell.port_in_use("127.0.0.1", PROMETHEUS_HOST_PORT):
             raise LocalClusterError(
