@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+import yaml
 
 from kubedrill import preflight
 from kubedrill.backends.cluster import Cluster
@@ -155,13 +156,25 @@ def kubedrill_settings(pytestconfig: pytest.Config) -> RunSettings:
 
 
 def _embedded_kubeconfig() -> str | None:
-    """With no kubeconfig at all, use the embedded cluster's, when it is up (the docker-free default)."""
-    if Path.home().joinpath(".kube", "config").exists():
+    """With no kubeconfig at all, use the embedded cluster's, when it is up (the docker-free default). A
+    ~/.kube/config without a single context counts as none: ``kind delete cluster`` leaves one behind."""
+    if _has_contexts(Path.home().joinpath(".kube", "config")):
         return None
     from kubedrill.backends.embedded import Layout
 
     layout = Layout.load()
     return str(layout.admin_kubeconfig) if layout and layout.admin_kubeconfig.exists() else None
+
+
+def _has_contexts(kubeconfig: Path) -> bool:
+    """Whether a kubeconfig names any context; an unreadable one does (the client then says what is wrong)."""
+    if not kubeconfig.exists():
+        return False
+    try:
+        doc = yaml.safe_load(kubeconfig.read_text())
+    except (OSError, yaml.YAMLError):
+        return True
+    return not isinstance(doc, dict) or bool(doc.get("contexts"))
 
 
 @pytest.fixture(scope="session")

@@ -177,6 +177,23 @@ def test_a_dry_run_of_every_drill_prints_its_targets_and_commands_and_touches_no
 # ---------------------------------------------------------------- pre-flight gate and quorum guard
 
 
+def test_a_kubeconfig_without_contexts_does_not_hide_the_embedded_cluster(embedded: Layout, tmp_path: Path) -> None:
+    """`kind delete cluster` leaves ~/.kube/config with no context in it. With no $KUBECONFIG the drills then use
+    the embedded cluster, as with no ~/.kube/config at all, rather than refusing an empty file (seen here)."""
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text("apiVersion: v1\nkind: Config\n")
+    real = Path.home()
+    env = {
+        "HOME": str(home),
+        "XDG_STATE_HOME": os.environ.get("XDG_STATE_HOME") or str(real / ".local" / "state"),
+        "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME") or str(real / ".cache"),
+    }
+    proc = pytest_run(tmp_path, "drills/test_etcd.py", "--dry-run", "-s", "-m", "etcd and not quorum_loss", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.stdout.count("[dry-run] drills/test_etcd.py") == 3, proc.stdout[-3000:]  # planned on this cluster
+
+
 def test_a_drill_does_not_start_while_an_etcd_member_is_down(embedded: Layout, tmp_path: Path) -> None:
     c = detect(str(embedded.admin_kubeconfig), None)
     down = StopComponent(c, "etcd", "cp-3")

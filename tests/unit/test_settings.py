@@ -102,3 +102,22 @@ def test_the_probe_rate_sets_the_probers_grid(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("KUBEDRILL_PROBE_RATE", "5")
     assert RunSettings.from_env().prober_settings().interval_s == 0.2
     assert settings_from({"kubedrill_probe_rate": "20"}).prober_settings().interval_s == 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "has"),
+    [
+        ("apiVersion: v1\nkind: Config\n", False),  # what `kind delete cluster` leaves behind
+        ("apiVersion: v1\nkind: Config\ncontexts: []\n", False),
+        ("apiVersion: v1\nkind: Config\ncontexts:\n- name: prod\n  context: {cluster: prod, user: me}\n", True),
+        ("contexts: [unclosed\n", True),  # unreadable: the client says what is wrong, kubedrill guesses nothing
+    ],
+)
+def test_a_default_kubeconfig_without_contexts_counts_as_none(tmp_path: Path, text: str, has: bool) -> None:
+    """With no usable ~/.kube/config, drills use the embedded cluster; an empty one must not stop them."""
+    from kubedrill.pytest_plugin import _has_contexts
+
+    kubeconfig = tmp_path / "config"
+    assert _has_contexts(kubeconfig) is False, "absent"
+    kubeconfig.write_text(text)
+    assert _has_contexts(kubeconfig) is has
