@@ -7,12 +7,14 @@ was up before the run is up after it; one the run started is stopped.
 
 from __future__ import annotations
 
+import csv
 import functools
 import http.server
 import os
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from kubedrill.backends.embedded import Layout
-from kubedrill.local import lifecycle
+from kubedrill.local import configs, lifecycle
 
 KUBEDRILL = [sys.executable, "-m", "kubedrill.cli"]
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -39,6 +41,14 @@ def kubedrill(*args: str, check: bool = False, timeout: float = 600) -> subproce
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Lifecycle and load-balancer tests stop and reshape the cluster: run them after everything that shares it."""
     items.sort(key=lambda item: "test_lifecycle" in item.nodeid or "test_load_balancer" in item.nodeid)
+
+
+def fail_open_backups(stats_url: str) -> dict[str, str]:
+    """HAProxy's unchecked fail-open backups (``configs.fail_open_backups``) and their status, from its stats CSV
+    (``no check``: in rotation should every check fail; ``MAINT (resolution)``: no address, never used)."""
+    text = urllib.request.urlopen(f"{stats_url};csv", timeout=10).read().decode()
+    rows = csv.DictReader(text.lstrip("# ").splitlines())
+    return {r["svname"]: r["status"] for r in rows if r["svname"].endswith(configs.FAIL_OPEN_SUFFIX)}
 
 
 def ensure_cluster(control_planes: int = 3, workers: int = 3, load_balancers: int = 1) -> Layout:

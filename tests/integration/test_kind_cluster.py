@@ -8,13 +8,11 @@ host port 19090, the embedded one listens on 9090."""
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,8 @@ from kubedrill.backends.access import DockerExecAccess
 from kubedrill.config import read_yaml
 from kubedrill.local import engine, hosts, kind, lifecycle
 from tests.twins import TWINS
+
+from .conftest import fail_open_backups
 
 COLD_BUILD_TIMEOUT_S = 3600
 pytestmark = [pytest.mark.integration, pytest.mark.kind, pytest.mark.timeout(COLD_BUILD_TIMEOUT_S)]
@@ -95,13 +95,10 @@ def test_every_node_is_ready_with_pod_network_dns_and_prometheus_targets_up(kind
     kind.wait_targets_up(kind.PROMETHEUS_URL, timeout_s=60)
     # kind's load balancer fails open: every API server also an unchecked backup, with an address (HAProxy's
     # resolver kept them all in maintenance until it was told twins may share one).
-    lb = f"{kind.CLUSTER_NAME}-external-load-balancer"
-    address = run(["docker", "inspect", lb, "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"],
-                  kind_env, 30).stdout.split()[0]  # fmt: skip
-    rows = list(csv.DictReader(urllib.request.urlopen(f"http://{address}:{kind.LB_STATS_PORT}/stats;csv", timeout=10)
-                               .read().decode().lstrip("# ").splitlines()))  # fmt: skip
-    backups = {r["svname"]: r["status"] for r in rows if r["svname"].endswith("-failopen")}
-    assert len(backups) == 3, rows
+    address = DockerExecAccess().container_address(f"{kind.CLUSTER_NAME}-external-load-balancer")
+    assert address is not None, "kind's load balancer container"
+    backups = fail_open_backups(f"http://{address}:{kind.LB_STATS_PORT}/stats")
+    assert len(backups) == 3, backups
     assert all(status == "no check" for status in backups.values()), backups
 
 
