@@ -16,14 +16,13 @@ pytest process that runs the drills).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchlib import ROOT, layout, machine
+from benchlib import ROOT, layout, machine, pid_of
 
 MIB = 1024
 
@@ -67,7 +66,7 @@ def component(name: str) -> str:
 def measure() -> dict[str, list[tuple[int, int]]]:
     """component → [(RSS KiB, PSS KiB)] of every process of the cluster."""
     lay = layout()
-    names = {int(json.loads(p.read_text())["pid"]): p.stem for p in lay.run_dir.glob("*.json")}
+    names = {pid_of(lay, p.stem): p.stem for p in lay.run_dir.glob("*.json")}
     supervisor = int((lay.run_dir / "supervisor.pid").read_text())
     kids = children_of()
     by: dict[str, list[tuple[int, int]]] = defaultdict(list)
