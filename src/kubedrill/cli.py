@@ -165,7 +165,8 @@ def env_inventory(path: str) -> tuple[dict[str, str], list[str]]:
     inventory = load_inventory(path)
     exports = {"KUBEDRILL_BACKEND": "ssh", "KUBEDRILL_INVENTORY": str(Path(path).resolve())}
     notes = [
-        f"inventory: {len(inventory.hosts)} nodes ({', '.join(inventory.hosts)}), runtime {inventory.runtime}",
+        f"inventory: {len(inventory.hosts)} nodes ({', '.join(inventory.hosts)}), runtime {inventory.runtime}; "
+        f"{len(inventory.workers)} workers ({', '.join(inventory.workers) or 'the node-lost drill is skipped'})",
         "also set KUBECONFIG (and KUBEDRILL_CONTEXT) for this cluster and KUBEDRILL_PROMETHEUS_URL for its Prometheus",
         "destructive drills need the context allowed: export KUBEDRILL_ALLOW_CONTEXT=<its name>",
     ]

@@ -270,7 +270,7 @@ def require_kubelets(cluster: Cluster) -> Callable[[], None]:
         if cluster.kubelets is None:
             pytest.skip(
                 f"backend {cluster.backend}: kubedrill cannot reach the workers' kubelets here "
-                "(the embedded cluster and kind can; an ssh inventory lists control planes only)"
+                "(the embedded cluster and kind can; over ssh, list the workers under the inventory's workers)"
             )
 
     return require

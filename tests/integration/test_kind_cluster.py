@@ -172,6 +172,7 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
 
 
 CONTROL_PLANES = ("kubedrill-control-plane", "kubedrill-control-plane2", "kubedrill-control-plane3")
+WORKERS = ("kubedrill-worker", "kubedrill-worker2", "kubedrill-worker3")
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
 # Not the detection drill: ~70 s of quorum loss nears kubeadm's kube-apiserver liveness limit (etcd is in /livez,
 # 8 x 10 s), so on kubeadm it is to be measured before it is gated on (the binary install runs it).
@@ -189,12 +190,13 @@ def address_of(container: str) -> str:
 def kubeadm_inventory(kind_env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
     """The kind control planes as the real kubeadm hosts of a game day, described by
     ci/inventory.kubeadm.example.yaml: each runs sshd with host keys of its own, and a non-root user with
-    passwordless sudo logs in with a key; the first host's key is pinned, the others are trusted on first use.
+    passwordless sudo logs in with a key; the first host's key is pinned, the others (the workers too) are trusted
+    on first use.
     etcdctl and etcdutl are not on the hosts (kubeadm keeps them in the etcd image): kubedrill must upload its
     own. Built with `docker exec` (the test's job); the drills reach the hosts only through ssh."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "id"], check=True)
     public = (tmp_path / "id.pub").read_text().strip()
-    host_keys = {node: hosts.open_ssh(node, public) for node in CONTROL_PLANES}
+    host_keys = {node: hosts.open_ssh(node, public) for node in (*CONTROL_PLANES, *WORKERS)}
     example = read_yaml(ROOT / "ci" / "inventory.kubeadm.example.yaml", "inventory")
     inventory = hosts.from_example(
         example,
@@ -203,13 +205,14 @@ def kubeadm_inventory(kind_env: dict[str, str], tmp_path: Path) -> Iterator[Path
         str(tmp_path / "id"),
         host_keys[CONTROL_PLANES[0]],
         str(tmp_path / "known_hosts"),
+        worker_address_of={node: address_of(node) for node in WORKERS},
     )
     # The example's Prometheus is kube-prometheus-stack; kind's is ci/prometheus/, with kubedrill's job names.
     inventory["prometheus"] = {"preset": "kubedrill"}
     path = tmp_path / "kubeadm-inventory.yaml"
     path.write_text(yaml.safe_dump(inventory))
     yield path
-    for node in CONTROL_PLANES:
+    for node in (*CONTROL_PLANES, *WORKERS):
         hosts.close_ssh(node)
 
 
@@ -237,3 +240,25 @@ def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
     # etcdctl and etcdutl were not on the hosts: kubedrill's own were uploaded over ssh and used.
     uploaded = hosts.exec_script(CONTROL_PLANES[0], "ls /var/lib/kubedrill/bin").split()
     assert "etcdctl" in uploaded, uploaded
+
+
+def test_a_worker_listed_in_the_inventory_is_lost_over_ssh(
+    kind_env: dict[str, str], kubeadm_inventory: Path, tmp_path: Path
+) -> None:
+    """The node-lost drill through `--backend ssh` only: the worker's kubelet unit stopped and started with
+    systemctl over ssh (sudo), proven by a new MainPID; no other worker's kubelet touched."""
+    env = {**kind_env, "KUBEDRILL_BACKEND": "ssh", "KUBEDRILL_INVENTORY": str(kubeadm_inventory)}
+    before = {w: kubelet_pid(w) for w in WORKERS}
+    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-s", "-rs", "--alluredir",
+            str(tmp_path / "allure"), "-k", "test_a_lost_worker_goes_not_ready_and_its_pods_move_on"]  # fmt: skip
+    proc = run(argv, env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert re.search(r"\b1 passed\b", proc.stdout.splitlines()[-1]), proc.stdout[-3000:]
+    started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
+                        r"\(PID (\d+)\)", proc.stdout)  # fmt: skip
+    assert started, proc.stdout[-5000:]
+    after = {w: kubelet_pid(w) for w in WORKERS}
+    assert after[started[1]] == started[2] != before[started[1]]
+    assert {w: p for w, p in after.items() if w != started[1]} == {w: p for w, p in before.items() if w != started[1]}
+    for figure in ("NotReady in the API", "Ready pods off", "Ready again after its kubelet returned"):
+        print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))

@@ -14,7 +14,7 @@ from kubedrill.backends.etcd import Etcdctl
 from kubedrill.backends.inventory import parse_inventory
 from kubedrill.backends.runtimes import SystemdRuntime
 from kubedrill.config import read_yaml
-from kubedrill.errors import ConfigError, PreconditionFailed
+from kubedrill.errors import ConfigError, LocalClusterError, PreconditionFailed
 from kubedrill.faults.restore import RestoreMember, check_uploaded_etcdutl, minor
 from kubedrill.local import hosts
 from tests.fakes import Answer, RecordingAccess
@@ -194,6 +194,21 @@ def test_the_kubeadm_example_renames_nodes_in_order() -> None:
     assert inv.etcdctl == "etcdctl"  # not on a kubeadm host: uploaded
     assert inv.prometheus is not None
     assert inv.prometheus.etcd == 'job="kube-etcd"'
+    assert inv.workers == {}  # no workers started: none described
+
+
+def test_the_kubeadm_example_s_workers_are_renamed_in_order_too() -> None:
+    names = {"kubedrill-control-plane": "172.18.0.3", "kubedrill-control-plane2": "172.18.0.4",
+             "kubedrill-control-plane3": "172.18.0.5"}  # fmt: skip
+    workers = {"kubedrill-worker": "172.18.0.6", "kubedrill-worker2": "172.18.0.7", "kubedrill-worker3": "172.18.0.8"}
+    data = hosts.from_example(example("inventory.kubeadm.example.yaml"), names, "172.18.0.2", "/id", "ssh-ed25519 A",
+                              "/kh", worker_address_of=workers)  # fmt: skip
+    inv = parse_inventory(data, "derived")
+    assert {n: h.address for n, h in inv.workers.items()} == workers
+    assert all(h.identity_file == "/id" and h.user == hosts.SSH_USER and h.become for h in inv.workers.values())
+    with pytest.raises(LocalClusterError, match="describes 3 workers, 1 were started"):
+        hosts.from_example(example("inventory.kubeadm.example.yaml"), names, "172.18.0.2", "/id", "ssh-ed25519 A",
+                           "/kh", worker_address_of={"kubedrill-worker": "172.18.0.6"})  # fmt: skip
 
 
 def test_units_may_rename_only_components_kubedrill_drives() -> None:

@@ -36,12 +36,25 @@ def test_a_good_inventory_parses() -> None:
         ({"runtime": "supervisor"}, "supervisor_run_dir"),
         ({"nodes": {"cp-1": {"address": " "}}}, "nodes.cp-1.address: expected a host name or IP address, got ' '"),
         ({"etcd": {**GOOD["etcd"], "endpoints": {}}}, "etcd.endpoints: expected at least one member"),
+        ({"worker": {"w-1": {"address": "10.0.0.21"}}}, "(top level): expected only become, etcd, known_hosts"),
+        ({"workers": ["10.0.0.21"]}, "workers: expected a mapping of worker node name"),
+        ({"workers": {"cp-1": {"address": "10.0.0.1"}}}, "workers.cp-1: expected a worker not also listed under nodes"),
+        ({"workers": {"w-1": {"address": "10.0.0.21", "port": 0}}}, "workers.w-1.port: expected a TCP port"),
+        ({"workers": {"w-1": {"adress": "10.0.0.21"}}}, "workers.w-1: expected only address, become"),
     ],
 )
 def test_bad_inventories_name_the_field(patch: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as exc:
         parse_inventory({**GOOD, **patch}, "inv.yaml")
     assert message in str(exc.value)
+
+
+def test_workers_are_reached_like_nodes_but_are_not_control_planes() -> None:
+    inv = parse_inventory({**GOOD, "become": True, "workers": {"w-1": {"address": "10.0.0.21", "user": "ops"}}}, "i")
+    assert inv.workers == {"w-1": SshHost("10.0.0.21", "ops", become=True)}  # every node's default applies
+    assert sorted(inv.hosts) == ["cp-1", "cp-2"]  # etcd, the API servers, the components: control planes only
+    assert sorted(inv.every_host) == ["cp-1", "cp-2", "w-1"]  # what ssh reaches
+    assert parse_inventory(GOOD, "i").workers == {}
 
 
 def test_ssh_never_prompts_and_quotes_the_remote_command() -> None:

@@ -2,9 +2,11 @@
 
 import pytest
 
+from kubedrill.backends.kubelets import SystemdKubelet
 from kubedrill.errors import ConfigError, PreconditionFailed
 from kubedrill.faults.node_lost import pick_worker
 from kubedrill.probes.workload import lost_node_tolerations
+from tests.fakes import RecordingAccess
 
 WORKERS = ["worker-1", "worker-2", "worker-3"]
 
@@ -31,3 +33,12 @@ def test_the_canary_tolerates_both_lost_node_taints_for_the_seconds_asked() -> N
     assert {t["key"] for t in tolerations} == {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"}
     assert all(t == {"key": t["key"], "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}
                for t in tolerations)  # fmt: skip
+
+
+def test_over_ssh_only_the_inventory_s_workers_kubelets_are_reached() -> None:
+    listed = SystemdKubelet(RecordingAccess(), unit="kubelet", nodes=frozenset({"worker-2"}))
+    assert listed.reaches("worker-2")
+    assert not listed.reaches("worker-1")
+    assert SystemdKubelet(RecordingAccess()).reaches("worker-1")  # kind: every node container is reached
+    listed.stop("worker-2")
+    assert listed.access.calls == [("worker-2", ["systemctl", "stop", "kubelet"])]  # type: ignore[attr-defined]

@@ -469,7 +469,7 @@ def _kind_load_balancer(access: DockerExecAccess, context: str) -> list[str]:
 
 def pinned_known_hosts(inv: Inventory) -> Path:
     """Where the host keys the inventory pins are written for ssh: one file per set of pins."""
-    pins = "\n".join(sorted(f"{h.address}:{h.port} {h.host_key}" for h in inv.hosts.values() if h.host_key))
+    pins = "\n".join(sorted(f"{h.address}:{h.port} {h.host_key}" for h in inv.every_host.values() if h.host_key))
     return paths.state_home() / "ssh" / f"pinned-{hashlib.sha256(pins.encode()).hexdigest()[:12]}.known_hosts"
 
 
@@ -482,7 +482,7 @@ def _ssh(
 ) -> Cluster:
     """Real hosts from the inventory: ssh access, its runtime, etcdctl where etcd runs (kubedrill's build
     uploaded to hosts that have none)."""
-    ssh = SshAccess(inv.hosts, known_hosts=inv.known_hosts, pinned_known_hosts=str(pinned_known_hosts(inv)))
+    ssh = SshAccess(inv.every_host, known_hosts=inv.known_hosts, pinned_known_hosts=str(pinned_known_hosts(inv)))
     runtime: ComponentRuntime
     if inv.runtime == "static-pod":
         runtime = StaticPodRuntime(ssh)
@@ -520,6 +520,12 @@ def _ssh(
             etcdutl_on_hosts=etcdutl,
         ),
         host_tools=[etcdctl, etcdutl],
-        kubelet_nodes=sorted(inv.hosts) if inv.runtime != "supervisor" else [],
+        # The kubelets restarted after a restore: every host's, the workers' too (as on kind); under kubedrill's
+        # supervisor the control planes' kubelets are the supervisor's KWOK, which a restore does not need.
+        kubelet_nodes=(sorted(inv.hosts) if inv.runtime != "supervisor" else []) + sorted(inv.workers),
+        # A worker's kubelet is the systemd unit on every install kubedrill knows (seed 003, kubeadm).
+        kubelets=SystemdKubelet(ssh, unit=inv.units.get("kubelet", "kubelet"), nodes=frozenset(inv.workers))
+        if inv.workers
+        else None,
         **base,
     )

@@ -1,8 +1,8 @@
 """A node's kubelet, stopped and started the way that node runs it: what the node-lost drill needs.
 
-- ``SystemdKubelet``: the ``kubelet`` unit, as systemd runs it inside kind's node containers (and as kubeadm
-  and binary installs run it, which kubedrill reaches once an ssh inventory can list workers):
-  ``systemctl stop`` / ``systemctl start``, its ``MainPID`` the proof either way.
+- ``SystemdKubelet``: the ``kubelet`` unit, as systemd runs it inside kind's node containers and on the
+  workers an ssh inventory lists (kubeadm and binary installs alike): ``systemctl stop`` / ``systemctl start``,
+  its ``MainPID`` the proof either way.
 - ``SupervisedKubelet``: the embedded cluster, where each worker's kubelet is a KWOK process of its own
   (``kwok --manage-single-node=<worker>``) under kubedrill's supervisor, stopped and held down as any
   component is. With it stopped, nothing renews the node's Lease or reports its pods: the node is lost to
@@ -34,6 +34,10 @@ class KubeletControl(Protocol):
         """The running kubelet's PID on ``node``, None when it is not running."""
         ...
 
+    def reaches(self, node: str) -> bool:
+        """Whether kubedrill can reach ``node``'s kubelet (over ssh: the inventory lists it as a worker)."""
+        ...
+
     def stop(self, node: str) -> None: ...
 
     def start(self, node: str) -> None: ...
@@ -48,6 +52,10 @@ class SystemdKubelet:
     access: NodeAccess
     unit: str = KUBELET
     name: str = "systemd"
+    nodes: frozenset[str] | None = None  # the nodes it may reach; None: any node (kind's containers)
+
+    def reaches(self, node: str) -> bool:
+        return self.nodes is None or node in self.nodes
 
     def _argv(self, action: str) -> list[str]:
         return {
@@ -78,6 +86,9 @@ class SystemdKubelet:
 class SupervisedKubelet:
     runtime: SupervisorRuntime  # whose access runs a worker's commands on this machine
     name: str = "supervisor"
+
+    def reaches(self, node: str) -> bool:
+        return True  # every worker of the embedded cluster has a KWOK of its own
 
     def pid(self, node: str) -> str | None:
         inst = self.runtime.instance(KUBELET, node)

@@ -12,8 +12,9 @@ What Kubernetes does, and what the drill times (seed 000's KubernetesNodeNotRead
 4. The kubelet returns: the node is Ready again, the taint is lifted, the Terminating pods are cleaned up.
 
 On the embedded cluster the stopped kubelet is the worker's own KWOK process; on kind, the ``kubelet`` systemd
-unit in the worker's node container (``backends.kubelets``). Over ssh not yet: an inventory lists control planes
-only, so the drill is skipped there, saying so.
+unit in the worker's node container; over ssh, the ``kubelet`` unit (or the inventory's ``units.kubelet``) on a
+worker the inventory lists under ``workers`` (``backends.kubelets``). An inventory without workers: the drill is
+skipped, saying so.
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ def kubelets_of(cluster: Cluster) -> KubeletControl:
     if cluster.kubelets is None:
         raise PreconditionFailed(
             f"backend {cluster.backend}: kubedrill cannot reach the workers' kubelets here (the embedded cluster and "
-            "kind can; an ssh inventory lists control planes only)"
+            "kind can; over ssh, list the workers under the inventory's workers)"
         )
     return cluster.kubelets
+
+
+def reachable_workers(cluster: Cluster, kubelets: KubeletControl) -> list[str]:
+    """The cluster's workers whose kubelet kubedrill can stop (over ssh: those the inventory lists)."""
+    return [w for w in steps.workers(cluster) if kubelets.reaches(w)]
 
 
 def pick_worker(canary_nodes: dict[str, int], workers: Sequence[str], node: str | None = None) -> str:
@@ -93,6 +99,8 @@ class StopKubelet(Fault):
             raise ConfigError("experiment", "node", f"one of {sorted(nodes)}", self.node)
         if steps.CONTROL_PLANE_LABEL in nodes[self.node].labels:
             raise PreconditionFailed(f"{self.node} is a control-plane node: the node-lost drill loses a worker")
+        if not kubelets.reaches(self.node):
+            raise PreconditionFailed(f"{self.node}: kubedrill cannot reach its kubelet (not an inventory worker)")
         # Refused before anything is recorded: a node already NotReady would make the drill's timing meaningless,
         # and a kubelet not running is not this drill's to start afterwards.
         if not nodes[self.node].ready:
@@ -197,9 +205,8 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
     ``must_fire``) the alerts that must page someone; then start the kubelet and time the node Ready again."""
     canary = steps.require_canary(run)
     try:  # refused, saying why, before the fault window opens
-        kubelets_of(run.cluster)
         per_node = canary.pods_per_node()
-        target = pick_worker(per_node, steps.workers(run.cluster), node)
+        target = pick_worker(per_node, reachable_workers(run.cluster, kubelets_of(run.cluster)), node)
         on_target = per_node.get(target, 0)
         if on_target == 0:
             raise PreconditionFailed(f"no canary pod runs on {target}: losing it proves nothing about eviction")
@@ -277,9 +284,9 @@ def lose_node(run: DrillRun, node: str | None = None, must_fire: Sequence[str] =
 def plan_lose_node(cluster: Cluster, node: str | None = None, **_: Any) -> Plan:
     """The plan for ``node``, or for the first worker: the run itself picks the worker with the most canary pods,
     which exist only once the drill has started."""
-    workers = steps.workers(cluster)
+    workers = reachable_workers(cluster, kubelets_of(cluster))
     if not workers:
-        raise PreconditionFailed("the cluster has no worker node to lose")
+        raise PreconditionFailed("the cluster has no worker node whose kubelet kubedrill can reach")
     target = node or workers[0]
     plan = StopKubelet(cluster, target).plan()
     if node is None:

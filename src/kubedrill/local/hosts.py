@@ -209,12 +209,14 @@ def from_example(
     host_key: str,
     known_hosts: str,
     user: str = SSH_USER,
+    worker_address_of: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An example inventory (``ci/inventory*.example.yaml``) made to describe hosts started here (pure): the
     example's nodes, in order, become ``address_of``'s (renamed where the names differ), reached as ``user`` with
     ``identity_file``, the first with its ``host_key`` pinned and the others trusted on first use into
-    ``known_hosts``. Everything else (runtime, units, etcd's paths and data dir, become, Prometheus' job
-    matchers) is the example's own: what the tests run is what the examples show."""
+    ``known_hosts``; its workers become ``worker_address_of``'s likewise, or are left out without it. Everything
+    else (runtime, units, etcd's paths and data dir, become, Prometheus' job matchers) is the example's own: what
+    the tests run is what the examples show."""
     names = list(address_of)
     if len(example["nodes"]) != len(names):
         raise LocalClusterError(f"the example describes {len(example['nodes'])} nodes, {len(names)} were started")
@@ -225,7 +227,17 @@ def from_example(
         if i == 0:
             nodes[name]["host_key"] = host_key
     etcd = {**example["etcd"], "endpoints": {n: f"https://{address_of[n]}:2379" for n in names}}
-    return {**example, "nodes": nodes, "known_hosts": known_hosts, "lb_addresses": [lb], "etcd": etcd}
+    inventory = {**example, "nodes": nodes, "known_hosts": known_hosts, "lb_addresses": [lb], "etcd": etcd}
+    inventory.pop("workers", None)
+    if worker_address_of:  # the example's workers, likewise: in order, trusted on first use
+        if len(example.get("workers", {})) != len(worker_address_of):
+            raise LocalClusterError(f"the example describes {len(example.get('workers', {}))} workers, "
+                                    f"{len(worker_address_of)} were started")  # fmt: skip
+        inventory["workers"] = {
+            name: {**spec, "address": worker_address_of[name], "user": user, "identity_file": identity_file}
+            for name, spec in zip(worker_address_of, example["workers"].values(), strict=True)
+        }
+    return inventory
 
 
 # ---------------------------------------------------------------- building the hosts
