@@ -242,16 +242,18 @@ def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
     assert "etcdctl" in uploaded, uploaded
 
 
-def test_a_worker_listed_in_the_inventory_is_lost_over_ssh(
+def test_a_worker_listed_in_the_inventory_is_lost_over_ssh_until_on_call_is_paged(
     kind_env: dict[str, str], kubeadm_inventory: Path, tmp_path: Path
 ) -> None:
-    """The node-lost drill through `--backend ssh` only: the worker's kubelet unit stopped and started with
-    systemctl over ssh (sudo), proven by a new MainPID; no other worker's kubelet touched."""
+    """The node-lost drill's detection variant through `--backend ssh` only: the worker's kubelet unit stopped
+    with systemctl over ssh (sudo) and held until kind's Prometheus fires seed 000's KubernetesNodeNotReady
+    (for: 5m), then started again, proven by a new MainPID; no other worker's kubelet touched. On kind,
+    Prometheus and kube-state-metrics run on control-plane nodes: the instrument is not on the node it loses."""
     env = {**kind_env, "KUBEDRILL_BACKEND": "ssh", "KUBEDRILL_INVENTORY": str(kubeadm_inventory)}
     before = {w: kubelet_pid(w) for w in WORKERS}
     argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-s", "-rs", "--alluredir",
-            str(tmp_path / "allure"), "-k", "test_a_lost_worker_goes_not_ready_and_its_pods_move_on"]  # fmt: skip
-    proc = run(argv, env, timeout=900)
+            str(tmp_path / "allure"), "-k", "test_on_call_is_paged_when_a_worker_is_lost"]  # fmt: skip
+    proc = run(argv, env, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert re.search(r"\b1 passed\b", proc.stdout.splitlines()[-1]), proc.stdout[-3000:]
     started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
@@ -260,5 +262,6 @@ def test_a_worker_listed_in_the_inventory_is_lost_over_ssh(
     after = {w: kubelet_pid(w) for w in WORKERS}
     assert after[started[1]] == started[2] != before[started[1]]
     assert {w: p for w, p in after.items() if w != started[1]} == {w: p for w, p in before.items() if w != started[1]}
-    for figure in ("NotReady in the API", "Ready pods off", "Ready again after its kubelet returned"):
+    figures = ("alert KubernetesNodeNotReady fires", "NotReady in the API", "Ready pods off", "Ready again after")
+    for figure in figures:
         print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))

@@ -49,7 +49,7 @@ def test_the_node_drills_pass_and_leave_no_node_cordoned_or_lost(embedded: Layou
     assert after[lost] != before[lost]
     assert {w: p for w, p in after.items() if w != lost} == {w: p for w, p in before.items() if w != lost}
     for line in (
-        rf"\[ok  \] {lost} NotReady in the API \(node lifecycle controller\): expected ≤ 60 s, observed ([0-9.]+) s",
+        rf"\[ok  \] {lost} NotReady in the API \(node lifecycle controller\): expected ≤ 62 s, observed ([0-9.]+) s",
         rf"\[ok  \] Prometheus saw {lost} NotReady \(kube_node_status_condition\): expected ≤ [0-9.]+ s, observed",
         rf"\[ok  \] canary back to 3 Ready pods off {lost} after it went NotReady: expected ≤ 30 s, observed",
         rf"\[ok  \] {lost} Ready again after its kubelet returned: expected ≤ 30 s, observed ([0-9.]+) s",
