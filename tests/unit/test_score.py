@@ -124,3 +124,43 @@ def test_a_check_needs_its_impact_said(impact: Impact) -> None:
     with pytest.raises(TypeError, match="impact"):
         Check("n", "e", "o", True)  # type: ignore[call-arg]
     assert Check("n", "e", "o", True, impact=impact).impact is impact
+
+
+def test_a_record_is_what_the_summary_and_the_history_read_back() -> None:
+    c = Check("etcd leader elected", "≤ 5 s", "1.2 s", False, "etcdctl endpoint status", impact=Impact.RECOVERY)
+    assert score.record(c) == {
+        "name": "etcd leader elected",
+        "impact": "recovery",
+        "ok": False,
+        "line": "[FAIL] etcd leader elected: expected ≤ 5 s, observed 1.2 s",
+        "hint": "etcdctl endpoint status",
+    }
+
+
+def test_a_skipped_drill_counts_for_nothing_and_the_drills_after_it_still_count() -> None:
+    rows = [
+        ("skipped-one", "skipped", [check("users", False)]),  # whatever it carries
+        ("a", "passed", [check("users", True), check("users", True)]),
+        ("b", "SLO violated", [check("users", False)]),
+    ]
+    result = score.score(rows)
+    assert (result.passed[Impact.USERS], result.judged[Impact.USERS]) == (2, 3)
+    assert (result.earned, result.possible, result.value) == (6, 9, 66.7)
+    assert [f.drill for f in result.findings] == ["b"]
+    assert result.unscored == []
+
+
+def test_a_finding_without_its_line_is_named_by_its_check() -> None:
+    bare = {"name": "canary Available", "impact": "users", "ok": False}
+    [finding] = score.score([("d", "SLO violated", [bare])]).findings
+    assert finding.line == "canary Available"
+
+
+def test_a_run_s_trend_score_is_the_score_of_its_lines_skips_and_odd_lines_included() -> None:
+    history = [
+        {"run": "r1", "drill": "s", "verdict": "skipped", "checks": [check("users", False)]},
+        {"run": "r1", "drill": "a", "verdict": "passed", "checks": [check("users", True), check("signal", False)]},
+        {"run": "r1", "drill": "x", "verdict": "passed", "checks": "not a list"},  # a damaged line
+    ]
+    rows = [("s", "skipped", history[0]["checks"]), ("a", "passed", history[1]["checks"])]
+    assert score.run_scores(history) == [("r1", score.score(rows).value)] == [("r1", 75.0)]

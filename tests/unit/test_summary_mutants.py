@@ -394,3 +394,54 @@ def test_metrics_are_rounded_to_the_millisecond_and_an_unfinished_drill_has_no_l
     assert metrics[0]["title"] == "etcd-restore: RTO"
     assert metrics[1]["title"] == "etcd-restore: rto_s"
     assert summary.perf_metrics([DrillRow("n", "d", "t")]) == []
+
+
+# ---------------------------------------------------------------- alert coverage and findings, pinned whole
+
+
+def paged() -> DrillRow:
+    row = passed()
+    row.drill = "etcd-quorum-loss-paged"
+    row.alerts = [
+        {"fault": "stop etcd on cp-1 | cp-2", "alert": "EtcdClusterDown", "fired_s": 59.72, "budget_s": 64.0},
+        {"fault": "stop etcd on cp-1 | cp-2", "alert": "etcdNoLeader", "fired_s": None, "budget_s": 64.0},
+    ]
+    row.checks = [{"name": "x", "impact": "signal", "ok": False, "line": "[FAIL] a|b", "hint": "look|here"}]
+    return row
+
+
+def test_the_markdown_page_keeps_its_drill_table_above_the_alert_coverage_and_escapes_every_pipe() -> None:
+    page = summary.markdown([paged()], "Drills", {})
+    table_at, coverage_at = page.index(summary.markdown_table([paged()])), page.index("## Alert coverage")
+    assert table_at < coverage_at
+    assert page[coverage_at:].split("\n\n## ")[0] == (
+        "## Alert coverage\n\n"
+        "| drill | fault | alert | time to fire |\n"
+        "|---|---|---|---|\n"
+        "| etcd-quorum-loss-paged | stop etcd on cp-1 \\| cp-2 | EtcdClusterDown | 59.7 s (budget 64 s) |\n"
+        "| etcd-quorum-loss-paged | stop etcd on cp-1 \\| cp-2 | etcdNoLeader | did not fire (budget 64 s) |"
+    )
+    assert "- [signal ×1] etcd-quorum-loss-paged: [FAIL] a\\|b; where to look: look\\|here\n" in page
+
+
+def test_the_html_page_s_alert_coverage_table_whole() -> None:
+    page = summary.html_page([paged()], "Drills", {})
+    assert (
+        '<h2>Alert coverage</h2><table id="alerts"><thead><tr><th>drill</th><th>fault</th><th>alert</th>'
+        "<th>time to fire</th></tr></thead><tbody>"
+        "<tr><td>etcd-quorum-loss-paged</td><td>stop etcd on cp-1 | cp-2</td><td>EtcdClusterDown</td>"
+        "<td>59.7 s (budget 64 s)</td></tr>"
+        "<tr><td>etcd-quorum-loss-paged</td><td>stop etcd on cp-1 | cp-2</td><td>etcdNoLeader</td>"
+        "<td>did not fire (budget 64 s)</td></tr></tbody></table>"
+    ) in page
+    assert "Alert coverage" not in summary.html_page([passed()], "Drills", {})
+
+
+def test_the_score_metric_spans_from_the_first_start_to_the_last_end_of_the_drills_that_started() -> None:
+    never = DrillRow("n", "refused", "t", verdict="SLO violated", started=0.0, checks=violated().checks)
+    last = violated()
+    last.duration_s = 30.5
+    (metric,) = [m for m in summary.perf_metrics([never, passed(), last]) if m["group"] == "resilience"]
+    assert (metric["start"], metric["stop"]) == (1000500, 2030500)
+    (alone,) = [m for m in summary.perf_metrics([never]) if m["group"] == "resilience"]
+    assert (alone["start"], alone["stop"]) == (0, 0)  # none started: no span to show
