@@ -520,9 +520,10 @@ def _ssh(
             etcdutl_on_hosts=etcdutl,
         ),
         host_tools=[etcdctl, etcdutl],
-        # The kubelets restarted after a restore: every host's, the workers' too (as on kind); under kubedrill's
-        # supervisor the control planes' kubelets are the supervisor's KWOK, which a restore does not need.
-        kubelet_nodes=(sorted(inv.hosts) if inv.runtime != "supervisor" else []) + sorted(inv.workers),
+        # The kubelets restarted after a restore: every host's, the workers' too (as on kind). Under kubedrill's
+        # supervisor the runtime restarts the supervisor's KWOK, which a restore does not need, and cannot
+        # reach a worker's systemd kubelet: none is restarted there.
+        kubelet_nodes=sorted(inv.every_host) if inv.runtime != "supervisor" else [],
         # A worker's kubelet is the systemd unit on every install kubedrill knows (seed 003, kubeadm).
         kubelets=SystemdKubelet(ssh, unit=inv.units.get("kubelet", "kubelet"), nodes=frozenset(inv.workers))
         if inv.workers
