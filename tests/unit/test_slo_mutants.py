@@ -38,14 +38,16 @@ def test_an_outage_open_at_the_window_end_counts_its_bad_samples() -> None:
     assert (outage.start, outage.end, outage.failed_samples) == (0.5, 2.0, 3)
 
 
-def test_nearest_rank_at_the_ends_of_the_range() -> None:
-    values = [4.0, 1.0, 3.0, 2.0]
+def test_percentiles_at_the_ends_of_the_range_and_between_ranks() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]  # unsorted: the percentile sorts
     assert slo.percentile(values, 0) == 1.0  # the smallest, not the second
-    assert slo.percentile(values, 100) == 4.0
-    assert slo.percentile(values, 25) == 1.0  # rank ceil(0.25 × 4) = 1
-    assert slo.percentile(values, 26) == 2.0
-    # p1 of 101 values is rank ceil(1.01) = 2
-    assert slo.percentile([float(v) for v in range(1, 102)], 1) == 2.0
+    assert slo.percentile(values, 100) == 4.0  # the largest, no index past the end
+    assert slo.percentile(values, 50) == 2.5  # position 1.5: halfway between 2 and 3
+    assert slo.percentile(values, 100 / 3) == pytest.approx(2.0)  # position 1: exactly a rank
+    assert slo.percentile([7.0], 99) == 7.0  # one value is every percentile
+    # p1 of 101 values is position 1.0: the second value
+    assert slo.percentile([float(v) for v in range(1, 102)], 1) == pytest.approx(2.0)
+    assert slo.percentile([0.0, 10.0], 25) == 2.5  # weighted towards the nearer rank
 
 
 @pytest.mark.parametrize("q", [-0.1, 100.5])
@@ -151,7 +153,7 @@ def test_no_outage_passes_whatever_the_maximum_but_no_samples_fails() -> None:
 
 
 def test_latency_check_reads_in_milliseconds() -> None:
-    samples = [s(0.0, latency=0.25), s(0.25, latency=0.5), s(0.5, ok=False, latency=5.0)]
+    samples = [s(0.0, latency=0.25), s(0.25, latency=0.5), s(0.5, latency=0.5), s(0.75, ok=False, latency=5.0)]
     assert slo.check_latency("API write latency", samples, 99, 0.5) == Check(
         name="API write latency",
         expected="p99 ≤ 500 ms",
@@ -161,7 +163,8 @@ def test_latency_check_reads_in_milliseconds() -> None:
         impact=Impact.USERS,
     )
     slow = slo.check_latency("l", samples, 50, 0.125)
-    assert slow == Check("l", "p50 ≤ 125 ms", "p50 250 ms", False, LATENCY_HINT, impact=Impact.USERS)
+    assert slow == Check("l", "p50 ≤ 125 ms", "p50 500 ms", False, LATENCY_HINT, impact=Impact.USERS)
+    assert slo.check_latency("l", samples, 25, 1.0).observed == "p25 375 ms"
     assert not slo.check_latency("l", samples, 99, 0.499).ok
     assert slo.check_latency("l", [s(0.0, latency=1.5)], 99, 2.0).observed == "p99 1500 ms"
 
