@@ -116,10 +116,26 @@ def test_up_again_from_another_kubeconfig_reuses_the_cluster_and_writes_its_cont
     assert kind.CONTEXT in contexts
 
 
+CONTROL_PLANES = ("kubedrill-control-plane", "kubedrill-control-plane2", "kubedrill-control-plane3")
+WORKERS = ("kubedrill-worker", "kubedrill-worker2", "kubedrill-worker3")
+
+
 def kubelet_pid(node: str) -> str:
     """systemd's MainPID of the kubelet in a kind node container."""
     argv = ["docker", "exec", node, "systemctl", "show", "-p", "MainPID", "--value", "kubelet"]
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
+def assert_one_kubelet_restarted(before: dict[str, str], output: str) -> None:
+    """The node lost for real: the drill's rollback names the worker whose kubelet it started again and its new
+    PID; systemd's MainPID there is that PID, not the one from ``before``, and no other worker's changed."""
+    started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
+                        r"\(PID (\d+)\)", output)  # fmt: skip
+    assert started, output[-5000:]
+    node, pid = started[1], started[2]
+    after = {w: kubelet_pid(w) for w in before}
+    assert after[node] == pid != before[node]
+    assert {w: p for w, p in after.items() if w != node} == {w: p for w, p in before.items() if w != node}
 
 
 def drill_run(env: dict[str, str], alluredir: Path, *drills: str) -> tuple[subprocess.CompletedProcess[str], dict]:
@@ -131,21 +147,13 @@ def drill_run(env: dict[str, str], alluredir: Path, *drills: str) -> tuple[subpr
 
 
 def test_drills_pass_on_kind_with_every_node_enforcing_network_policy(kind_env: dict[str, str], tmp_path: Path) -> None:
-    engine_name = kind.policy_engine("kubedrill-worker")
-    workers = ("worker", "worker2", "worker3")
-    assert all(kind.policy_enforced(f"kubedrill-{node}", engine_name, timeout_s=5) for node in workers)
-    before = {f"kubedrill-{w}": kubelet_pid(f"kubedrill-{w}") for w in workers}
+    engine_name = kind.policy_engine(WORKERS[0])
+    assert all(kind.policy_enforced(node, engine_name, timeout_s=5) for node in WORKERS)
+    before = {w: kubelet_pid(w) for w in WORKERS}
     proc, counts = drill_run(kind_env, tmp_path / "allure", *DRILLS)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert counts == {"passed": len(DRILLS)}, proc.stdout[-3000:]
-    # The node lost for real: systemd's kubelet stopped, then started again with a new MainPID; no other touched.
-    started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
-                        r"\(PID (\d+)\)", proc.stdout)  # fmt: skip
-    assert started, proc.stdout[-5000:]
-    after = {node: kubelet_pid(node) for node in before}
-    assert after[started[1]] == started[2]
-    assert after[started[1]] != before[started[1]]
-    assert {n: p for n, p in after.items() if n != started[1]} == {n: p for n, p in before.items() if n != started[1]}
+    assert_one_kubelet_restarted(before, proc.stdout)
     for figure in ("NotReady in the API", "Ready pods off", "Ready again after its kubelet returned"):
         print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
 
@@ -156,7 +164,7 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
     """The known-bad twin: without its policy engine the cluster admits every client, and the drill must say so
     (a fault that did not take effect fails the drill)."""
     kubectl = kind.kubectl_binary(print)
-    engine_name = kind.policy_engine("kubedrill-worker")
+    engine_name = kind.policy_engine(WORKERS[0])
     manifest = ROOT / "ci" / "cni" / f"{engine_name}.yaml"
     ctx = ["--context", kind.CONTEXT]
     run([kubectl, *ctx, "-n", "kube-system", "delete", "daemonset", engine_name, "--wait"], kind_env, 120)
@@ -171,8 +179,6 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
         assert run([kubectl, *ctx, "-n", "kube-system", *rollout], kind_env, 240).returncode == 0
 
 
-CONTROL_PLANES = ("kubedrill-control-plane", "kubedrill-control-plane2", "kubedrill-control-plane3")
-WORKERS = ("kubedrill-worker", "kubedrill-worker2", "kubedrill-worker3")
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
 # Not the detection drill: ~70 s of quorum loss nears kubeadm's kube-apiserver liveness limit (etcd is in /livez,
 # 8 x 10 s), so on kubeadm it is to be measured before it is gated on (the binary install runs it).
@@ -256,12 +262,7 @@ def test_a_worker_listed_in_the_inventory_is_lost_over_ssh_until_on_call_is_page
     proc = run(argv, env, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert re.search(r"\b1 passed\b", proc.stdout.splitlines()[-1]), proc.stdout[-3000:]
-    started = re.search(r"reverted stop the kubelet on (kubedrill-worker\d?): kubelet on \1 started again "
-                        r"\(PID (\d+)\)", proc.stdout)  # fmt: skip
-    assert started, proc.stdout[-5000:]
-    after = {w: kubelet_pid(w) for w in WORKERS}
-    assert after[started[1]] == started[2] != before[started[1]]
-    assert {w: p for w, p in after.items() if w != started[1]} == {w: p for w, p in before.items() if w != started[1]}
+    assert_one_kubelet_restarted(before, proc.stdout)
     figures = ("alert KubernetesNodeNotReady fires", "NotReady in the API", "Ready pods off", "Ready again after")
     for figure in figures:
         print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
