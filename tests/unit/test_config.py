@@ -18,6 +18,10 @@ def test_the_shipped_profiles_load() -> None:
     default = load_profile(ROOT / "scenarios" / "slo" / "default.yaml")
     assert default.api.availability_min == 0.95
     assert default.for_drill("etcd-leader-kill").api.availability_min == 0.9
+    # Writes wait for a new leader: where the leader is lost, the outage has the election's bound, not less.
+    for drill in ("etcd-leader-kill", "net-isolate-leader"):
+        assert default.for_drill(drill).api.longest_outage_max_s == default.etcd.leader_election_max_s
+    assert default.for_drill("etcd-follower-kill").api.longest_outage_max_s == 3.0
     impossible = load_profile(ROOT / "scenarios" / "slo" / "impossible.yaml")
     assert impossible.etcd.leader_election_max_s == 0.0
 
