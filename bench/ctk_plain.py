@@ -19,10 +19,11 @@ NAMESPACE = os.environ.get("CTK_NAMESPACE", "default")
 
 
 def api_accepts_a_write() -> bool:
-    """One ConfigMap write through the load balancer, 1 s timeout (as kubedrill's prober)."""
+    """One ConfigMap write through the load balancer ($CTK_KUBECONFIG's server if set), 1 s timeout (as
+    kubedrill's prober)."""
     layout = Layout.load()
     assert layout is not None
-    kube = Kube(layout.admin_kubeconfig, None, timeout_s=1.0)
+    kube = Kube(os.environ.get("CTK_KUBECONFIG") or layout.admin_kubeconfig, None, timeout_s=1.0)
     start = time.time()
     try:
         kube.core.create_namespaced_config_map(
