@@ -103,14 +103,19 @@ drill: deps binaries up
 report: deps
 	@$(KUBEDRILL) report --results $(REPORTS)/allure-results --output $(REPORTS)/allure-report
 
-# Every benchmark of BENCHMARKS.md, one after another (about 55 min); each prints its figures. Issue 19's
-# runs: the prober's load at 5/s beside the default 10/s, and the suite against its floor (all but paged).
+# Every benchmark of BENCHMARKS.md, one after another (about 65 min); each prints its figures. Issue 19's
+# runs: the prober's load at 5/s beside the default 10/s, the suite against its floor (all but paged), the
+# outage compared on one API server, and two drills' wall time by function.
 bench: deps binaries up
 	@for b in outage leader_detection prober_load ctk suite memory up; do echo "== bench/bench_$$b.py"; \
 	  $(PY) bench/bench_$$b.py || exit 1; done
 	@echo "== bench/bench_prober_load.py --rate 5"; \
 	  $(PY) bench/bench_prober_load.py --rate 5 --states "off,writes,reads,drill (all)" || exit 1
 	@echo "== bench/bench_suite.py --select all-but-paged"; $(PY) bench/bench_suite.py --select all-but-paged
+	@echo "== bench/bench_ctk.py --direct cp-1 --rounds 10"; $(PY) bench/bench_ctk.py --direct cp-1 --rounds 10
+	@echo "== bench/bench_profile.py (quorum loss, leader kill)"; \
+	  $(PY) bench/bench_profile.py -k test_api_refuses_writes_without_quorum --allow-quorum-loss && \
+	  $(PY) bench/bench_profile.py -k test_api_stays_available_when_the_etcd_leader_is_killed
 
 # Mutation testing of the pure modules (BENCHMARKS.md §9): mutmut from a clean mutants/, then the share of
 # mutants the unit tests kill, per module, and every one that survived (bench/mutation_score.py --no-run --show).
