@@ -12,7 +12,7 @@ succeeded kept its user waiting as surely as one that failed.
   grid whatever the client's timeout (bench/bench_outage.py measures it against injected outages);
 - time to recover: from the fault's end to the first good sample after which none is bad for ``stable_s``;
 - latency percentiles over successful samples, interpolated between the two nearest ranks (numpy's default
-  "linear", k6's p(99)). Nearest-rank made p99 the slowest probe of any window under 100 probes, and a
+  method, "linear"). Nearest-rank made p99 the slowest probe of any window under 100 probes, and a
   10 s window holds fewer whenever a request stalls (the 10 Hz grid skips its slots while it hangs): one
   1.001 s write in 90, already counted by the availability and outage checks, failed a follower kill in CI.
   Interpolated, one slow probe in 90 moves p99 by 11 % of its excess; two set it.
