@@ -143,6 +143,8 @@ def main() -> None:
                     settle(5)
         finally:
             truth.stop()
+            if kubeconfig:
+                Path(kubeconfig).unlink(missing_ok=True)
     print()
     walls: dict[str, list[float]] = {}
     for row in rows:
