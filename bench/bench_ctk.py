@@ -153,7 +153,9 @@ def main() -> None:
     for tool, values in walls.items():
         median = statistics.median(values)
         print(f"{tool:26} wall median {median:5.1f} s  (kubedrill / this = {kd / median:.2f})")
-    errors = [(r.outage_s - r.truth_outage_s) * 1000 for r in rows if r.outage_s is not None and r.truth_outage_s]
+    errors = [
+        (r.outage_s - r.truth_outage_s) * 1000 for r in rows if r.outage_s is not None and r.truth_outage_s is not None
+    ]
     if errors:
         print(f"kubedrill's longest outage − the bench prober's, through {path}: "
               f"{', '.join(f'{e:+.0f} ms' for e in errors)}")  # fmt: skip

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, machine
+from benchlib import ROOT, attachment, machine
 
 # (label, file suffix, function): the parts of a drill's run that are not its fault. Cumulative wall time of the
 # outermost call; nested parts are indented under what contains them.
@@ -57,13 +57,9 @@ def cumulative(stats: pstats.Stats, suffix: str, func: str) -> float | None:
 
 def measurements(results: Path) -> dict:
     for path in results.glob("*-result.json"):
-        stack = [json.loads(path.read_text())]
-        while stack:
-            node = stack.pop()
-            for a in node.get("attachments", []):
-                if a["name"] == "measurements":
-                    return json.loads((results / a["source"]).read_text())
-            stack.extend(node.get("steps", []))
+        found = attachment(results, json.loads(path.read_text()), "measurements")
+        if isinstance(found, dict):
+            return found
     return {}
 
 

@@ -27,7 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from benchlib import ROOT, machine, summary
+from benchlib import ROOT, attachment, machine, summary
 
 SELECTIONS = {
     "etcd": ["-m", "etcd"],
@@ -36,17 +36,6 @@ SELECTIONS = {
     "all-but-paged": ["--allow-quorum-loss", "-m", "not detection"],  # without the two ~1.5 and ~6 min paging drills
 }
 OUTSIDE = ("pre-flight", "steady state", "SLO verdict", "rollback")  # phases that are the runner's, not the fault's
-
-
-def attachment(results: Path, result: dict, name: str) -> object | None:
-    stack = [result]
-    while stack:
-        node = stack.pop()
-        for a in node.get("attachments", []):
-            if a["name"] == name:
-                return json.loads((results / a["source"]).read_text())
-        stack.extend(node.get("steps", []))
-    return None
 
 
 def overhead(results: Path, junit: Path) -> list[tuple[str, float, float, float, dict[str, float]]]:

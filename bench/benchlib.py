@@ -126,3 +126,15 @@ def machine() -> str:
 def settle(seconds: float) -> None:
     """Let the cluster run (the probers keep measuring)."""
     time.sleep(seconds)
+
+
+def attachment(results: Path, result: dict, name: str) -> object | None:
+    """The JSON attachment ``name`` of one Allure result (in its steps too), or None."""
+    stack = [result]
+    while stack:
+        node = stack.pop()
+        for a in node.get("attachments", []):
+            if a["name"] == name:
+                return json.loads((results / a["source"]).read_text())
+        stack.extend(node.get("steps", []))
+    return None
