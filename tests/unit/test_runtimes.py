@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from kubedrill.backends.access import HOST
-from kubedrill.backends.runtimes import Instance, StaticPodRuntime, SupervisorRuntime, SystemdRuntime
+from kubedrill.backends.access import HOST, DockerExecAccess
+from kubedrill.backends.runtimes import (
+    ContainerRuntime,
+    Instance,
+    StaticPodRuntime,
+    SupervisorRuntime,
+    SystemdRuntime,
+)
 from kubedrill.errors import FaultInjectionError
 from tests.fakes import Answer, RecordingAccess
 
@@ -233,3 +239,25 @@ def test_supervisor_kubelet_is_kwok_on_the_host() -> None:
     assert SupervisorRuntime(node, Path("/r")).restart_kubelet(HOST) == "kwok"
     assert node.commands()[-1] == ["kill", "-KILL", "31"]
     assert node.commands()[0] == ["cat", "/r/kwok.json"]
+
+
+# ---------------------------------------------------------------- a container's main process (kind's load balancer)
+
+LB = "kubedrill-external-load-balancer"
+
+
+def test_a_containers_main_process_is_stopped_and_started_with_its_container() -> None:
+    rt = ContainerRuntime(DockerExecAccess())
+    assert rt.describe("stop", "haproxy", LB) == f"docker stop --time 0 {LB}"
+    assert rt.describe("start", "haproxy", LB) == f"docker start {LB}"
+    # a hold needs no API server: the same stop and start
+    assert rt.describe("hold", "haproxy", LB) == rt.describe("stop", "haproxy", LB)
+    assert rt.describe("release", "haproxy", LB) == rt.describe("start", "haproxy", LB)
+
+
+def test_a_containers_main_process_is_never_killed_alone() -> None:
+    """Killed, the container's restart policy would decide what comes back: kubedrill stops and starts it."""
+    rt = ContainerRuntime(DockerExecAccess(docker="/nonexistent/docker"))  # a kill that ran anything would fail
+    with pytest.raises(FaultInjectionError, match=f"haproxy on {LB} is the main process of a container"):
+        rt.kill("haproxy", LB)
+    assert rt.describe("kill", "haproxy", LB).startswith("refused:")

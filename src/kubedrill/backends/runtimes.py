@@ -4,7 +4,8 @@ One small protocol, ``ComponentRuntime``, written once on top of any ``NodeAcces
 
 - ``SupervisorRuntime``: the embedded cluster's supervisor (``run/<component>.json`` and ``.hold`` files);
 - ``StaticPodRuntime``: kubeadm and kind, static pods under the kubelet (``crictl``, manifests moved out);
-- ``SystemdRuntime``: binary installs (seed 001/003), systemd units (``systemctl``).
+- ``SystemdRuntime``: binary installs (seed 001/003), systemd units (``systemctl``);
+- ``ContainerRuntime``: a component that is a container's main process (kind's load balancer, ``docker``).
 
 A runtime never stops a static pod through the API: deleting a mirror pod stops nothing, the kubelet
 recreates the mirror and the container never died. A kill returns the ``Instance`` it killed, and the
@@ -20,7 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from kubedrill.backends.access import HOST, NodeAccess
+from kubedrill.backends import shell
+from kubedrill.backends.access import HOST, DockerExecAccess, NodeAccess
 from kubedrill.backends.shell import Result
 from kubedrill.errors import BackendError, FaultInjectionError
 
@@ -341,3 +343,56 @@ class SystemdRuntime(HoldIsStop):
             "start": ["systemctl", "start", "--no-block", self.units[component]],
         }[action]
         return self.access.describe(node, argv)
+
+
+@dataclass(frozen=True)
+class ContainerRuntime(HoldIsStop):
+    """A component that is a container's main process on this machine's Docker engine, the container named after
+    its node: kind's load balancer (HAProxy in master-worker mode, PID 1 of ``<cluster>-external-load-balancer``).
+
+    The process ending ends the container, so stopping the component is stopping the container: ``docker stop
+    --time 0`` (SIGKILL at once, as the drill's "HAProxy dies"; a stop the engine was asked for is never undone by
+    the container's restart policy), and ``docker start`` brings it back as a new process. Its instance id is the
+    main process's PID on this machine (``docker inspect``): the proof it stopped and came back.
+    A kill alone is refused: what restarts it would be the container's restart policy, not a manager the drills
+    know, and no drill kills a load balancer without holding it down."""
+
+    access: DockerExecAccess
+    name: str = "container"
+
+    def instance(self, component: str, node: str) -> Instance | None:
+        out = self._docker(["inspect", "--format", "{{.State.Running}} {{.State.Pid}}", node])
+        if not out.ok:
+            if "No such object" in out.stderr or "No such container" in out.stderr:
+                return None
+            raise BackendError(f"docker inspect {node} failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
+        running, pid = [*out.stdout.split(), "", ""][:2]
+        return Instance(component=component, node=node, id=pid) if running == "true" and pid != "0" else None
+
+    def kill(self, component: str, node: str) -> Instance:
+        raise FaultInjectionError(
+            f"{component} on {node} is the main process of a container: kubedrill stops and starts it "
+            "(docker stop, docker start), it does not leave it to the container's restart policy"
+        )
+
+    def stop(self, component: str, node: str) -> None:
+        self._docker(["stop", "--time", "0", node], check=True)
+
+    def start(self, component: str, node: str) -> None:
+        self._docker(["start", node], check=True)  # a no-op on a running container
+
+    def exec(self, component: str, node: str, argv: list[str], timeout_s: float = 30.0) -> Result:
+        return self.access.run(node, argv, timeout_s=timeout_s, check=False)
+
+    def restart_kubelet(self, node: str) -> str:
+        return ""  # a load balancer's container runs no kubelet
+
+    def describe(self, action: str, component: str, node: str) -> str:
+        action = SAME_AS_STOP.get(action, action)
+        if action == "kill":
+            return f"refused: {component} on {node} is stopped and started, never killed alone"
+        argv = {"stop": ["stop", "--time", "0", node], "start": ["start", node]}[action]
+        return shlex.join([self.access.docker, *argv])
+
+    def _docker(self, argv: list[str], check: bool = False) -> Result:
+        return shell.run([self.access.docker, *argv], timeout_s=60, check=check)
