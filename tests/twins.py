@@ -80,7 +80,7 @@ TWINS: dict[str, Twin] = {
                              r"\S+ NotReady in the API \(node lifecycle controller\): expected ≤ 1 s, observed "
                              r"[0-9.]+ s", NODES),
     # Broken for real, not by a profile: the cluster itself cannot keep the SLO.
-    "lb-lost": Twin("real: a single HAProxy (seed 004), the embedded cluster's default",
+    "lb-lost": Twin("real: a single HAProxy (seed 004): the embedded cluster's default, kind's load balancer",
                     r"the API address served by another load balancer after HAProxy on host stopped: expected ≤ 3 s, "
                     r"observed never", LB),
     "nodes-drain-blocked-pdb": Twin("real: a PDB with `minAvailable` = replicas",

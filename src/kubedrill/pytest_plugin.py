@@ -286,8 +286,8 @@ def require_vip(cluster: Cluster) -> Callable[[], None]:
             pytest.skip(f"backend {cluster.backend}: kubedrill cannot stop this cluster's load balancer")
         if lbs.vip is None:
             pytest.skip(
-                f"the API is behind {lbs.describe()}. 'kubedrill up --load-balancers 2' gives seed 002's VIP; "
-                "losing the single HAProxy is the drill's known-bad twin (tests/integration/test_load_balancer.py)"
+                f"the API is behind {lbs.describe()}. {lbs.vip_shape}; losing the single HAProxy is the drill's "
+                "known-bad twin (tests/integration/test_load_balancer.py)"
             )
 
     return require

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kubedrill import paths
-from kubedrill.backends import embedded
+from kubedrill.backends import embedded, kind_cli
 from kubedrill.backends.access import HOST, DockerExecAccess, NetnsAccess, NodeAccess, SshAccess
 from kubedrill.backends.embedded import Layout
 from kubedrill.backends.etcd import Etcdctl, Runner
@@ -33,7 +33,7 @@ from kubedrill.backends.etcd_http import EtcdStatusHttp
 from kubedrill.backends.inventory import Inventory, load_inventory
 from kubedrill.backends.kube import Kube, load_target
 from kubedrill.backends.kubelets import KubeletControl, SupervisedKubelet, SystemdKubelet
-from kubedrill.backends.loadbalancers import EmbeddedLoadBalancers
+from kubedrill.backends.loadbalancers import HAPROXY, LoadBalancers, kind_load_balancer
 from kubedrill.backends.runtimes import (
     DEFAULT_UNITS,
     ComponentRuntime,
@@ -158,7 +158,7 @@ class Cluster:
     # How a worker's kubelet is stopped and started (the node-lost drill); None: kubedrill cannot reach one.
     kubelets: KubeletControl | None = None
     # The load balancers in front of the API servers, where kubedrill can stop them (the lb-lost drill).
-    load_balancers: EmbeddedLoadBalancers | None = None
+    load_balancers: LoadBalancers | None = None
 
     def touch_no_host(self) -> None:
         """For --dry-run: never copy a tool to a host (reading etcd where etcdctl is missing then fails, saying so)."""
@@ -169,6 +169,13 @@ class Cluster:
     def access(self) -> NodeAccess | None:
         """How nodes are reached: the runtime's transport."""
         return self.runtime.access if self.runtime is not None else None
+
+    def runtime_for(self, component: str) -> ComponentRuntime | None:
+        """What stops and starts ``component``: the load balancers' own runtime for HAProxy where they have one
+        (kind's is a container's main process), else the cluster's."""
+        if component == HAPROXY and self.load_balancers is not None and self.load_balancers.runtime is not None:
+            return self.load_balancers.runtime
+        return self.runtime
 
     def etcd_on(self, node: str) -> Etcdctl:
         """etcdctl run *on* ``node`` against its own member (answers even when the node is cut off)."""
@@ -361,7 +368,7 @@ def _embedded(seen: _Seen, backend: str, prometheus_url: str | None, base: dict[
         control_planes=layout.nodes,
         runtime=runtime,
         kubelets=SupervisedKubelet(runtime),
-        load_balancers=EmbeddedLoadBalancers(access, tuple(layout.lbs), layout.vip, layout.haproxy_monitor_urls),
+        load_balancers=LoadBalancers(access, tuple(layout.lbs), layout.vip, layout.haproxy_monitor_urls),
         etcdctl_on_node=on_the_node(access),  # the namespace shares this machine's files, not its ETCDCTL_*
         etcd=embedded.etcdctl(layout),
         etcd_endpoint_of={n: layout.etcd_client_url(n) for n in layout.nodes},
@@ -410,6 +417,8 @@ def _kind(
         Path(f"{KUBEADM_ETCD_PKI}/healthcheck-client.key"),
     )
     local_certs = _copy_certs(access, cps, node_certs, base["context"]) if etcdctl_local else None
+    lb = f"{base['context'].removeprefix('kind-')}-external-load-balancer"
+    lb_address = access.container_address(lb)
     if etcdctl_local and local_certs:
         etcd = Etcdctl(etcdctl_local, tuple(endpoints.values()), *local_certs)
     else:
@@ -424,7 +433,11 @@ def _kind(
         etcd_endpoint_of=endpoints,
         apiserver_of={n: f"https://{ips[n]}:6443" for n in cps},
         address_of={n: ips[n] for n in cps},
-        lb_addresses=_kind_load_balancer(access, base["context"]),
+        # kind's load balancer (one container, none in front of a single control plane): cut by a partition too,
+        # or an isolated node's API server stays in rotation through it; stopped by the lb-lost drill (a stopped
+        # one has no address, and is still the one `kubedrill recover` starts)
+        lb_addresses=[lb_address] if lb_address else [],
+        load_balancers=kind_load_balancer(access, lb) if lb_address or kind_cli.container_exists(lb) else None,
         prometheus_url=prometheus_url,
         etcd_data=EtcdData(
             data_dir_of=dict.fromkeys(cps, "/var/lib/etcd"),  # kubeadm's hostPath
@@ -457,14 +470,6 @@ def _copy_certs(
             continue
         return (directory / certs[0].name, directory / certs[1].name, directory / certs[2].name)
     return None
-
-
-def _kind_load_balancer(access: DockerExecAccess, context: str) -> list[str]:
-    """The address of kind's load balancer container (``<cluster>-external-load-balancer``) on kind's network,
-    which a partition cuts too: otherwise an isolated node's API server stays in rotation through it."""
-    container = f"{context.removeprefix('kind-')}-external-load-balancer"
-    address = access.container_address(container)
-    return [address] if address else []
 
 
 def pinned_known_hosts(inv: Inventory) -> Path:

@@ -25,10 +25,12 @@ CONFIRM_TIMEOUT_S = 30.0  # a kubelet stops a static pod whose manifest moved in
 RESTART_GRACE_S = 30.0  # how long past its SLO a killed component is still waited for, to measure a slow restart
 
 
-def runtime_of(cluster: Cluster) -> ComponentRuntime:
-    if cluster.runtime is None:
+def runtime_of(cluster: Cluster, component: str | None = None) -> ComponentRuntime:
+    """What kills, stops and starts ``component`` (the cluster's runtime; kind's load balancer has its own)."""
+    runtime = cluster.runtime if component is None else cluster.runtime_for(component)
+    if runtime is None:
         raise PreconditionFailed(cluster.missing or f"backend {cluster.backend} cannot reach components")
-    return cluster.runtime
+    return runtime
 
 
 class KillComponent(Fault):
@@ -56,7 +58,7 @@ class KillComponent(Fault):
         return frozenset({(self.component, self.node)})
 
     def plan(self) -> Plan:
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         inst = rt.instance(self.component, self.node)
         if inst is None:
             raise PreconditionFailed(f"{self.component} is not running on {self.node}: nothing to kill")
@@ -69,13 +71,13 @@ class KillComponent(Fault):
         )
 
     def inject(self) -> str:
-        killed = runtime_of(self.cluster).kill(self.component, self.node)
+        killed = runtime_of(self.cluster, self.component).kill(self.component, self.node)
         self.killed_id = killed.id
         return f"SIGKILL {self.component} on {self.node} ({killed.id})"
 
     def confirm(self) -> str:
         """The killed instance is gone (no instance, or one with another id)."""
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         seen = wait_until(
             f"{self.component} {self.killed_id} on {self.node} gone",
             lambda: rt.instance(self.component, self.node),
@@ -88,7 +90,7 @@ class KillComponent(Fault):
 
     def await_restart(self, timeout_s: float) -> Instance:
         """The proof of a real kill: the same component runs again under a different id."""
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
 
         def running() -> Instance:
             inst = rt.instance(self.component, self.node)
@@ -110,7 +112,7 @@ class KillComponent(Fault):
         # guards against a runtime that left it stopped.
         if self.killed_id is None:
             return "nothing to revert (never injected)"
-        runtime_of(self.cluster).start(self.component, self.node)
+        runtime_of(self.cluster, self.component).start(self.component, self.node)
         return f"{self.component} on {self.node} left to its manager (start is a no-op when running)"
 
 
@@ -141,7 +143,7 @@ class StopComponent(Fault):
         return frozenset({(self.component, self.node)})
 
     def plan(self) -> Plan:
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         stop, start = ("hold", "release") if self.hold else ("stop", "start")
         return Plan(
             fault=self.fault_type,
@@ -151,13 +153,13 @@ class StopComponent(Fault):
         )
 
     def inject(self) -> str:
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         before = rt.instance(self.component, self.node)
         (rt.hold if self.hold else rt.stop)(self.component, self.node)
         return f"stopped {self.component} on {self.node}" + (f" (was {before.id})" if before else "")
 
     def confirm(self) -> str:
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         if self.hold:
             wait_until(
                 f"{self.component} on {self.node} held",
@@ -178,7 +180,7 @@ class StopComponent(Fault):
         return f"{self.component} on {self.node} is not running"
 
     def revert(self) -> str:
-        rt = runtime_of(self.cluster)
+        rt = runtime_of(self.cluster, self.component)
         (rt.release if self.hold else rt.start)(self.component, self.node)
         return f"{self.component} on {self.node} started again"
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubedrill import slo
-from kubedrill.backends.access import HOST
 from kubedrill.backends.cluster import Cluster
-from kubedrill.backends.loadbalancers import HAPROXY, EmbeddedLoadBalancers
+from kubedrill.backends.loadbalancers import HAPROXY, LoadBalancers
 from kubedrill.drill import DrillRun
 from kubedrill.errors import PreconditionFailed, RecoveryTimeout
 from kubedrill.faults import steps
@@ -27,15 +26,15 @@ from kubedrill.waiting import wait_until
 HAPROXY_BACK_MAX_S = 30.0  # started → answering as a new process (HAProxy reads one small config)
 
 
-def load_balancers_of(cluster: Cluster) -> EmbeddedLoadBalancers:
+def load_balancers_of(cluster: Cluster) -> LoadBalancers:
     if cluster.load_balancers is None:
         raise PreconditionFailed(f"backend {cluster.backend}: kubedrill cannot stop this cluster's load balancer")
     return cluster.load_balancers
 
 
-def _serving(lbs: EmbeddedLoadBalancers) -> str:
+def _serving(lbs: LoadBalancers) -> str:
     if not lbs.lbs:
-        return HOST
+        return lbs.single
     holders = lbs.holders()  # read once: serving() would read them again to say the same
     if len(holders) != 1:
         raise PreconditionFailed(
@@ -59,7 +58,7 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
             )
     except PreconditionFailed as e:
         raise run.refuse(e) from None
-    rt = runtime_of(run.cluster)
+    rt = runtime_of(run.cluster, HAPROXY)
     was = rt.instance(HAPROXY, lost)
     fault = StopComponent(run.cluster, HAPROXY, lost)
     limit = run.profile.load_balancer.failover_max_s
@@ -91,8 +90,8 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
             limit,
             hint=(
                 f"{lost} is the only HAProxy in front of the API servers: a single point of failure (seed 002 puts "
-                "a keepalived VIP in front of two; kubedrill up --load-balancers 2)"
-                if lost == HOST
+                f"a keepalived VIP in front of two; {lbs.vip_shape})"
+                if not lbs.lbs
                 else "keepalived's log on both load balancers (VRRP state changes, the haproxy_serves check)"
             ),
             impact=Impact.USERS,
@@ -120,7 +119,7 @@ def lose_load_balancer(run: DrillRun, hold_s: float = 10.0) -> dict[str, Any]:
                     f"instance {seen[0].id if seen[0] else 'none'}, " + ("answers" if seen[1] else "no answer")
                 ),
             ),
-            hint=f"the supervisor's log for haproxy on {lost}",
+            hint=f"docker logs {lost}" if rt.name == "container" else f"the {rt.name}'s log for haproxy on {lost}",
         )
     steps.settle(run)
     if lbs.vip is not None:  # after HAProxy came back and the window settled: one holder, not two or none

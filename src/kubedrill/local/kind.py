@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from kubedrill import paths
-from kubedrill.backends import kind_cli, shell
+from kubedrill.backends import kind_cli, loadbalancers, shell
 from kubedrill.backends.prom import Prometheus, Target
 from kubedrill.errors import BackendError, ConfigError, LocalClusterError, RecoveryTimeout
 from kubedrill.local import build, configs, engine, health, nodeimage, podnet
@@ -57,7 +57,7 @@ READY_TIMEOUT_S = 300  # every node Ready (with kubedrill's pod network, once wi
 NODE_IMAGE_ENV = "KUBEDRILL_KIND_NODE_IMAGE"
 # kind's server lines: "server <node> <node>:6443 check check-ssl verify none resolvers docker resolve-prefer ipv4"
 SERVER_LINE = re.compile(r"^\s*server (\S+) (\S+) check check-ssl verify none(.*)$", re.MULTILINE)
-LB_STATS_PORT = 8404
+LB_STATS_PORT = loadbalancers.KIND_STATS_PORT
 TUNED_MARK = "# kubedrill: API servers checked as in the embedded cluster's HAProxy"
 ROLLOUT_TIMEOUT_S = 600  # the first pull of Prometheus' and kube-state-metrics' images
 TARGETS_TIMEOUT_S = 180.0
