@@ -140,8 +140,10 @@ def assert_one_kubelet_restarted(before: dict[str, str], output: str) -> None:
     assert {w: p for w, p in after.items() if w != node} == {w: p for w, p in before.items() if w != node}
 
 
-def drill_run(env: dict[str, str], alluredir: Path, *drills: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-s", "-rs",
+def drill_run(
+    env: dict[str, str], alluredir: Path, *drills: str, options: tuple[str, ...] = ()
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    argv = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-v", "-s", "-rs", *options,
             "--alluredir", str(alluredir), "-k", " or ".join(f"({d})" for d in drills)]  # fmt: skip
     proc = run(argv, env, timeout=1800)
     last = proc.stdout.splitlines()[-1] if proc.stdout else ""
@@ -179,6 +181,18 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
         assert run([kubectl, *ctx, "apply", "-f", str(manifest)], kind_env, 120).returncode == 0
         rollout = ["rollout", "status", f"daemonset/{engine_name}", "--timeout=180s"]
         assert run([kubectl, *ctx, "-n", "kube-system", *rollout], kind_env, 240).returncode == 0
+
+
+def test_on_call_is_paged_when_etcd_loses_quorum_on_kind(kind_env: dict[str, str], tmp_path: Path) -> None:
+    """The detection drill on kubeadm's static pods: two etcd members held (SIGSTOP: the kubelet leaves them be)
+    until the Prometheus inside the cluster fires seed 000's EtcdClusterDown and etcdNoLeader, then released.
+    About 65 s without quorum: under the 80 s (8 x 10 s) after which kubeadm's liveness probes restart the API
+    servers; here none restarted and they answered /readyz 1.5-2.6 s after quorum returned (2 runs)."""
+    drill = "test_on_call_is_paged_when_etcd_loses_quorum"
+    proc, counts = drill_run(kind_env, tmp_path / "allure", drill, options=("--allow-quorum-loss",))
+    assert counts == {"passed": 1}, proc.stdout[-5000:]
+    for figure in ("alert EtcdClusterDown fires", "alert etcdNoLeader fires", "answers /readyz again"):
+        print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
 
 
 LB = f"{kind.CLUSTER_NAME}-external-load-balancer"
@@ -258,8 +272,8 @@ def test_kubedrill_recover_starts_kinds_load_balancer_after_the_runner_was_kille
 
 
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
-# Not the detection drill: ~70 s of quorum loss nears kubeadm's kube-apiserver liveness limit (etcd is in /livez,
-# 8 x 10 s), so on kubeadm it is to be measured before it is gated on (the binary install runs it).
+# Not the detection drill: it ran on these same static pods above, through kind's node containers, and its ~65 s of
+# quorum loss would add more than a minute to prove nothing the ssh transport does not already prove.
 SSH_DRILLS = "(etcd or control_plane or dr) and not detection"
 SSH_DRILL_COUNT = 11  # 4 etcd (quorum loss included), 6 control plane, the restore; none skipped
 
