@@ -352,8 +352,9 @@ class ContainerRuntime(HoldIsStop):
 
     The process ending ends the container, so stopping the component is stopping the container: ``docker stop
     --time 0`` (the stop signal and SIGKILL with no grace between them, as the drill's "HAProxy dies"; a stop the
-    engine was asked for is never undone by the container's restart policy), and ``docker start`` brings it back as a new process. Its instance id is the
-    main process's PID on this machine (``docker inspect``): the proof it stopped and came back.
+    engine was asked for is never undone by the container's restart policy), and ``docker start`` brings it back
+    as a new process. Its instance id is the main process's PID on this machine (``docker inspect``): the proof it
+    stopped and came back.
     A kill alone is refused: what restarts it would be the container's restart policy, not a manager the drills
     know, and no drill kills a load balancer without holding it down."""
 
