@@ -183,94 +183,6 @@ def test_the_network_policy_drill_fails_once_no_engine_enforces_policies(
         assert run([kubectl, *ctx, "-n", "kube-system", *rollout], kind_env, 240).returncode == 0
 
 
-def test_on_call_is_paged_when_etcd_loses_quorum_on_kind(kind_env: dict[str, str], tmp_path: Path) -> None:
-    """The detection drill on kubeadm's static pods: two etcd members held (SIGSTOP: the kubelet leaves them be)
-    until the Prometheus inside the cluster fires seed 000's EtcdClusterDown and etcdNoLeader, then released.
-    About 65 s without quorum: under the 80 s (8 x 10 s) after which kubeadm's liveness probes restart the API
-    servers; here none restarted and they answered /readyz 1.5-2.6 s after quorum returned (2 runs)."""
-    drill = "test_on_call_is_paged_when_etcd_loses_quorum"
-    proc, counts = drill_run(kind_env, tmp_path / "allure", drill, options=("--allow-quorum-loss",))
-    assert counts == {"passed": 1}, proc.stdout[-5000:]
-    for figure in ("alert EtcdClusterDown fires", "alert etcdNoLeader fires", "answers /readyz again"):
-        print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
-
-
-LB = f"{kind.CLUSTER_NAME}-external-load-balancer"
-
-
-def lb_pid() -> str:
-    """The host PID of kind's load balancer container's main process (HAProxy), "0" while it is stopped."""
-    argv = ["docker", "inspect", "--format", "{{.State.Pid}}", LB]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
-
-
-def chaos_run(env: dict[str, str], tmp_path: Path, scenario: str) -> subprocess.Popen[str]:
-    """Plain `chaos run` of one scenario, as an operator runs it (no pytest), journal in ``tmp_path``."""
-    argv = [str(Path(sys.executable).parent / "chaos"), "--no-log-file", "run", "--rollback-strategy=always",
-            "--journal-path", str(tmp_path / "journal.json"), str(ROOT / "scenarios" / scenario)]  # fmt: skip
-    out = (tmp_path / "chaos.out").open("w")
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
-
-
-def test_losing_kinds_one_load_balancer_is_a_total_outage_and_chaos_run_says_so(
-    kind_env: dict[str, str], tmp_path: Path
-) -> None:
-    """lb-lost's known-bad twin on kind, run by plain `chaos run`: kind puts one HAProxy container in front of the
-    API servers (seed 004's shape). Stopped for 10 s (``docker stop``: HAProxy is the container's main process),
-    nothing takes over, the API is gone the whole time, and the scenario deviates naming expected vs observed;
-    HAProxy comes back as a new process and nothing is left to roll back."""
-    before = lb_pid()
-    ledger = tmp_path / "ledger.jsonl"
-    proc = chaos_run({**kind_env, "KUBEDRILL_LEDGER": str(ledger)}, tmp_path, "lb-lost.yaml")
-    assert proc.wait(timeout=600) != 0, (tmp_path / "chaos.out").read_text()[-5000:]
-    journal = json.loads((tmp_path / "journal.json").read_text())
-    assert journal["deviated"] is True
-    (judged,) = [r for r in journal["run"] if r["activity"]["name"] == "judge-the-window"]
-    checks = "\n".join(judged["output"]["checks"])
-    lost = rf"\[FAIL\] the API address served by another load balancer after HAProxy on {LB} stopped: " + (
-        r"expected ≤ 3 s, observed never"
-    )
-    assert re.search(lost, checks), checks
-    outage = re.search(r"\[FAIL\] longest API write outage: expected ≤ 3\.00 s, observed ([0-9.]+) s", checks)
-    assert outage, checks
-    assert float(outage[1]) >= 9.0, checks  # the whole 10 s hold, minus the prober's 100 ms grain
-    assert re.search(rf"\[ok  \] HAProxy on {LB} serving again under a new PID", checks), checks
-    print(outage[0])
-    assert lb_pid() not in ("", "0", before)  # stopped for real, and started again
-    assert RollbackLedger(ledger).pending() == []
-
-
-def test_kubedrill_recover_starts_kinds_load_balancer_after_the_runner_was_killed(
-    kind_env: dict[str, str], tmp_path: Path
-) -> None:
-    """The runner killed (SIGKILL: no rollback runs) while kind's load balancer is stopped: the ledger recorded
-    the fault before it was injected, and `kubedrill recover` starts the container again from it, with no
-    address on kind's network to find it by and no API to ask."""
-    before = lb_pid()
-    ledger = tmp_path / "ledger.jsonl"
-    env = {**kind_env, "KUBEDRILL_LEDGER": str(ledger)}
-    proc = chaos_run(env, tmp_path, "lb-lost.yaml")
-    try:
-        stopped = time.monotonic() + 300
-        while lb_pid() != "0":
-            assert proc.poll() is None, (tmp_path / "chaos.out").read_text()[-5000:]
-            assert time.monotonic() < stopped, "kind's load balancer never stopped"
-            time.sleep(0.1)
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-    assert [e.fault_type for e in RollbackLedger(ledger).pending()] == ["component.stop"]
-    assert lb_pid() == "0"  # still down: nothing but recover starts it now
-    recover = run([sys.executable, "-m", "kubedrill.cli", "recover"], env, timeout=300)
-    assert recover.returncode == 0, recover.stdout[-3000:] + recover.stderr[-3000:]
-    print(recover.stdout.strip().splitlines()[-1])
-    assert lb_pid() not in ("", "0", before)
-    assert RollbackLedger(ledger).pending() == []
-    kubectl = kind.kubectl_binary(print)
-    ready = [kubectl, "--context", kind.CONTEXT, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=120s"]
-    assert run(ready, kind_env, 180).returncode == 0  # the API through it again, and every node still Ready
-
-
 # The kubeadm drills an operator runs on a game day (issue 16): etcd, the control plane, the restore.
 # Not the detection drill: it ran on these same static pods above, through kind's node containers, and its ~65 s of
 # quorum loss would add more than a minute to prove nothing the ssh transport does not already prove.
@@ -358,3 +270,93 @@ def test_a_worker_listed_in_the_inventory_is_lost_over_ssh_until_on_call_is_page
     figures = ("alert KubernetesNodeNotReady fires", "NotReady in the API", "Ready pods off", "Ready again after")
     for figure in figures:
         print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
+
+
+# Last, after the drills above and those over ssh have run on the cluster as it was before these were added: the
+# paged quorum loss and the lost load balancer each shake the whole control plane.
+def test_on_call_is_paged_when_etcd_loses_quorum_on_kind(kind_env: dict[str, str], tmp_path: Path) -> None:
+    """The detection drill on kubeadm's static pods: two etcd members held (SIGSTOP: the kubelet leaves them be)
+    until the Prometheus inside the cluster fires seed 000's EtcdClusterDown and etcdNoLeader, then released.
+    About 65 s without quorum: under the 80 s (8 x 10 s) after which kubeadm's liveness probes restart the API
+    servers; here none restarted and they answered /readyz 1.5-2.6 s after quorum returned (2 runs)."""
+    drill = "test_on_call_is_paged_when_etcd_loses_quorum"
+    proc, counts = drill_run(kind_env, tmp_path / "allure", drill, options=("--allow-quorum-loss",))
+    assert counts == {"passed": 1}, proc.stdout[-5000:]
+    for figure in ("alert EtcdClusterDown fires", "alert etcdNoLeader fires", "answers /readyz again"):
+        print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
+
+
+LB = f"{kind.CLUSTER_NAME}-external-load-balancer"
+
+
+def lb_pid() -> str:
+    """The host PID of kind's load balancer container's main process (HAProxy), "0" while it is stopped."""
+    argv = ["docker", "inspect", "--format", "{{.State.Pid}}", LB]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
+def chaos_run(env: dict[str, str], tmp_path: Path, scenario: str) -> subprocess.Popen[str]:
+    """Plain `chaos run` of one scenario, as an operator runs it (no pytest), journal in ``tmp_path``."""
+    argv = [str(Path(sys.executable).parent / "chaos"), "--no-log-file", "run", "--rollback-strategy=always",
+            "--journal-path", str(tmp_path / "journal.json"), str(ROOT / "scenarios" / scenario)]  # fmt: skip
+    out = (tmp_path / "chaos.out").open("w")
+    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+
+
+def test_losing_kinds_one_load_balancer_is_a_total_outage_and_chaos_run_says_so(
+    kind_env: dict[str, str], tmp_path: Path
+) -> None:
+    """lb-lost's known-bad twin on kind, run by plain `chaos run`: kind puts one HAProxy container in front of the
+    API servers (seed 004's shape). Stopped for 10 s (``docker stop``: HAProxy is the container's main process),
+    nothing takes over, the API is gone the whole time, and the scenario deviates naming expected vs observed;
+    HAProxy comes back as a new process and nothing is left to roll back."""
+    before = lb_pid()
+    ledger = tmp_path / "ledger.jsonl"
+    proc = chaos_run({**kind_env, "KUBEDRILL_LEDGER": str(ledger)}, tmp_path, "lb-lost.yaml")
+    assert proc.wait(timeout=600) != 0, (tmp_path / "chaos.out").read_text()[-5000:]
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["deviated"] is True
+    (judged,) = [r for r in journal["run"] if r["activity"]["name"] == "judge-the-window"]
+    checks = "\n".join(judged["output"]["checks"])
+    lost = rf"\[FAIL\] the API address served by another load balancer after HAProxy on {LB} stopped: " + (
+        r"expected ≤ 3 s, observed never"
+    )
+    assert re.search(lost, checks), checks
+    outage = re.search(r"\[FAIL\] longest API write outage: expected ≤ 3\.00 s, observed ([0-9.]+) s", checks)
+    assert outage, checks
+    assert float(outage[1]) >= 9.0, checks  # the whole 10 s hold, minus the prober's 100 ms grain
+    assert re.search(rf"\[ok  \] HAProxy on {LB} serving again under a new PID", checks), checks
+    print(outage[0])
+    assert lb_pid() not in ("", "0", before)  # stopped for real, and started again
+    assert RollbackLedger(ledger).pending() == []
+
+
+def test_kubedrill_recover_starts_kinds_load_balancer_after_the_runner_was_killed(
+    kind_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The runner killed (SIGKILL: no rollback runs) while kind's load balancer is stopped: the ledger recorded
+    the fault before it was injected, and `kubedrill recover` starts the container again from it, with no
+    address on kind's network to find it by and no API to ask."""
+    before = lb_pid()
+    ledger = tmp_path / "ledger.jsonl"
+    env = {**kind_env, "KUBEDRILL_LEDGER": str(ledger)}
+    proc = chaos_run(env, tmp_path, "lb-lost.yaml")
+    try:
+        stopped = time.monotonic() + 300
+        while lb_pid() != "0":
+            assert proc.poll() is None, (tmp_path / "chaos.out").read_text()[-5000:]
+            assert time.monotonic() < stopped, "kind's load balancer never stopped"
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert [e.fault_type for e in RollbackLedger(ledger).pending()] == ["component.stop"]
+    assert lb_pid() == "0"  # still down: nothing but recover starts it now
+    recover = run([sys.executable, "-m", "kubedrill.cli", "recover"], env, timeout=300)
+    assert recover.returncode == 0, recover.stdout[-3000:] + recover.stderr[-3000:]
+    print(recover.stdout.strip().splitlines()[-1])
+    assert lb_pid() not in ("", "0", before)
+    assert RollbackLedger(ledger).pending() == []
+    kubectl = kind.kubectl_binary(print)
+    ready = [kubectl, "--context", kind.CONTEXT, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=120s"]
+    assert run(ready, kind_env, 180).returncode == 0  # the API through it again, and every node still Ready
