@@ -60,3 +60,18 @@ def test_a_single_haproxy_serves_from_where_it_runs_and_nothing_takes_over() -> 
     assert host.nodes == [HOST]
     assert host.serving() == HOST
     assert host.describe() == "a single HAProxy on the host (seed 004): nothing takes over when it stops"
+
+
+def test_kinds_haproxy_is_checked_at_the_containers_address_of_the_moment(tmp_path: Path) -> None:
+    """A stopped container has no address and a started one gets one again from the engine: read on each look."""
+    docker = tmp_path / "docker"
+    docker.write_text('#!/bin/sh\ncat "$(dirname "$0")/address"\n')
+    docker.chmod(0o755)
+    lbs = kind_load_balancer(DockerExecAccess(docker=str(docker)), LB)
+    (tmp_path / "address").write_text("172.18.0.9 \n")
+    assert lbs.monitor_url(LB) == "http://172.18.0.9:8404/stats"
+    (tmp_path / "address").write_text(" \n")  # stopped: docker inspect prints an empty address
+    assert lbs.monitor_url(LB) is None
+    assert lbs.haproxy_serves(LB) is False
+    (tmp_path / "address").write_text("172.18.0.12 \n")
+    assert lbs.monitor_url(LB) == "http://172.18.0.12:8404/stats"

@@ -9,7 +9,7 @@ address now, where each one's HAProxy runs, and which component runtime stops an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kubedrill.backends import http
 from kubedrill.backends.access import HOST, DockerExecAccess, NodeAccess
@@ -73,11 +73,11 @@ class ContainerLoadBalancer(LoadBalancers):
     machine. Its address on kind's network is read on each look, not remembered: a container that was stopped
     gets its address again from the engine when it starts."""
 
-    engine: DockerExecAccess = field(default_factory=DockerExecAccess)
+    access: DockerExecAccess  # the containers', through this machine's Docker engine
     stats_port: int = KIND_STATS_PORT
 
     def monitor_url(self, lb: str) -> str | None:
-        address = self.engine.container_address(lb)
+        address = self.access.container_address(lb)
         return f"http://{address}:{self.stats_port}/stats" if address else None
 
 
@@ -89,7 +89,6 @@ def kind_load_balancer(access: DockerExecAccess, container: str) -> ContainerLoa
         monitor_urls={},
         single=container,
         runtime=ContainerRuntime(access),
-        engine=access,
         vip_shape="kubedrill's kind cluster has one load balancer container; the embedded cluster's "
         + EMBEDDED_VIP_SHAPE,
     )
