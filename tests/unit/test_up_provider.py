@@ -128,3 +128,11 @@ def test_a_load_balancer_config_kubedrill_does_not_recognise_is_refused() -> Non
         kind.tune_load_balancer(KIND_HAPROXY.replace("/healthz", "/livez"))
     with pytest.raises(LocalClusterError, match="does not end with its checked servers"):
         kind.tune_load_balancer(KIND_HAPROXY + "\nfrontend stats\n  bind *:8404\n")
+
+
+def test_the_pod_network_waits_for_every_node_the_config_asks_for() -> None:
+    """`kubedrill up` wires CNI on the nodes the config names (3 control planes, 3 workers), not on those that
+    happened to be registered first."""
+    config = (Path(__file__).resolve().parents[2] / "ci" / "kind-config.yaml").read_text()
+    assert kind.node_count(config) == 6
+    assert kind.node_count("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n") == 1  # kind's default

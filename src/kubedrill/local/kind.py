@@ -109,6 +109,12 @@ def configured_image(config_text: str) -> str:
     return images.pop()
 
 
+def node_count(config_text: str) -> int:
+    """How many nodes the kind config asks for (pure): what the cluster has once every node has joined. A config
+    that lists none gets kind's default, one control plane."""
+    return len(yaml.safe_load(config_text).get("nodes", [])) or 1
+
+
 def render_config(config_text: str, image: str, *, own_cni: bool) -> str:
     """ci/kind-config.yaml with ``image`` on every node, and kind's CNI off where kubedrill wires its own (pure)."""
     config = yaml.safe_load(config_text)
@@ -207,7 +213,7 @@ def up(
 
     kubectl = kubectl_binary(progress)
     if not kind_cli.kubectl_ok(kubectl, CONTEXT, "-n", "kube-system", "get", "daemonset", "kindnet"):
-        wire_pod_network(kubectl, progress)
+        wire_pod_network(kubectl, progress, node_count(config_text))
     kind_cli.kubectl(kubectl, CONTEXT, "wait", "--for=condition=Ready", "node", "--all",
                      f"--timeout={READY_TIMEOUT_S}s", timeout_s=READY_TIMEOUT_S + 30)  # fmt: skip
     progress("every node is Ready")
@@ -236,16 +242,18 @@ def up(
     }
 
 
-def wire_pod_network(kubectl: str, progress: Progress) -> None:
+def wire_pod_network(kubectl: str, progress: Progress, expected: int) -> None:
     """kindnetd's work, where it cannot run: CNI configuration, routes and masquerading on every node
-    (``local/podnet.py``), then the NetworkPolicy engine this kernel can run (ci/cni/, ``policy_engine``)."""
+    (``local/podnet.py``), then the NetworkPolicy engine this kernel can run (ci/cni/, ``policy_engine``).
+    Every node of the config (``expected``), not those registered so far: a worker whose Node object came a moment
+    after the others' once got no CNI configuration and stayed NotReady (a CI run's `kubedrill up` timed out)."""
     nodes = wait_until(
-        "a podCIDR on every node (the controller-manager assigns them)",
+        f"all {expected} nodes registered, each with a podCIDR (the controller-manager assigns them)",
         lambda: _nodes(kubectl),
-        lambda found: found is not None,
+        lambda found: found is not None and len(found) >= expected,
         timeout_s=READY_TIMEOUT_S,
         interval_s=1.0,
-        describe=lambda found: "not yet" if found is None else f"{len(found)} nodes",
+        describe=lambda found: "not yet" if found is None else f"{len(found)} of {expected} nodes",
     )
     assert nodes is not None
     for node in nodes:
