@@ -97,7 +97,7 @@ def test_every_node_is_ready_with_pod_network_dns_and_prometheus_targets_up(kind
     kind.wait_targets_up(kind.PROMETHEUS_URL, timeout_s=60)
     # kind's load balancer fails open: every API server also an unchecked backup, with an address (HAProxy's
     # resolver kept them all in maintenance until it was told twins may share one).
-    address = DockerExecAccess().container_address(f"{kind.CLUSTER_NAME}-external-load-balancer")
+    address = DockerExecAccess().container_address(kind.LOAD_BALANCER)
     assert address is not None, "kind's load balancer container"
     backups = fail_open_backups(f"http://{address}:{kind.LB_STATS_PORT}/stats")
     assert len(backups) == 3, backups
@@ -211,7 +211,7 @@ def kubeadm_inventory(kind_env: dict[str, str], tmp_path: Path) -> Iterator[Path
     inventory = hosts.from_example(
         example,
         {node: address_of(node) for node in CONTROL_PLANES},
-        address_of("kubedrill-external-load-balancer"),
+        address_of(kind.LOAD_BALANCER),
         str(tmp_path / "id"),
         host_keys[CONTROL_PLANES[0]],
         str(tmp_path / "known_hosts"),
@@ -286,7 +286,7 @@ def test_on_call_is_paged_when_etcd_loses_quorum_on_kind(kind_env: dict[str, str
         print(next(line for line in proc.stdout.splitlines() if figure in line and "[ok  ]" in line))
 
 
-LB = f"{kind.CLUSTER_NAME}-external-load-balancer"
+LB = kind.LOAD_BALANCER
 
 
 def lb_pid() -> str:
@@ -299,8 +299,8 @@ def chaos_run(env: dict[str, str], tmp_path: Path, scenario: str) -> subprocess.
     """Plain `chaos run` of one scenario, as an operator runs it (no pytest), journal in ``tmp_path``."""
     argv = [str(Path(sys.executable).parent / "chaos"), "--no-log-file", "run", "--rollback-strategy=always",
             "--journal-path", str(tmp_path / "journal.json"), str(ROOT / "scenarios" / scenario)]  # fmt: skip
-    out = (tmp_path / "chaos.out").open("w")
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    with (tmp_path / "chaos.out").open("w") as out:  # the child writes to its own copy of the descriptor
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
 
 
 def test_losing_kinds_one_load_balancer_is_a_total_outage_and_chaos_run_says_so(

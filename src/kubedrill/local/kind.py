@@ -45,6 +45,7 @@ from kubedrill.waiting import wait_until
 Progress = Callable[[str], None]
 
 CLUSTER_NAME = "kubedrill"
+LOAD_BALANCER = f"{CLUSTER_NAME}-external-load-balancer"  # kind's HAProxy container, in front of the API servers
 CONTEXT = f"kind-{CLUSTER_NAME}"
 PROMETHEUS_URL = "http://127.0.0.1:19090"  # kind-config.yaml maps NodePort 30090 to this host port
 PROMETHEUS_HOST_PORT = 19090  # not 9090: the embedded cluster's Prometheus, which may run alongside
@@ -326,7 +327,7 @@ def _nodes(kubectl: str) -> list[podnet.Node] | None:
 
 
 def tune_kinds_load_balancer(progress: Progress) -> None:
-    container = f"{CLUSTER_NAME}-external-load-balancer"
+    container = LOAD_BALANCER
     path = "/usr/local/etc/haproxy/haproxy.cfg"
     if not kind_cli.container_exists(container):
         return  # one control plane: no load balancer
