@@ -13,8 +13,9 @@ from kubedrill.backends.cluster import UPLOAD_DIR, Cluster, EtcdData, HostTool, 
 from kubedrill.backends.etcd import Etcdctl
 from kubedrill.backends.inventory import parse_inventory
 from kubedrill.backends.runtimes import SystemdRuntime
+from kubedrill.backends.shell import Result
 from kubedrill.config import read_yaml
-from kubedrill.errors import ConfigError, LocalClusterError, PreconditionFailed
+from kubedrill.errors import BackendError, ConfigError, LocalClusterError, PreconditionFailed
 from kubedrill.faults.restore import RestoreMember, check_uploaded_etcdutl, minor
 from kubedrill.local import hosts
 from tests.fakes import Answer, RecordingAccess
@@ -227,3 +228,20 @@ def test_etcd_conf_names_members_as_seed_003_does() -> None:
     ) in conf
     assert 'ETCD_LISTEN_CLIENT_URLS="https://10.0.0.12:2379,https://127.0.0.1:2379"' in conf
     assert 'ETCD_DATA_DIR="/var/lib/etcd/default.etcd"' in conf
+
+
+def test_etcdctl_printing_null_when_no_endpoint_answers_is_no_member_not_a_crash() -> None:
+    """etcdctl 3.6.16 against endpoints that all fail prints `null` on stdout and exits 1 (seen here): a restore's
+    wait for a leader, polling members that are still starting, must take that as "not yet"."""
+
+    def none_answer(argv: list[str], timeout_s: float) -> Result:
+        return Result(
+            tuple(argv),
+            1,
+            "null\n",
+            "Failed to get the status of endpoint https://10.0.0.1:2379 (context deadline exceeded)\n",
+        )
+
+    etcd = Etcdctl("etcdctl", ("https://10.0.0.1:2379",), Path("ca"), Path("c"), Path("k"), runner=none_answer)
+    with pytest.raises(BackendError, match="no endpoint answered: Failed to get the status of endpoint"):
+        etcd.endpoint_status()

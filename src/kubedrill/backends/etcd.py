@@ -122,6 +122,10 @@ class Etcdctl:
             rows = json.loads(result.stdout)
         except ValueError as e:
             raise BackendError(f"etcdctl endpoint status printed no JSON: {result.stdout[:300]!r}") from e
+        if rows is None:  # etcdctl 3.6 prints `null` (and exits 1) when no endpoint answered
+            if result.ok:
+                return []
+            raise BackendError(f"etcdctl endpoint status: no endpoint answered: {result.stderr.strip()[-500:]}")
         return [MemberStatus.from_status(row["Endpoint"], row["Status"]) for row in rows]
 
     def member_list(self) -> list[Member]:
