@@ -35,7 +35,7 @@ from kubedrill.model import Check, Impact, PhaseRecord, Sample, Verdict, Window
 from kubedrill.probes import etcd as etcd_probe
 from kubedrill.probes import prometheus as promchecks
 from kubedrill.probes.api import ApiProber, ProberSettings
-from kubedrill.probes.control_plane import ControlPlaneWatcher, WatchSettings
+from kubedrill.probes.control_plane import ON_NODE, ControlPlaneWatcher, WatchSettings
 from kubedrill.probes.workload import Canary
 from kubedrill.report import allure_report, drill_report, score
 from kubedrill.report.summary import DrillRow
@@ -206,8 +206,10 @@ class DrillRun:
         cluster = self.cluster
         read_etcd: Callable[[], tuple[str | None, int | None]] | None = None
         if cluster.etcd is not None:
-            http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl, at the rate it manages
+            http = self._watch_etcd = cluster.etcd_status_http()  # None: etcdctl on a node, paced (ON_NODE)
             read_etcd = functools.partial(etcd_probe.leader_now, cluster, http)
+            if http is None and settings is None:
+                settings = ON_NODE
 
         kube = cluster.kube(timeout_s=2.0)  # used by the watcher's Lease thread only; closed in stop_watcher
 

@@ -3,6 +3,7 @@ those nodes, and kubedrill reaching nodes, components and etcd only through ssh.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kubedrill.backends.access import SHARED_CONNECTIONS
 from kubedrill.backends.cluster import detect
 from kubedrill.backends.embedded import Layout
 from kubedrill.errors import BackendError
@@ -49,9 +51,17 @@ def start_sshd(
 
 
 def stop_sshd(daemons: list[subprocess.Popen[bytes]], embedded: Layout) -> None:
+    """sshd goes, and with it every session it served (a listener's SIGTERM spares them): what a host that is
+    reinstalled or goes down does to kubedrill's shared connections."""
     for d in daemons:
         d.send_signal(signal.SIGTERM)
         d.wait(10)
+    for node in embedded.nodes:
+        pids = subprocess.run(["ip", "netns", "pids", embedded.netns(node)], capture_output=True, text=True).stdout
+        for pid in pids.split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().startswith("sshd"):  # sshd-session too
+                    os.kill(int(pid), signal.SIGKILL)
     for node in embedded.nodes:
         wait_until(f"sshd on {node} stopped", lambda n=node: not accepts(embedded.node_ip(n), 22), bool, timeout_s=10)
 
@@ -122,7 +132,7 @@ def accepts(host: str, port: int) -> bool:
         return False
 
 
-def test_ssh_reaches_each_node_its_components_and_etcd(embedded: Layout, ssh_inventory: Path) -> None:
+def test_ssh_reaches_each_node_its_components_and_etcd(embedded: Layout, ssh_inventory: Path, tmp_path: Path) -> None:
     c = detect(str(embedded.admin_kubeconfig), None, backend="ssh", inventory=str(ssh_inventory))
     assert c.backend == "ssh"
     assert c.access is not None
@@ -147,6 +157,9 @@ def test_ssh_reaches_each_node_its_components_and_etcd(embedded: Layout, ssh_inv
     )
     assert after is not None
     assert after.id != before.id
+    # Every command on cp-3 (its address, etcdctl, the kill, the polling for a new PID) went through one login.
+    logins = (tmp_path / "cp-3.log").read_text().count("Accepted publickey")
+    assert logins == 1, f"{logins} ssh logins to cp-3: commands did not share one connection"
 
 
 def test_the_tracer_drill_runs_over_ssh(embedded: Layout, ssh_inventory: Path, tmp_path: Path) -> None:
@@ -189,6 +202,7 @@ def ops_users() -> Iterator[tuple[str, str]]:
     sudoers.write_text(f"{users[0]} ALL=(ALL) NOPASSWD: ALL\n")
     sudoers.chmod(0o440)
     yield users
+    SHARED_CONNECTIONS.close()  # a user still logged in (a shared connection) cannot be deleted
     sudoers.unlink()
     for user in users:
         subprocess.run(["userdel", user], check=True)

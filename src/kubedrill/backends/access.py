@@ -14,7 +14,13 @@ needs a shell (several commands in one round trip, a timer that must outlive the
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
 import shlex
+import shutil
+import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +172,58 @@ def known_hosts_line(h: SshHost) -> str:
 
 
 SUDO = ("sudo", "-n", "--")  # -n: fail at once where sudo wants a password, never prompt
+# An idle shared connection closes itself this long after its last command, so a runner killed outright (no
+# exit handler) leaves no ssh process for longer than that.
+CONTROL_PERSIST_S = 30
+# A shared connection whose host stopped answering is given up after 3 × 5 s, and the next command connects
+# anew, rather than waiting on a dead TCP connection.
+SERVER_ALIVE = ("-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
+
+
+class _SharedConnections:
+    """One ssh connection per host, shared by every command this process runs there (OpenSSH's
+    ``ControlMaster``, as Ansible's ssh connection does it).
+
+    Without it each command is a new connection: a key exchange and an authentication on both ends, and on the
+    host a forked ``sshd``. A drill polls etcd's status over ssh several times a second while it waits for an
+    election, so on a busy or distant host the handshakes dominate what is measured and load the very host the
+    drill judges. The sockets live in a directory of this process's, mode 0700 (a socket is a logged-in
+    session: whoever can open it runs commands as the ssh user); at exit every connection is closed and the
+    directory removed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dir: str | None = None
+        self._owner = 0
+
+    def options(self, trust: str) -> list[str]:
+        """ssh's options for the shared connection to a host reached with ``trust`` (the identity and host-key
+        settings): a connection opened under other settings is never reused, so a host key is always checked
+        the way the command's own options say."""
+        with self._lock:
+            if self._dir is None or self._owner != os.getpid():  # a forked child shares nothing of the parent's
+                self._dir = tempfile.mkdtemp(prefix="kubedrill-ssh-")  # short: a socket path has ~100 bytes
+                self._owner = os.getpid()
+                atexit.register(self.close)
+            directory = Path(self._dir) / hashlib.sha256(trust.encode()).hexdigest()[:8]
+            directory.mkdir(mode=0o700, exist_ok=True)
+        # %C: a hash of the host, port and user, so each (user, host) has its own connection.
+        return ["-o", "ControlMaster=auto", "-o", f"ControlPath={directory}/%C",
+                "-o", f"ControlPersist={CONTROL_PERSIST_S}", *SERVER_ALIVE]  # fmt: skip
+
+    def close(self) -> None:
+        """Close every shared connection this process opened (``ssh -O exit``) and remove their directory."""
+        with self._lock:
+            directory, self._dir = self._dir, None
+        if directory is None or self._owner != os.getpid():
+            return
+        for socket in Path(directory).glob("*/*"):
+            # The socket's path is literal (no %-tokens), so the host named after it is only a placeholder.
+            shell.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "kubedrill"], check=False, timeout_s=10)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+SHARED_CONNECTIONS = _SharedConnections()
 
 
 @dataclass(frozen=True)
@@ -182,6 +240,7 @@ class SshAccess:
     known_hosts: str | None = None  # None: ssh's own known_hosts, as the operator's ssh would use
     connect_timeout_s: int = 5
     name: str = "ssh"
+    share_connections: bool = True  # one connection per host for every command (see _SharedConnections)
     pinned_known_hosts: str | None = None  # where the pinned keys are written (needed when any host pins one)
 
     def __post_init__(self) -> None:
@@ -241,7 +300,8 @@ class SshAccess:
     ) -> Result:
         h = self._host(node)
         sudo = h.become if become is None else become
-        result = shell.run(self.argv(node, argv, sudo), timeout_s=timeout_s + self.connect_timeout_s, check=False)
+        ssh = self.over_shared_connection(node, self.argv(node, argv, sudo))
+        result = shell.run(ssh, timeout_s=timeout_s + self.connect_timeout_s, check=False)
         if result.returncode == 255:  # ssh's own failure, not the command's
             raise self._ssh_failure(node, result.stderr)
         if sudo and result.returncode == 1 and "sudo: a password is required" in result.stderr:
@@ -258,9 +318,18 @@ class SshAccess:
     def describe(self, node: str, argv: list[str]) -> str:
         return shlex.join(self.argv(node, argv))
 
+    def over_shared_connection(self, node: str, argv: list[str]) -> list[str]:
+        """``argv`` (ssh's or scp's) over the node's shared connection; the options go right after the program."""
+        if not self.share_connections:
+            return argv
+        h = self._host(node)
+        trust = repr((h.identity_file, h.host_key, self.known_hosts, self.pinned_known_hosts))
+        return [argv[0], *SHARED_CONNECTIONS.options(trust), *argv[1:]]
+
     def _scp(self, node: str, source: str, dest: str) -> None:
         h = self._host(node)
-        result = shell.run(["scp", *self._options(h, "-P"), "-q", source, dest], timeout_s=300, check=False)
+        argv = self.over_shared_connection(node, ["scp", *self._options(h, "-P"), "-q", source, dest])
+        result = shell.run(argv, timeout_s=300, check=False)
         if not result.ok:
             raise self._ssh_failure(node, result.stderr)
 
