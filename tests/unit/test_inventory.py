@@ -130,21 +130,23 @@ def test_commands_share_one_connection_per_host_and_trust_settings(tmp_path: Pat
     """Each command over ssh goes through the host's one shared connection (ControlMaster), kept in a directory
     only this user reads; a connection opened under other host-key or identity settings is never reused."""
     hosts = {"cp-1": SshHost("10.0.0.1", "ops"), "cp-2": SshHost("10.0.0.2", "ops", identity_file="/k/id")}
+
+    def control_path(access: SshAccess, node: str) -> str:
+        argv = access.over_shared_connection(node, access.argv(node, ["true"]))
+        assert argv[0] == "ssh"
+        assert argv[argv.index("ControlMaster=auto") - 1] == "-o"
+        return next(o.removeprefix("ControlPath=") for o in argv if o.startswith("ControlPath="))
+
     tofu = SshAccess(hosts, known_hosts=str(tmp_path / "tofu"))
-    argv = tofu.over_shared_connection("cp-1", tofu.argv("cp-1", ["true"]))
-    assert argv[0] == "ssh"
-    assert argv[argv.index("ControlMaster=auto") - 1] == "-o"
-    path = next(o.removeprefix("ControlPath=") for o in argv if o.startswith("ControlPath="))
+    path = control_path(tofu, "cp-1")
     assert path.endswith("/%C")  # one socket per (user, host, port)
     assert Path(path).parent.stat().st_mode & 0o777 == 0o700
     assert len(path.replace("%C", "x" * 40)) < 100  # a unix socket's path has room for ~100 bytes
-    dirs = {Path(path).parent}
     # The same settings, from another access object: the same connection. Other settings: another one.
     same = SshAccess(hosts, known_hosts=str(tmp_path / "tofu"))
     other = SshAccess(hosts, known_hosts=str(tmp_path / "elsewhere"))
-    for access, node in ((same, "cp-1"), (other, "cp-1"), (tofu, "cp-2")):
-        opts = access.over_shared_connection(node, access.argv(node, ["true"]))
-        dirs.add(Path(next(o.removeprefix("ControlPath=") for o in opts if o.startswith("ControlPath="))).parent)
+    assert control_path(same, "cp-1") == path
+    dirs = {Path(p).parent for p in (path, control_path(other, "cp-1"), control_path(tofu, "cp-2"))}
     assert len(dirs) == 3
     # What a dry run shows is the command an operator would type: no connection sharing in it.
     assert "ControlPath" not in tofu.describe("cp-1", ["true"])

@@ -195,6 +195,7 @@ class _SharedConnections:
         self._lock = threading.Lock()
         self._dir: str | None = None
         self._owner = 0
+        atexit.register(self.close)  # a no-op in a process that never opened one
 
     def options(self, trust: str) -> list[str]:
         """ssh's options for the shared connection to a host reached with ``trust`` (the identity and host-key
@@ -204,7 +205,6 @@ class _SharedConnections:
             if self._dir is None or self._owner != os.getpid():  # a forked child shares nothing of the parent's
                 self._dir = tempfile.mkdtemp(prefix="kubedrill-ssh-")  # short: a socket path has ~100 bytes
                 self._owner = os.getpid()
-                atexit.register(self.close)
             directory = Path(self._dir) / hashlib.sha256(trust.encode()).hexdigest()[:8]
             directory.mkdir(mode=0o700, exist_ok=True)
         # %C: a hash of the host, port and user, so each (user, host) has its own connection.
